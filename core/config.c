@@ -1,0 +1,701 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fm_build_config.h"
+#include "instance.h"
+#include "log.h"
+#include "util.h"
+
+#define MAX_INCLUDE_DEPTH 8
+#define MAX_CONFIG_FILE (4u << 20)
+
+enum section_kind { SEC_GLOBAL, SEC_SOURCE, SEC_STAGE, SEC_OUTPUT };
+
+struct reader {
+	struct fm_config *cfg;
+	struct fm_diag *diag;
+	enum section_kind kind;
+	struct fm_source_cfg *source;
+	struct fm_stage_cfg *stage;
+	int depth;
+};
+
+static const char *const stage_core_keys[] = {"plugin", "mode", "workers", "bind", "connect",
+                                              "timeout", "max_in_flight", NULL};
+
+const char *fm_stage_mode_name(enum fm_stage_mode m)
+{
+	switch (m) {
+	case FM_MODE_THREAD: return "thread";
+	case FM_MODE_PROCESS: return "process";
+	case FM_MODE_REMOTE: return "remote";
+	}
+	return "?";
+}
+
+static void set_str(char **slot, const char *v)
+{
+	free(*slot);
+	*slot = strdup(v);
+}
+
+static struct fm_config *config_new(void)
+{
+	struct fm_config *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->state_dir = strdup("state");
+	c->log_level = FM_LOG_NOTICE;
+	c->default_interval_ms = 15 * 60 * 1000;
+	c->jitter = 0.1;
+	c->max_backoff_ms = 6 * 3600 * 1000;
+	c->drain_timeout_ms = 30 * 1000;
+	c->max_attempts = 3;
+	c->max_doc_size = 16u << 20;
+	c->queue_limit = 10000;
+	return c;
+}
+
+/* ------------------------------------------------------------------ lexical */
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Decode a value in place: "quoted" with escapes, or bare up to an inline " #". */
+static int parse_value(char *v, const char **err)
+{
+	if (*v != '"') {
+		for (char *p = v; *p; p++)
+			if ((*p == '#' || *p == ';') && p > v && isspace((unsigned char)p[-1])) {
+				*p = '\0';
+				break;
+			}
+		char *t = trim(v);
+		memmove(v, t, strlen(t) + 1);
+		return 0;
+	}
+	char *out = v;
+	char *p = v + 1;
+	for (; *p && *p != '"'; p++) {
+		if (*p != '\\') {
+			*out++ = *p;
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'n': *out++ = '\n'; break;
+		case 't': *out++ = '\t'; break;
+		case '\\': *out++ = '\\'; break;
+		case '"': *out++ = '"'; break;
+		default:
+			*err = "unknown escape in quoted value (use \\\" \\\\ \\n \\t)";
+			return -EINVAL;
+		}
+	}
+	if (*p != '"') {
+		*err = "unterminated quoted value";
+		return -EINVAL;
+	}
+	char *rest = trim(p + 1);
+	if (*rest && *rest != '#' && *rest != ';') {
+		*err = "text after the closing quote";
+		return -EINVAL;
+	}
+	*out = '\0';
+	return 0;
+}
+
+static bool valid_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------------ sections */
+
+static int read_file(struct reader *r, const char *path, const char *from_file, int from_line);
+
+static void open_section(struct reader *r, char *head, const char *file, int line)
+{
+	char *kind = trim(head);
+	char *name = kind + strcspn(kind, " \t");
+	if (*name)
+		*name++ = '\0';
+	name = trim(name);
+	r->source = NULL;
+	r->stage = NULL;
+	r->kind = SEC_GLOBAL;
+
+	enum section_kind k;
+	if (strcmp(kind, "source") == 0)
+		k = SEC_SOURCE;
+	else if (strcmp(kind, "stage") == 0)
+		k = SEC_STAGE;
+	else if (strcmp(kind, "output") == 0)
+		k = SEC_OUTPUT;
+	else {
+		fm_diag_add(r->diag, file, line,
+		            "unknown section [%s]: expected [source NAME], [stage NAME] or [output NAME]",
+		            kind);
+		r->kind = -1;
+		return;
+	}
+	if (!valid_name(name)) {
+		fm_diag_add(r->diag, file, line,
+		            "[%s] needs a name of letters, digits, '_', '-' or '.' (got '%s')", kind,
+		            name);
+		r->kind = -1;
+		return;
+	}
+	if (k == SEC_SOURCE) {
+		for (struct fm_source_cfg *s = r->cfg->sources; s; s = s->next)
+			if (strcmp(s->name, name) == 0) {
+				fm_diag_add(r->diag, file, line,
+				            "duplicate source '%s' (first defined at %s:%d)", name,
+				            s->file, s->line);
+				r->kind = -1;
+				return;
+			}
+		struct fm_source_cfg *s = calloc(1, sizeof(*s));
+		s->name = strdup(name);
+		s->file = strdup(file);
+		s->line = line;
+		s->enabled = true;
+		s->interval_ms = -1;
+		s->type = strdup("auto");
+		struct fm_source_cfg **tail = &r->cfg->sources;
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = s;
+		r->source = s;
+	} else {
+		struct fm_stage_cfg *dup = fm_config_find_stage(r->cfg, name);
+		if (dup) {
+			fm_diag_add(r->diag, file, line,
+			            "duplicate stage or output name '%s' (first defined at %s:%d)", name,
+			            dup->file, dup->line);
+			r->kind = -1;
+			return;
+		}
+		struct fm_stage_cfg *st = calloc(1, sizeof(*st));
+		st->name = strdup(name);
+		st->file = strdup(file);
+		st->line = line;
+		st->is_output = k == SEC_OUTPUT;
+		st->workers = 1;
+		st->timeout_ms = 5 * 60 * 1000;
+		st->max_in_flight = 256;
+		struct fm_stage_cfg **tail = st->is_output ? &r->cfg->outputs : &r->cfg->stages;
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = st;
+		r->stage = st;
+	}
+	r->kind = k;
+}
+
+static void bad_value(struct reader *r, const char *file, int line, const char *key,
+                      const char *value, const char *what)
+{
+	fm_diag_add(r->diag, file, line, "%s: '%s' is not %s", key, value, what);
+}
+
+static void global_key(struct reader *r, const char *key, const char *value, const char *file,
+                       int line)
+{
+	struct fm_config *c = r->cfg;
+	if (strcmp(key, "include") == 0) {
+		if (r->depth >= MAX_INCLUDE_DEPTH) {
+			fm_diag_add(r->diag, file, line, "include: nested more than %d deep",
+			            MAX_INCLUDE_DEPTH);
+			return;
+		}
+		char *dir = fm_path_dirname(file);
+		char *pattern = fm_path_join(dir, value);
+		free(dir);
+		glob_t g;
+		int rc = glob(pattern, GLOB_ERR, NULL, &g);
+		if (rc == GLOB_NOMATCH) {
+			/* A pattern is allowed to match nothing (an empty sources.d/); a plain file is not. */
+			if (!strpbrk(value, "*?["))
+				fm_diag_add(r->diag, file, line, "include: %s: no such file", pattern);
+		} else if (rc != 0) {
+			fm_diag_add(r->diag, file, line, "include: cannot read %s", pattern);
+		} else {
+			for (size_t i = 0; i < g.gl_pathc; i++) {
+				r->depth++;
+				read_file(r, g.gl_pathv[i], file, line);
+				r->depth--;
+			}
+			globfree(&g);
+		}
+		free(pattern);
+		/* After an include we are back in the global section of this file. */
+		r->kind = SEC_GLOBAL;
+		r->source = NULL;
+		r->stage = NULL;
+		return;
+	}
+	if (strcmp(key, "state_dir") == 0 || strcmp(key, "plugin_dir") == 0) {
+		char *dir = fm_path_dirname(file);
+		char *p = fm_path_join(dir, value);
+		free(dir);
+		char **slot = key[0] == 's' ? &c->state_dir : &c->plugin_dir;
+		free(*slot);
+		*slot = p;
+	} else if (strcmp(key, "log_level") == 0) {
+		int lvl = fm_log_level_parse(value);
+		if (lvl < 0)
+			bad_value(r, file, line, key, value, "a log level (err, warn, notice, info, debug)");
+		else
+			c->log_level = lvl;
+	} else if (strcmp(key, "default_interval") == 0 || strcmp(key, "max_backoff") == 0 ||
+	           strcmp(key, "drain_timeout") == 0) {
+		int64_t ms;
+		if (fm_parse_duration(value, &ms) != 0 || ms <= 0)
+			bad_value(r, file, line, key, value, "a positive duration (like 30s, 15m, 6h)");
+		else if (key[0] == 'd' && key[1] == 'e')
+			c->default_interval_ms = ms;
+		else if (key[0] == 'm')
+			c->max_backoff_ms = ms;
+		else
+			c->drain_timeout_ms = ms;
+	} else if (strcmp(key, "jitter") == 0) {
+		double v;
+		if (fm_parse_double(value, &v) != 0 || v < 0 || v > 0.5)
+			bad_value(r, file, line, key, value, "a fraction from 0 to 0.5");
+		else
+			c->jitter = v;
+	} else if (strcmp(key, "max_attempts") == 0 || strcmp(key, "queue_limit") == 0) {
+		int64_t v;
+		if (fm_parse_int(value, &v) != 0 || v < 1 || v > 10000000)
+			bad_value(r, file, line, key, value, "a positive integer");
+		else if (key[0] == 'm')
+			c->max_attempts = v;
+		else
+			c->queue_limit = v;
+	} else if (strcmp(key, "max_doc_size") == 0) {
+		uint64_t v;
+		if (fm_parse_size(value, &v) != 0 || v < 1024)
+			bad_value(r, file, line, key, value, "a size of at least 1K (like 16M)");
+		else
+			c->max_doc_size = v;
+	} else {
+		fm_diag_add(r->diag, file, line,
+		            "unknown global setting '%s' (known: state_dir, plugin_dir, log_level, "
+		            "include, default_interval, jitter, max_backoff, drain_timeout, "
+		            "max_attempts, max_doc_size, queue_limit)",
+		            key);
+	}
+}
+
+static void source_key(struct reader *r, const char *key, const char *value, const char *file,
+                       int line)
+{
+	struct fm_source_cfg *s = r->source;
+	if (strcmp(key, "url") == 0) {
+		if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+			bad_value(r, file, line, key, value, "an http:// or https:// URL");
+		else
+			set_str(&s->url, value);
+	} else if (strcmp(key, "interval") == 0) {
+		int64_t ms;
+		if (fm_parse_duration(value, &ms) != 0 || ms < 1000)
+			bad_value(r, file, line, key, value, "a duration of at least 1s (like 15m)");
+		else
+			s->interval_ms = ms;
+	} else if (strcmp(key, "type") == 0) {
+		if (strcmp(value, "auto") && strcmp(value, "feed") && strcmp(value, "html"))
+			bad_value(r, file, line, key, value, "one of auto, feed, html");
+		else
+			set_str(&s->type, value);
+	} else if (strcmp(key, "enabled") == 0) {
+		if (fm_parse_bool(value, &s->enabled) != 0)
+			bad_value(r, file, line, key, value, "yes or no");
+	} else if (strcmp(key, "tags") == 0) {
+		struct fm_option o = {.key = "tags", .type = FM_OPT_LIST};
+		char err[128];
+		json_t *arr = fm_option_value_json(&o, value, NULL, err, sizeof(err));
+		if (!s->tags)
+			s->tags = json_array();
+		json_array_extend(s->tags, arr);
+		json_decref(arr);
+	} else {
+		/* Checked against the fetch plugin's per-source options in validation. */
+		fm_setting_append(&s->extra, fm_setting_new(key, value, file, line));
+	}
+}
+
+static bool is_one_of(const char *key, const char *const *keys)
+{
+	for (size_t i = 0; keys[i]; i++)
+		if (strcmp(key, keys[i]) == 0)
+			return true;
+	return false;
+}
+
+static void stage_key_set(struct fm_stage_cfg *st, struct fm_diag *diag, const char *key,
+                          const char *value, const char *file, int line)
+{
+	const char *where = file ? file : "--set";
+	if (strcmp(key, "plugin") == 0) {
+		set_str(&st->plugin, value);
+	} else if (strcmp(key, "mode") == 0) {
+		if (strcmp(value, "thread") == 0)
+			st->mode = FM_MODE_THREAD;
+		else if (strcmp(value, "process") == 0)
+			st->mode = FM_MODE_PROCESS;
+		else if (strcmp(value, "remote") == 0)
+			st->mode = FM_MODE_REMOTE;
+		else
+			fm_diag_add(diag, where, line, "mode: '%s' is not one of thread, process, remote",
+			            value);
+	} else if (strcmp(key, "workers") == 0) {
+		int64_t v;
+		if (fm_parse_int(value, &v) != 0 || v < 1 || v > 256)
+			fm_diag_add(diag, where, line, "workers: '%s' is not a number from 1 to 256",
+			            value);
+		else
+			st->workers = (int)v;
+	} else if (strcmp(key, "bind") == 0 || strcmp(key, "connect") == 0) {
+		if (strncmp(value, "tcp://", 6) != 0 || !strrchr(value + 6, ':'))
+			fm_diag_add(diag, where, line, "%s: '%s' is not tcp://HOST:PORT", key, value);
+		else
+			set_str(key[0] == 'b' ? &st->bind : &st->connect, value);
+	} else if (strcmp(key, "timeout") == 0) {
+		int64_t ms;
+		if (fm_parse_duration(value, &ms) != 0 || ms < 100)
+			fm_diag_add(diag, where, line, "timeout: '%s' is not a duration of at least 100ms",
+			            value);
+		else
+			st->timeout_ms = ms;
+	} else if (strcmp(key, "max_in_flight") == 0) {
+		int64_t v;
+		if (fm_parse_int(value, &v) != 0 || v < 1 || v > 100000)
+			fm_diag_add(diag, where, line, "max_in_flight: '%s' is not a number from 1 to 100000",
+			            value);
+		else
+			st->max_in_flight = v;
+	}
+}
+
+static void handle_line(struct reader *r, char *line, const char *file, int lineno)
+{
+	char *s = trim(line);
+	if (!*s || *s == '#' || *s == ';')
+		return;
+	if (*s == '[') {
+		char *close = strchr(s, ']');
+		if (!close || *trim(close + 1)) {
+			fm_diag_add(r->diag, file, lineno, "malformed section header (expected [kind NAME])");
+			r->kind = -1;
+			return;
+		}
+		*close = '\0';
+		open_section(r, s + 1, file, lineno);
+		return;
+	}
+	char *eq = strchr(s, '=');
+	if (!eq) {
+		fm_diag_add(r->diag, file, lineno, "expected 'key = value'");
+		return;
+	}
+	*eq = '\0';
+	char *key = trim(s);
+	char *value = eq + 1;
+	const char *err = NULL;
+	if (!*key) {
+		fm_diag_add(r->diag, file, lineno, "missing key before '='");
+		return;
+	}
+	value = trim(value);
+	if (parse_value(value, &err) != 0) {
+		fm_diag_add(r->diag, file, lineno, "%s: %s", key, err);
+		return;
+	}
+	switch ((int)r->kind) {
+	case SEC_GLOBAL:
+		global_key(r, key, value, file, lineno);
+		break;
+	case SEC_SOURCE:
+		source_key(r, key, value, file, lineno);
+		break;
+	case SEC_STAGE:
+	case SEC_OUTPUT:
+		if (is_one_of(key, stage_core_keys))
+			stage_key_set(r->stage, r->diag, key, value, file, lineno);
+		else
+			fm_setting_append(&r->stage->options, fm_setting_new(key, value, file, lineno));
+		break;
+	default:
+		break; /* inside a broken section: already reported once */
+	}
+}
+
+static int read_file(struct reader *r, const char *path, const char *from_file, int from_line)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc = fm_read_file(path, MAX_CONFIG_FILE, &data, &len);
+	if (rc != 0) {
+		fm_diag_add(r->diag, from_file ? from_file : path, from_file ? from_line : 0,
+		            "cannot read %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (memchr(data, '\0', len)) {
+		fm_diag_add(r->diag, path, 0, "not a text file (contains NUL bytes)");
+		free(data);
+		return -EINVAL;
+	}
+	enum section_kind saved = r->kind;
+	struct fm_source_cfg *saved_src = r->source;
+	struct fm_stage_cfg *saved_stage = r->stage;
+	r->kind = SEC_GLOBAL;
+	int lineno = 0;
+	char *save = NULL;
+	char *p = data;
+	/* strtok_r would merge empty lines and shift numbers: split by hand. */
+	while (p && *p) {
+		char *nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		lineno++;
+		handle_line(r, p, path, lineno);
+		p = nl ? nl + 1 : NULL;
+	}
+	(void)save;
+	r->kind = saved;
+	r->source = saved_src;
+	r->stage = saved_stage;
+	free(data);
+	return 0;
+}
+
+struct fm_config *fm_config_load(const char *path, struct fm_diag *diag)
+{
+	struct fm_config *c = config_new();
+	if (!c)
+		return NULL;
+	c->path = strdup(path);
+	/* state_dir defaults to "state" beside the configuration. */
+	char *dir = fm_path_dirname(path);
+	free(c->state_dir);
+	c->state_dir = fm_path_join(dir, "state");
+	free(dir);
+	struct reader r = {.cfg = c, .diag = diag, .kind = SEC_GLOBAL};
+	if (read_file(&r, path, NULL, 0) != 0) {
+		fm_config_free(c);
+		return NULL;
+	}
+	for (struct fm_source_cfg *s = c->sources; s; s = s->next) {
+		if (!s->url)
+			fm_diag_add(diag, s->file, s->line, "source '%s' has no url", s->name);
+		if (s->interval_ms < 0)
+			s->interval_ms = c->default_interval_ms;
+	}
+	for (int out = 0; out < 2; out++)
+		for (struct fm_stage_cfg *st = out ? c->outputs : c->stages; st; st = st->next)
+			if (!st->plugin)
+				fm_diag_add(diag, st->file, st->line, "%s '%s' has no plugin",
+				            out ? "output" : "stage", st->name);
+	return c;
+}
+
+char *fm_config_default_path(void)
+{
+	const char *env = getenv("FEEDMILL_CONFIG");
+	if (env && env[0])
+		return strdup(env);
+	if (access("pipeline.conf", R_OK) == 0)
+		return strdup("pipeline.conf");
+	char *sys = fm_path_join(FM_SYSCONF_DIR, "pipeline.conf");
+	if (sys && access(sys, R_OK) == 0)
+		return sys;
+	free(sys);
+	return NULL;
+}
+
+struct fm_config *fm_config_load_default(const char *path, struct fm_diag *diag)
+{
+	struct fm_diag scratch = {0};
+	char *p = path ? strdup(path) : fm_config_default_path();
+	if (!p)
+		return NULL;
+	struct fm_config *c = fm_config_load(p, diag ? diag : &scratch);
+	fm_diag_free(&scratch);
+	free(p);
+	return c;
+}
+
+struct fm_config *fm_config_builtin(void)
+{
+	struct fm_config *c = config_new();
+	return c;
+}
+
+struct fm_stage_cfg *fm_config_find_stage(struct fm_config *cfg, const char *name)
+{
+	for (int out = 0; out < 2; out++)
+		for (struct fm_stage_cfg *st = out ? cfg->outputs : cfg->stages; st; st = st->next)
+			if (strcmp(st->name, name) == 0)
+				return st;
+	return NULL;
+}
+
+int fm_config_set(struct fm_config *cfg, const char *assignment, struct fm_diag *diag)
+{
+	const char *dot = strchr(assignment, '.');
+	const char *eq = strchr(assignment, '=');
+	if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1) {
+		fm_diag_add(diag, "--set", 0, "'%s' is not STAGE.KEY=VALUE", assignment);
+		return -EINVAL;
+	}
+	char *stage = strndup(assignment, (size_t)(dot - assignment));
+	char *key = strndup(dot + 1, (size_t)(eq - dot - 1));
+	int rc = 0;
+	struct fm_stage_cfg *st = fm_config_find_stage(cfg, stage);
+	if (!st) {
+		fm_diag_add(diag, "--set", 0, "no stage named '%s' in the configuration", stage);
+		rc = -EINVAL;
+	} else if (is_one_of(key, stage_core_keys)) {
+		size_t before = diag->n;
+		stage_key_set(st, diag, key, eq + 1, NULL, 0);
+		rc = diag->n > before ? -EINVAL : 0;
+	} else {
+		fm_setting_append(&st->options, fm_setting_new(key, eq + 1, NULL, 0));
+	}
+	free(stage);
+	free(key);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ validation */
+
+static void validate_stage(struct fm_config *cfg, struct fm_stage_cfg *st, struct fm_loader *l,
+                           struct fm_diag *diag)
+{
+	char err[512];
+	if (!st->plugin)
+		return;
+	st->loaded = fm_loader_get(l, st->plugin, err, sizeof(err));
+	if (!st->loaded) {
+		fm_diag_add(diag, st->file, st->line, "%s", err);
+		return;
+	}
+	const struct fm_plugin *p = &st->loaded->desc;
+	if ((p->flags & FM_PLUGIN_SINGLETON) && st->workers > 1)
+		fm_diag_add(diag, st->file, st->line,
+		            "plugin %s keeps shared state and runs as one instance: workers must be 1",
+		            st->plugin);
+	if (st->mode == FM_MODE_REMOTE && (!st->bind || !st->connect))
+		fm_diag_add(diag, st->file, st->line,
+		            "mode = remote needs bind = tcp://*:PORT (the core's side) and connect = "
+		            "tcp://HOST:PORT (the remote stage's side)");
+	/* Check the options now so that `feedmill check` reports them before anything runs. */
+	void *config = fm_plugin_config_new(p, st->options, diag);
+	if (config)
+		fm_plugin_config_free(p, config);
+	(void)cfg;
+}
+
+static void validate_source(struct fm_source_cfg *s, const struct fm_loaded_plugin *fetch,
+                            struct fm_diag *diag)
+{
+	json_decref(s->options);
+	s->options = json_object();
+	for (struct fm_setting *e = s->extra; e; e = e->next) {
+		const struct fm_option *o = fetch ? fm_option_find(fetch->desc.options, e->key) : NULL;
+		if (!o || !(o->flags & FM_OPT_PER_SOURCE)) {
+			fm_diag_add(diag, e->file, e->line,
+			            "unknown source setting '%s' (known: url, interval, type, enabled, tags%s)",
+			            e->key,
+			            fetch ? ", and the per-source options of the fetch plugin" : "");
+			continue;
+		}
+		char err[256];
+		char *dir = fm_path_dirname(e->file);
+		json_t *v = fm_option_value_json(o, e->value, dir, err, sizeof(err));
+		free(dir);
+		if (!v)
+			fm_diag_add(diag, e->file, e->line, "%s: %s", e->key, err);
+		else
+			json_object_set_new(s->options, e->key, v);
+	}
+}
+
+int fm_config_validate(struct fm_config *cfg, struct fm_loader *l, struct fm_diag *diag)
+{
+	size_t before = diag->n;
+	for (int out = 0; out < 2; out++)
+		for (struct fm_stage_cfg *st = out ? cfg->outputs : cfg->stages; st; st = st->next)
+			validate_stage(cfg, st, l, diag);
+	const struct fm_loaded_plugin *fetch = cfg->stages ? cfg->stages->loaded : NULL;
+	if (cfg->sources && cfg->stages && fetch && strcmp(fetch->desc.kind, "fetch") != 0)
+		fm_diag_add(diag, cfg->stages->file, cfg->stages->line,
+		            "the first stage receives the sources' fetch requests: it should be a fetch "
+		            "plugin, not %s",
+		            fetch->id);
+	for (struct fm_source_cfg *s = cfg->sources; s; s = s->next)
+		validate_source(s, fetch, diag);
+	return diag->n > before ? -EINVAL : 0;
+}
+
+static void free_stages(struct fm_stage_cfg *st)
+{
+	while (st) {
+		struct fm_stage_cfg *next = st->next;
+		free(st->name);
+		free(st->plugin);
+		free(st->file);
+		free(st->bind);
+		free(st->connect);
+		fm_settings_free(st->options);
+		free(st);
+		st = next;
+	}
+}
+
+void fm_config_free(struct fm_config *cfg)
+{
+	if (!cfg)
+		return;
+	struct fm_source_cfg *s = cfg->sources;
+	while (s) {
+		struct fm_source_cfg *next = s->next;
+		free(s->name);
+		free(s->url);
+		free(s->file);
+		free(s->type);
+		json_decref(s->tags);
+		json_decref(s->options);
+		fm_settings_free(s->extra);
+		free(s);
+		s = next;
+	}
+	free_stages(cfg->stages);
+	free_stages(cfg->outputs);
+	free(cfg->path);
+	free(cfg->state_dir);
+	free(cfg->plugin_dir);
+	free(cfg->user_agent);
+	free(cfg);
+}

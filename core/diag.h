@@ -1,0 +1,20 @@
+/* Diagnostics collected while reading configuration: every problem, as FILE:LINE: message. */
+#ifndef FM_CORE_DIAG_H
+#define FM_CORE_DIAG_H
+
+#include <stdio.h>
+
+#include <feedmill/host.h>
+
+struct fm_diag {
+	char **lines; /* "FILE:LINE: message" */
+	size_t n, cap;
+};
+
+/* Record a problem. file may be NULL (then no location); line 0 means the file as a whole. */
+void fm_diag_add(struct fm_diag *d, const char *file, int line, const char *fmt, ...)
+	FM_PRINTF(4, 5);
+void fm_diag_print(const struct fm_diag *d, FILE *out);
+void fm_diag_free(struct fm_diag *d);
+
+#endif

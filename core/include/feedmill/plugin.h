@@ -1,0 +1,166 @@
+/*
+ * feedmill plugin SDK: what a plugin exports.
+ *
+ * A plugin is a shared object that exports exactly one symbol, FM_PLUGIN_ENTRY, a function
+ * returning a pointer to a constant `struct fm_plugin`. Build with -fvisibility=hidden and mark
+ * only that function FM_EXPORT:
+ *
+ *     FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void) { return &my_plugin; }
+ *
+ * The loader refuses a plugin whose abi_major differs from the host's, whose abi_minor is newer
+ * than the host's, or whose struct_size is smaller than the 1.0 layout, naming the file and both
+ * versions. Fields added in later minors go at the end; a host reads only struct_size bytes.
+ *
+ * Threading: one instance (the ctx init() returns) is only ever called from one thread at a
+ * time. Parallelism comes from `workers = N` instances, never from locks inside a plugin.
+ */
+#ifndef FEEDMILL_PLUGIN_H
+#define FEEDMILL_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <feedmill/doc.h>
+#include <feedmill/host.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FM_ABI_MAJOR 1
+#define FM_ABI_MINOR 0
+
+#define FM_PLUGIN_ENTRY fm_plugin_entry
+#define FM_PLUGIN_ENTRY_NAME "fm_plugin_entry"
+
+#if defined(__GNUC__)
+#define FM_EXPORT __attribute__((visibility("default")))
+#else
+#define FM_EXPORT
+#endif
+
+/*
+ * Options. A plugin describes its settings as a table; the core parses pipeline.conf (and
+ * `--set STAGE.KEY=VALUE`) against it, reports bad keys and values as FILE:LINE errors before
+ * anything runs, and fills a zeroed struct of `config_size` bytes at the given offsets:
+ *
+ *   FM_OPT_STR, FM_OPT_PATH, FM_OPT_ENUM   char *            (owned by the host; NULL if unset)
+ *   FM_OPT_INT                             int64_t
+ *   FM_OPT_BOOL                            bool              (yes/no, true/false, on/off, 1/0)
+ *   FM_OPT_DOUBLE                          double
+ *   FM_OPT_SIZE                            uint64_t bytes    ("512", "64K", "10M", "1G")
+ *   FM_OPT_DURATION                        int64_t ms        ("250ms", "30s", "5m", "2h", "1d";
+ *                                                             a bare number is seconds)
+ *   FM_OPT_LIST                            struct fm_strlist (repeat the key, or separate
+ *                                                             values with commas)
+ *
+ * FM_OPT_PATH values are resolved against the directory of the file that set them.
+ * FM_OPT_ENUM values must be one of `choices` ("drop|mark").
+ * Numeric options are checked against [min, max] unless both are 0.
+ */
+enum fm_opt_type {
+	FM_OPT_STR = 1,
+	FM_OPT_INT,
+	FM_OPT_BOOL,
+	FM_OPT_DOUBLE,
+	FM_OPT_ENUM,
+	FM_OPT_SIZE,
+	FM_OPT_DURATION,
+	FM_OPT_PATH,
+	FM_OPT_LIST,
+};
+
+enum fm_opt_flags {
+	FM_OPT_REQUIRED = 1u << 0,   /* no default: pipeline.conf must set it */
+	FM_OPT_SECRET = 1u << 1,     /* never logged nor shown by `feedmill plugins` */
+	FM_OPT_PER_SOURCE = 1u << 2, /* fetch plugins: a [source] section may override it; the
+	                              * value travels in the request's "source_options" */
+};
+
+struct fm_strlist {
+	size_t n;
+	char **items; /* owned by the host */
+};
+
+struct fm_option {
+	const char *key;
+	enum fm_opt_type type;
+	const char *def;     /* default, written as in pipeline.conf; NULL: none */
+	size_t offset;       /* offsetof(your config struct, field) */
+	unsigned flags;      /* enum fm_opt_flags */
+	const char *choices; /* FM_OPT_ENUM: "a|b|c" */
+	double min, max;     /* numeric range; both 0: unbounded */
+	const char *doc;     /* one line for the option reference */
+};
+
+/* What process() returns. */
+enum fm_status {
+	FM_PASS = 0,  /* the (possibly modified) input goes on, after anything emitted */
+	FM_DONE = 1,  /* the input was consumed; only what was emitted goes on (e.g. fetch) */
+	FM_DROP = 2,  /* the input stops here by design (a duplicate, a blocked document) */
+	FM_RETRY = 3, /* transient failure: the core redelivers it later, up to a limit */
+	FM_ERROR = 4, /* permanent failure for this document: logged, goes no further */
+};
+
+/* A command-line tool provided by a plugin (`feedmill parse`, `feedmill extract`, ...), so the
+ * tools run the same code as the stage. `config` is the plugin's settings as pipeline.conf
+ * (or the defaults) give them. Returns the process exit status. */
+struct fm_command {
+	const char *name;
+	const char *usage;   /* "parse [--base URL] FILE..." */
+	const char *summary; /* one line for `feedmill --help` */
+	int (*run)(const fm_host *host, fm_instance *inst, const void *config, int argc,
+	           char **argv);
+};
+
+enum fm_plugin_flags {
+	FM_PLUGIN_SINGLETON = 1u << 0, /* keeps shared state: the core refuses workers > 1 */
+};
+
+struct fm_plugin {
+	/* --- ABI 1.0 --- */
+	uint32_t abi_major;   /* FM_ABI_MAJOR */
+	uint32_t abi_minor;   /* FM_ABI_MINOR */
+	uint32_t struct_size; /* sizeof(struct fm_plugin) */
+	const char *name;     /* "readable": with kind, gives the file name clean_readable.so */
+	const char *kind;     /* "fetch", "clean", "dedupe", "classify", "publish", ... */
+	const char *version;  /* the plugin's own version, "1.2.0" */
+	const char *summary;  /* one line */
+	unsigned flags;       /* enum fm_plugin_flags */
+
+	const struct fm_option *options; /* terminated by an entry with key == NULL; may be NULL */
+	size_t config_size;               /* size of the struct the options land in */
+
+	/* Create an instance. config points to the filled option struct (owned by the host, valid
+	 * until fini). Store host and inst for logging. Return 0 and set *ctx, or a negative errno
+	 * after logging why. */
+	int (*init)(void **ctx, const fm_host *host, fm_instance *inst, const void *config);
+
+	/* Process one document (a JSON object the plugin may modify in place; the host owns it).
+	 * Emit new documents with host->emit(out, doc). Returns enum fm_status. */
+	int (*process)(void *ctx, json_t *doc, fm_out *out);
+
+	/* Optional: called about once a second with the wall clock, between documents. */
+	void (*tick)(void *ctx, int64_t now_ms);
+
+	/* Optional: the stream is idle or ending; persist what must survive a restart. */
+	void (*flush)(void *ctx);
+
+	/* Release the instance. Called once, after the last process()/tick()/flush(). */
+	void (*fini)(void *ctx);
+
+	/* Optional tools, terminated by an entry with name == NULL. */
+	const struct fm_command *commands;
+};
+
+/* The one symbol a plugin exports. */
+typedef const struct fm_plugin *(*fm_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FEEDMILL_PLUGIN_H */

@@ -1,0 +1,300 @@
+#include "instance.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define MAX_COUNTERS 32
+
+struct counter {
+	const char *name;
+	int64_t delta;
+};
+
+struct fm_instance {
+	const struct fm_loaded_plugin *plugin;
+	char *name;
+	char *state_dir;
+	bool state_dir_ready;
+	int index, count;
+	void *config;
+	void *ctx;
+	bool started;
+	struct counter counters[MAX_COUNTERS];
+	size_t ncounters;
+};
+
+struct fm_out {
+	fm_instance *inst;
+	json_t *docs;
+	json_t *report;
+};
+
+/* ---------------------------------------------------------------- the host table */
+
+static void host_vlog(fm_instance *inst, int level, const char *fmt, va_list ap)
+{
+	if (level > fm_log_get_level())
+		return;
+	fm_logv(inst ? inst->name : NULL, level, fmt, ap);
+}
+
+static void host_log(fm_instance *inst, int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	host_vlog(inst, level, fmt, ap);
+	va_end(ap);
+}
+
+static int host_log_level(void)
+{
+	return fm_log_get_level();
+}
+
+/* FEEDMILL_NOW_MS fixes the wall clock's start (tests); it then advances in real time. */
+static int64_t host_now_ms(void)
+{
+	static int64_t offset = -1;
+	if (offset < 0) {
+		const char *fake = getenv("FEEDMILL_NOW_MS");
+		offset = fake ? strtoll(fake, NULL, 10) - fm_monotonic_ms() : 0;
+	}
+	return offset ? fm_monotonic_ms() + offset : fm_now_ms();
+}
+
+static int host_emit(fm_out *out, json_t *doc)
+{
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		fm_logf(out->inst->name, FM_LOG_ERR, "plugin emitted a value that is not an object");
+		return -EINVAL;
+	}
+	return json_array_append_new(out->docs, doc) == 0 ? 0 : -ENOMEM;
+}
+
+static int host_report(fm_out *out, const char *key, json_t *value)
+{
+	if (!out->report && !(out->report = json_object())) {
+		json_decref(value);
+		return -ENOMEM;
+	}
+	return json_object_set_new(out->report, key, value) == 0 ? 0 : -EINVAL;
+}
+
+static const char *host_state_dir(fm_instance *inst)
+{
+	if (!inst->state_dir)
+		return NULL;
+	if (!inst->state_dir_ready) {
+		int rc = fm_mkdirs(inst->state_dir, 0750);
+		if (rc != 0) {
+			fm_logf(inst->name, FM_LOG_ERR, "cannot create state directory %s: %s",
+			        inst->state_dir, strerror(-rc));
+			return NULL;
+		}
+		inst->state_dir_ready = true;
+	}
+	return inst->state_dir;
+}
+
+static const char *host_instance_name(fm_instance *inst)
+{
+	return inst ? inst->name : "feedmill";
+}
+
+static void host_count(fm_instance *inst, const char *name, int64_t delta)
+{
+	for (size_t i = 0; i < inst->ncounters; i++) {
+		if (inst->counters[i].name == name || strcmp(inst->counters[i].name, name) == 0) {
+			inst->counters[i].delta += delta;
+			return;
+		}
+	}
+	if (inst->ncounters < MAX_COUNTERS)
+		inst->counters[inst->ncounters++] = (struct counter){name, delta};
+}
+
+static int host_worker_index(fm_instance *inst)
+{
+	return inst->index;
+}
+
+static int host_worker_count(fm_instance *inst)
+{
+	return inst->count;
+}
+
+static const fm_host host_table = {
+	.abi_major = FM_ABI_MAJOR,
+	.abi_minor = FM_ABI_MINOR,
+	.struct_size = sizeof(fm_host),
+	.log = host_log,
+	.vlog = host_vlog,
+	.log_level = host_log_level,
+	.now_ms = host_now_ms,
+	.monotonic_ms = fm_monotonic_ms,
+	.emit = host_emit,
+	.report = host_report,
+	.state_dir = host_state_dir,
+	.instance_name = host_instance_name,
+	.count = host_count,
+	.worker_index = host_worker_index,
+	.worker_count = host_worker_count,
+};
+
+const fm_host *fm_host_table(void)
+{
+	return &host_table;
+}
+
+/* ---------------------------------------------------------------- instances */
+
+void *fm_plugin_config_new(const struct fm_plugin *p, const struct fm_setting *settings,
+                    struct fm_diag *diag)
+{
+	void *config = calloc(1, p->config_size ? p->config_size : 1);
+	if (!config) {
+		fm_diag_add(diag, NULL, 0, "out of memory");
+		return NULL;
+	}
+	if (fm_options_fill(p, config, settings, diag) != 0) {
+		fm_plugin_config_free(p, config);
+		return NULL;
+	}
+	return config;
+}
+
+void fm_plugin_config_free(const struct fm_plugin *p, void *config)
+{
+	fm_options_release(p, config);
+	free(config);
+}
+
+fm_instance *fm_instance_new(const struct fm_loaded_plugin *plugin, const char *stage, int index,
+                             int count, const char *state_dir, void *config)
+{
+	fm_instance *inst = calloc(1, sizeof(*inst));
+	if (!inst)
+		return NULL;
+	inst->plugin = plugin;
+	inst->index = index;
+	inst->count = count;
+	inst->config = config;
+	if (asprintf(&inst->name, "%s:%s#%d", stage, plugin->desc.name, index) < 0)
+		inst->name = NULL;
+	inst->state_dir = state_dir ? strdup(state_dir) : NULL;
+	if (!inst->name || (state_dir && !inst->state_dir)) {
+		inst->config = NULL;
+		fm_instance_free(inst);
+		return NULL;
+	}
+	return inst;
+}
+
+int fm_instance_start(fm_instance *inst)
+{
+	int rc = inst->plugin->desc.init(&inst->ctx, &host_table, inst, inst->config);
+	if (rc != 0) {
+		fm_logf(inst->name, FM_LOG_ERR, "init failed: %s", strerror(rc < 0 ? -rc : EINVAL));
+		return rc < 0 ? rc : -EINVAL;
+	}
+	inst->started = true;
+	return 0;
+}
+
+const char *fm_status_name(int status)
+{
+	switch (status) {
+	case FM_PASS: return "pass";
+	case FM_DONE: return "done";
+	case FM_DROP: return "drop";
+	case FM_RETRY: return "retry";
+	case FM_ERROR: return "error";
+	}
+	return "invalid";
+}
+
+int fm_instance_process(fm_instance *inst, json_t *doc, json_t **out_docs, json_t **report)
+{
+	struct fm_out out = {inst, json_array(), NULL};
+	int status = inst->plugin->desc.process(inst->ctx, doc, &out);
+	if (status < FM_PASS || status > FM_ERROR) {
+		fm_logf(inst->name, FM_LOG_ERR, "process() returned %d, not a status; treated as error",
+		        status);
+		status = FM_ERROR;
+	}
+	if (status == FM_PASS)
+		json_array_insert(out.docs, 0, doc);
+	if (status == FM_RETRY) {
+		/* A retried document is delivered again as it came: nothing emitted goes on. */
+		json_array_clear(out.docs);
+	}
+	json_decref(doc);
+	*out_docs = out.docs;
+	if (report)
+		*report = out.report;
+	else
+		json_decref(out.report);
+	return status;
+}
+
+void fm_instance_tick(fm_instance *inst, int64_t now_ms)
+{
+	if (inst->started && inst->plugin->desc.tick)
+		inst->plugin->desc.tick(inst->ctx, now_ms);
+}
+
+void fm_instance_flush(fm_instance *inst)
+{
+	if (inst->started && inst->plugin->desc.flush)
+		inst->plugin->desc.flush(inst->ctx);
+}
+
+void fm_instance_free(fm_instance *inst)
+{
+	if (!inst)
+		return;
+	if (inst->started)
+		inst->plugin->desc.fini(inst->ctx);
+	if (inst->config)
+		fm_plugin_config_free(&inst->plugin->desc, inst->config);
+	free(inst->name);
+	free(inst->state_dir);
+	free(inst);
+}
+
+const char *fm_instance_name(const fm_instance *inst)
+{
+	return inst->name;
+}
+
+const struct fm_loaded_plugin *fm_instance_plugin(const fm_instance *inst)
+{
+	return inst->plugin;
+}
+
+const void *fm_instance_config(const fm_instance *inst)
+{
+	return inst->config;
+}
+
+json_t *fm_instance_take_counts(fm_instance *inst)
+{
+	json_t *obj = NULL;
+	for (size_t i = 0; i < inst->ncounters; i++) {
+		if (!inst->counters[i].delta)
+			continue;
+		if (!obj)
+			obj = json_object();
+		json_object_set_new(obj, inst->counters[i].name,
+		                    json_integer(inst->counters[i].delta));
+		inst->counters[i].delta = 0;
+	}
+	return obj;
+}

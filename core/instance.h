@@ -1,0 +1,48 @@
+/*
+ * A running instance of a plugin, and the host table plugins call back into. Used by stage
+ * workers, by plugin commands, and by the test harness: all run plugins the same way.
+ */
+#ifndef FM_CORE_INSTANCE_H
+#define FM_CORE_INSTANCE_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include <feedmill/plugin.h>
+
+#include "diag.h"
+#include "loader.h"
+#include "options.h"
+
+const fm_host *fm_host_table(void);
+
+/* A zeroed config struct for p filled from defaults and settings; NULL after reporting every
+ * problem to diag. Free with fm_plugin_config_free(). */
+void *fm_plugin_config_new(const struct fm_plugin *p, const struct fm_setting *settings,
+                    struct fm_diag *diag);
+void fm_plugin_config_free(const struct fm_plugin *p, void *config);
+
+/* Create an instance of plugin for stage `stage` (worker index of count). Takes config.
+ * state_dir: the stage's state directory (created on demand). Does not call init(). */
+fm_instance *fm_instance_new(const struct fm_loaded_plugin *plugin, const char *stage, int index,
+                             int count, const char *state_dir, void *config);
+/* Call the plugin's init(). 0 or its negative error. */
+int fm_instance_start(fm_instance *inst);
+/* Run one document. Steals doc. *out: new array of what goes on downstream, in order (the
+ * input first when the plugin passes it). *report: new object of reported values, or NULL
+ * when nothing was reported. Returns enum fm_status (an invalid return is FM_ERROR). */
+int fm_instance_process(fm_instance *inst, json_t *doc, json_t **out, json_t **report);
+void fm_instance_tick(fm_instance *inst, int64_t now_ms);
+void fm_instance_flush(fm_instance *inst);
+/* fini() (when started), then free everything. */
+void fm_instance_free(fm_instance *inst);
+
+const char *fm_instance_name(const fm_instance *inst);
+const struct fm_loaded_plugin *fm_instance_plugin(const fm_instance *inst);
+const void *fm_instance_config(const fm_instance *inst);
+/* Counters changed since the last call, as {"name": delta}, or NULL when none. */
+json_t *fm_instance_take_counts(fm_instance *inst);
+const char *fm_status_name(int status);
+
+#endif

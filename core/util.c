@@ -1,0 +1,201 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t fm_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t fm_monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int fm_mkdirs(const char *path, unsigned mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int fm_remove_tree(const char *path)
+{
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		return -errno;
+	return 0;
+}
+
+char *fm_path_join(const char *dir, const char *name)
+{
+	char *out = NULL;
+	if (name[0] == '/' || !dir || !dir[0])
+		return strdup(name);
+	size_t dl = strlen(dir);
+	if (asprintf(&out, "%s%s%s", dir, dir[dl - 1] == '/' ? "" : "/", name) < 0)
+		return NULL;
+	return out;
+}
+
+char *fm_path_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int fm_read_file(const char *path, size_t max, char **data, size_t *len)
+{
+	int rc = 0;
+	char *buf = NULL;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	size_t cap = 0, n = 0;
+	for (;;) {
+		if (n + 65536 + 1 > cap) {
+			cap = cap ? cap * 2 : 65536 + 1;
+			char *p = realloc(buf, cap);
+			if (!p) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = p;
+		}
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (n > max) {
+			rc = -EFBIG;
+			goto out;
+		}
+		if (got == 0) {
+			if (ferror(f)) {
+				rc = -EIO;
+				goto out;
+			}
+			break;
+		}
+	}
+	buf[n] = '\0';
+	*data = buf;
+	buf = NULL;
+	if (len)
+		*len = n;
+out:
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+int fm_write_file_atomic(const char *path, const void *data, size_t len)
+{
+	char *tmp = NULL;
+	int rc = 0;
+	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
+		return -ENOMEM;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	const char *p = data;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			close(fd);
+			unlink(tmp);
+			goto out;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		rc = -errno;
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, path) != 0) {
+		rc = -errno;
+		unlink(tmp);
+	}
+out:
+	free(tmp);
+	return rc;
+}
+
+char *fm_exe_dir(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	return fm_path_dirname(buf);
+}
+
+void fm_format_time(int64_t ms, char *buf, size_t size)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+char *fm_redact_url(const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	if (!scheme)
+		return strdup(url);
+	const char *host = scheme + 3;
+	const char *end = host + strcspn(host, "/?#");
+	const char *at = NULL;
+	for (const char *p = host; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return strdup(url);
+	char *out = NULL;
+	if (asprintf(&out, "%.*s***@%s", (int)(host - url), url, at + 1) < 0)
+		return NULL;
+	return out;
+}

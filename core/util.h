@@ -1,0 +1,31 @@
+/* Small helpers the core modules share: clocks, paths, files. */
+#ifndef FM_CORE_UTIL_H
+#define FM_CORE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+int64_t fm_now_ms(void);       /* wall clock, ms since the epoch */
+int64_t fm_monotonic_ms(void); /* monotonic clock, ms */
+
+/* mkdir -p; 0 or -errno. */
+int fm_mkdirs(const char *path, unsigned mode);
+/* rm -rf of a directory the project created (temporary state); 0 or -errno. */
+int fm_remove_tree(const char *path);
+/* Join dir and name ("a" + "b" -> "a/b"; an absolute name is returned as is). Caller frees. */
+char *fm_path_join(const char *dir, const char *name);
+/* Directory part of path ("." when none). Caller frees. */
+char *fm_path_dirname(const char *path);
+/* Read a whole file (NUL-terminated), at most max bytes; -EFBIG past that. Caller frees. */
+int fm_read_file(const char *path, size_t max, char **data, size_t *len);
+/* Write a file atomically: temp file in the same directory, fsync, rename. 0 or -errno. */
+int fm_write_file_atomic(const char *path, const void *data, size_t len);
+/* The directory holding the running executable (from /proc/self/exe). Caller frees. */
+char *fm_exe_dir(void);
+/* Format an RFC 3339 UTC timestamp from ms since the epoch into buf (>= 25 bytes). */
+void fm_format_time(int64_t ms, char *buf, size_t size);
+/* Copy a URL for logs with any user:password@ removed. Caller frees. */
+char *fm_redact_url(const char *url);
+
+#endif
