@@ -1,0 +1,444 @@
+#include "http.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "url.h"
+
+struct fm_http {
+	CURL *curl;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* State of one transfer (one hop), for the callbacks. */
+struct xfer {
+	struct fm_http_response *resp;
+	uint64_t max_size;
+	bool too_big;
+	bool oom;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct fm_http *fm_http_new(void)
+{
+	struct fm_http *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->curl = curl_easy_init();
+	if (!h->curl) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void fm_http_free(struct fm_http *h)
+{
+	if (!h)
+		return;
+	curl_easy_cleanup(h->curl);
+	free(h);
+}
+
+void fm_http_response_reset(struct fm_http_response *resp)
+{
+	struct fm_buf body = resp->body;
+	free(resp->url);
+	free(resp->content_type);
+	free(resp->charset);
+	free(resp->etag);
+	free(resp->last_modified);
+	free(resp->retry_after);
+	memset(resp, 0, sizeof(*resp));
+	resp->body = body;
+	fm_buf_truncate(&resp->body, 0);
+	resp->body.oom = false;
+}
+
+void fm_http_response_free(struct fm_http_response *resp)
+{
+	fm_http_response_reset(resp);
+	fm_buf_free(&resp->body);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct xfer *x = userdata;
+	size_t n = size * nmemb;
+	struct fm_buf *b = &x->resp->body;
+
+	/* curl hands us decoded bytes, so this also bounds what a gzip bomb inflates to. */
+	if (x->max_size && (uint64_t)b->len + n > x->max_size) {
+		x->too_big = true;
+		return 0;
+	}
+	fm_buf_append(b, ptr, n);
+	if (b->oom) {
+		x->oom = true;
+		return 0;
+	}
+	return n;
+}
+
+static char *dup_trimmed(const char *s, size_t n)
+{
+	while (n && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	return strndup(s, n);
+}
+
+static void set_field(char **field, const char *v, size_t n)
+{
+	free(*field);
+	*field = dup_trimmed(v, n);
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct xfer *x = userdata;
+	struct fm_http_response *r = x->resp;
+	size_t n = size * nitems;
+
+	/* A new status line starts a new response (1xx, or a proxy's): forget the last one's. */
+	if (n >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+		free(r->etag);
+		free(r->last_modified);
+		free(r->retry_after);
+		r->etag = r->last_modified = r->retry_after = NULL;
+		return n;
+	}
+	const char *colon = memchr(buf, ':', n);
+	if (!colon)
+		return n;
+	size_t klen = (size_t)(colon - buf);
+	const char *v = colon + 1;
+	size_t vlen = n - klen - 1;
+	if (klen == 4 && strncasecmp(buf, "etag", 4) == 0)
+		set_field(&r->etag, v, vlen);
+	else if (klen == 13 && strncasecmp(buf, "last-modified", 13) == 0)
+		set_field(&r->last_modified, v, vlen);
+	else if (klen == 11 && strncasecmp(buf, "retry-after", 11) == 0)
+		set_field(&r->retry_after, v, vlen);
+	return n;
+}
+
+/* Split "Text/HTML; charset=\"ISO-8859-1\"" into "text/html" and "ISO-8859-1". */
+static void parse_content_type(const char *ct, char **type, char **charset)
+{
+	*type = *charset = NULL;
+	if (!ct)
+		return;
+	size_t tl = strcspn(ct, ";");
+	char *t = dup_trimmed(ct, tl);
+	if (t) {
+		for (char *p = t; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (*t)
+			*type = t;
+		else
+			free(t);
+	}
+	for (const char *p = ct + tl; *p;) {
+		p += strspn(p, "; \t");
+		size_t nl = strcspn(p, "=;");
+		const char *name = p;
+		p += nl;
+		if (*p != '=')
+			continue;
+		p++;
+		const char *val = p;
+		size_t vl;
+		if (*val == '"') {
+			val++;
+			vl = strcspn(val, "\"");
+			p = val + vl + (val[vl] == '"');
+		} else {
+			vl = strcspn(val, ";");
+			p = val + vl;
+		}
+		char *nm = dup_trimmed(name, nl);
+		if (nm && strcasecmp(nm, "charset") == 0 && !*charset) {
+			char *cs = dup_trimmed(val, vl);
+			if (cs && *cs)
+				*charset = cs;
+			else
+				free(cs);
+		}
+		free(nm);
+	}
+}
+
+static bool is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 ||
+	       status == 308;
+}
+
+static struct curl_slist *build_headers(const struct fm_http_limits *lim,
+                                        const struct fm_http_request *req, bool *oom)
+{
+	struct curl_slist *list = NULL, *tmp;
+	char line[1024];
+
+#define ADD(s)                                                                                   \
+	do {                                                                                     \
+		tmp = curl_slist_append(list, (s));                                              \
+		if (!tmp) {                                                                      \
+			*oom = true;                                                             \
+			return list;                                                             \
+		}                                                                                \
+		list = tmp;                                                                      \
+	} while (0)
+
+	*oom = false;
+	for (size_t i = 0; i < lim->n_headers; i++)
+		if (lim->headers[i] && strchr(lim->headers[i], ':'))
+			ADD(lim->headers[i]);
+	/* Validators longer than a line are not real validators; skip rather than truncate. */
+	if (req->etag && *req->etag &&
+	    (size_t)snprintf(line, sizeof(line), "If-None-Match: %s", req->etag) < sizeof(line))
+		ADD(line);
+	if (req->last_modified && *req->last_modified &&
+	    (size_t)snprintf(line, sizeof(line), "If-Modified-Since: %s", req->last_modified) <
+	            sizeof(line))
+		ADD(line);
+	if (req->accept && (size_t)snprintf(line, sizeof(line), "Accept: %s", req->accept) <
+	                           sizeof(line))
+		ADD(line);
+#undef ADD
+	return list;
+}
+
+static void setup(struct fm_http *h, const struct fm_http_limits *lim, const char *url,
+                  struct curl_slist *headers, struct xfer *x, int64_t timeout_ms)
+{
+	CURL *c = h->curl;
+
+	curl_easy_reset(c); /* keeps live connections, DNS and TLS session caches */
+	h->errbuf[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0: the _STR forms; the bitmask ones are deprecated */
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	/* Redirects are followed by fm_http_get, hop by hop, so each is checked. */
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl can decode */
+	if (lim->user_agent && *lim->user_agent)
+		curl_easy_setopt(c, CURLOPT_USERAGENT, lim->user_agent);
+	if (headers)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	if (timeout_ms > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	if (lim->connect_timeout_ms > 0)
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)lim->connect_timeout_ms);
+	if (lim->low_speed_time_ms > 0 && lim->low_speed_limit > 0) {
+		long secs = (long)((lim->low_speed_time_ms + 999) / 1000);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)lim->low_speed_limit);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, secs);
+	}
+	if (lim->max_size)
+		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)lim->max_size);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+}
+
+/* Turn a failed transfer into an errno and a one-line cause. */
+static int fail(struct fm_http *h, CURLcode rc, const struct xfer *x,
+                const struct fm_http_limits *lim, struct fm_http_response *resp)
+{
+	const char *detail = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
+	size_t dl = strlen(detail);
+	char *e = resp->error;
+	size_t n = sizeof(resp->error);
+
+	/* curl's messages end with a newline sometimes; keep the report to one line */
+	while (dl && (detail[dl - 1] == '\n' || detail[dl - 1] == '\r'))
+		dl--;
+	if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+		snprintf(e, n, "body larger than max_size (%" PRIu64 " bytes)", lim->max_size);
+		return -EFBIG;
+	}
+	if (x->oom) {
+		snprintf(e, n, "out of memory reading the body");
+		return -ENOMEM;
+	}
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		snprintf(e, n, "timed out: %.*s", (int)dl, detail);
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		snprintf(e, n, "cannot connect: %.*s", (int)dl, detail);
+		return -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		snprintf(e, n, "cannot resolve host: %.*s", (int)dl, detail);
+		return -EHOSTUNREACH;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		snprintf(e, n, "refused: only http and https are fetched (%.*s)", (int)dl, detail);
+		return -EPROTONOSUPPORT;
+	case CURLE_PARTIAL_FILE:
+		snprintf(e, n, "truncated body: %.*s", (int)dl, detail);
+		return -EIO;
+	default:
+		snprintf(e, n, "transfer failed: %.*s", (int)dl, detail);
+		return -EIO;
+	}
+}
+
+int fm_http_get(struct fm_http *h, const struct fm_http_limits *lim,
+                const struct fm_http_request *req, struct fm_http_response *resp)
+{
+	struct xfer x = {.resp = resp, .max_size = lim->max_size};
+	bool oom = false;
+	struct curl_slist *headers = NULL;
+	int64_t start = mono_ms();
+	int ret = 0;
+
+	resp->url = strdup(req->url ? req->url : "");
+	if (!resp->url)
+		return -ENOMEM;
+	headers = build_headers(lim, req, &oom);
+	if (oom) {
+		ret = -ENOMEM;
+		snprintf(resp->error, sizeof(resp->error), "out of memory");
+		goto out;
+	}
+
+	for (;;) {
+		if (!fm_url_is_http(resp->url)) {
+			char scheme[16] = "";
+			fm_url_scheme(resp->url, scheme, sizeof(scheme));
+			snprintf(resp->error, sizeof(resp->error),
+			         "refused %s URL: only http and https are fetched",
+			         resp->redirects ? "a redirect to a non-http(s)" : "a non-http(s)");
+			ret = -EPROTONOSUPPORT;
+			goto out;
+		}
+		int64_t left = 0;
+		if (lim->timeout_ms > 0) {
+			left = lim->timeout_ms - (mono_ms() - start);
+			if (left <= 0) {
+				snprintf(resp->error, sizeof(resp->error),
+				         "timed out after %" PRId64 " ms (redirects included)",
+				         lim->timeout_ms);
+				ret = -ETIMEDOUT;
+				goto out;
+			}
+		}
+		fm_buf_truncate(&resp->body, 0);
+		x.too_big = x.oom = false;
+		setup(h, lim, resp->url, headers, &x, left);
+		CURLcode rc = curl_easy_perform(h->curl);
+		if (rc != CURLE_OK) {
+			ret = fail(h, rc, &x, lim, resp);
+			goto out;
+		}
+		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+		char *loc = NULL;
+		curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &loc);
+		if (!is_redirect(resp->status) || !loc || !*loc)
+			break;
+		if (resp->redirects >= lim->max_redirects) {
+			snprintf(resp->error, sizeof(resp->error),
+			         "too many redirects (more than max_redirects = %ld)",
+			         lim->max_redirects);
+			ret = -ELOOP;
+			goto out;
+		}
+		char *next = strdup(loc);
+		if (!next) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		free(resp->url);
+		resp->url = next;
+		resp->redirects++;
+	}
+
+	char *ct = NULL;
+	curl_easy_getinfo(h->curl, CURLINFO_CONTENT_TYPE, &ct);
+	parse_content_type(ct, &resp->content_type, &resp->charset);
+out:
+	curl_slist_free_all(headers);
+	return ret;
+}
+
+int64_t fm_http_retry_after(const char *value, int64_t now_s)
+{
+	/* RFC 9110 section 10.2.3: delay-seconds or an HTTP-date. Cap at 30 days: a server asking
+	 * for more is broken, and the scheduler should try again at some point. */
+	const int64_t cap = 30 * 86400;
+	if (!value)
+		return -1;
+	while (isspace((unsigned char)*value))
+		value++;
+	if (isdigit((unsigned char)*value)) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(value, &end, 10);
+		while (isspace((unsigned char)*end))
+			end++;
+		if (*end == '\0') {
+			if (errno == ERANGE || v > (unsigned long long)cap)
+				return cap;
+			return (int64_t)v;
+		}
+	}
+	time_t t = curl_getdate(value, NULL);
+	if (t == (time_t)-1)
+		return -1;
+	int64_t d = (int64_t)t - now_s;
+	return d < 0 ? 0 : d > cap ? cap : d;
+}
+
+char *fm_http_redact(const char *url)
+{
+	if (!url)
+		return NULL;
+	const char *sep = strstr(url, "://");
+	if (!sep)
+		return strdup(url);
+	const char *auth = sep + 3;
+	size_t alen = strcspn(auth, "/?#");
+	const char *at = NULL;
+	for (const char *p = auth; p < auth + alen; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return strdup(url);
+	size_t head = (size_t)(auth - url);
+	size_t tail = strlen(at);
+	char *out = malloc(head + 3 + tail + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, url, head);
+	memcpy(out + head, "***", 3);
+	memcpy(out + head + 3, at, tail + 1);
+	return out;
+}

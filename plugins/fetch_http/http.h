@@ -1,0 +1,77 @@
+/*
+ * HTTP GET for the fetch stage, on libcurl.
+ *
+ * One struct fm_http per plugin instance wraps one CURL easy handle, so connections (and DNS,
+ * TLS sessions) are reused across requests to the same host. Only http:// and https:// are
+ * ever fetched, also across redirects, which are followed here (not by curl) so every hop is
+ * checked and counted. Bodies are bounded by max_size after decompression; a body that trickles
+ * slower than the low-speed limit is aborted.
+ */
+#ifndef FM_FETCH_HTTP_HTTP_H
+#define FM_FETCH_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct fm_http;
+
+struct fm_http_limits {
+	int64_t timeout_ms;         /* whole transfer, per hop; 0: none */
+	int64_t connect_timeout_ms; /* 0: curl's default */
+	uint64_t max_size;          /* decoded body bytes; 0: unbounded */
+	long max_redirects;         /* hops followed; more is an error */
+	uint64_t low_speed_limit;   /* bytes/s ... */
+	int64_t low_speed_time_ms;  /* ... below which for this long aborts; 0: off */
+	const char *user_agent;
+	const char *const *headers; /* "Name: value" extra request headers; n_headers of them */
+	size_t n_headers;
+};
+
+struct fm_http_request {
+	const char *url;
+	const char *etag;          /* If-None-Match; NULL: none */
+	const char *last_modified; /* If-Modified-Since; NULL: none */
+	const char *accept;        /* Accept header; NULL: curl's default */
+};
+
+struct fm_http_response {
+	long status;         /* final HTTP status; 0 when no response arrived */
+	char *url;           /* final URL after redirects (malloc'd) */
+	char *content_type;  /* media type, lower-case, no parameters; NULL if none */
+	char *charset;       /* charset= parameter of Content-Type; NULL if none */
+	char *etag;          /* validators of the final response; NULL if none */
+	char *last_modified;
+	char *retry_after;   /* raw Retry-After value; NULL if none */
+	long redirects;      /* hops followed */
+	struct fm_buf body;  /* decoded body (NUL-terminated) */
+	char error[256];     /* on failure: the cause, one line, no URL */
+};
+
+/* Create a client. Returns NULL on OOM or when libcurl cannot initialise. */
+struct fm_http *fm_http_new(void);
+void fm_http_free(struct fm_http *h);
+
+/* GET req->url with the limits. Returns 0 when an HTTP response was received (any status,
+ * including 304, 4xx and 5xx: look at resp->status), or a negative errno-style code after
+ * writing the cause into resp->error: -ETIMEDOUT, -ECONNREFUSED, -EFBIG (body over max_size),
+ * -ELOOP (too many redirects), -EPROTONOSUPPORT (a non-http(s) URL or redirect), -EIO (other
+ * transfer failure). resp must be zeroed or reset; fill it with fm_http_response_reset(). */
+int fm_http_get(struct fm_http *h, const struct fm_http_limits *lim,
+                const struct fm_http_request *req, struct fm_http_response *resp);
+
+/* Free what a response holds and zero it (keeps the body buffer's memory for reuse). */
+void fm_http_response_reset(struct fm_http_response *resp);
+void fm_http_response_free(struct fm_http_response *resp);
+
+/* Seconds to wait from a Retry-After value: delta-seconds or an HTTP-date (relative to
+ * now_s, the wall clock in seconds). Returns -1 when value is NULL or not understood. */
+int64_t fm_http_retry_after(const char *value, int64_t now_s);
+
+/* A copy of url fit for logs and reports: userinfo ("user:pass@") is replaced by "***@".
+ * Returns malloc'd (NULL on OOM). */
+char *fm_http_redact(const char *url);
+
+#endif

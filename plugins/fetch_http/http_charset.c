@@ -1,0 +1,211 @@
+/*
+ * Decoding HTML page bodies to UTF-8 for "page_html".
+ *
+ * The charset is chosen as the WHATWG "encoding sniffing algorithm" does, simplified: a BOM
+ * wins, then the HTTP charset, then a <meta charset> / <meta http-equiv content="...charset=">
+ * in the first 4 KiB (the spec's prescan looks at 1024 bytes; real pages put long <head>s
+ * first), then UTF-8 when the bytes are valid UTF-8, else windows-1252. Labels that the
+ * Encoding Standard maps to windows-1252 (latin1, iso-8859-1, us-ascii) are decoded as such.
+ */
+#include "http_charset.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "text.h"
+
+#define PRESCAN_BYTES 4096
+
+static void label_copy(char *out, size_t n, const char *s, size_t len)
+{
+	size_t j = 0;
+	while (len && isspace((unsigned char)*s)) {
+		s++;
+		len--;
+	}
+	for (size_t i = 0; i < len && j + 1 < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':'))
+			break;
+		out[j++] = (char)tolower(c);
+	}
+	out[j] = '\0';
+}
+
+/* Map a label to a name iconv knows, folding the Encoding Standard's aliases that matter. */
+static const char *canonical(const char *label)
+{
+	static const char *const latin1[] = {"iso-8859-1", "iso8859-1", "latin1", "l1",
+	                                     "us-ascii", "ascii", "cp819", "iso_8859-1",
+	                                     "windows-1252", "cp1252", "x-cp1252", NULL};
+	static const char *const utf8[] = {"utf-8", "utf8", "unicode-1-1-utf-8", NULL};
+	if (!*label)
+		return NULL;
+	for (size_t i = 0; latin1[i]; i++)
+		if (strcmp(label, latin1[i]) == 0)
+			return "WINDOWS-1252";
+	for (size_t i = 0; utf8[i]; i++)
+		if (strcmp(label, utf8[i]) == 0)
+			return "UTF-8";
+	/* A <meta> or header claiming UTF-16 on a body without a BOM is wrong: the bytes were
+	 * readable as ASCII to find the claim. The Encoding Standard says UTF-8 then. */
+	if (strncmp(label, "utf-16", 6) == 0)
+		return "UTF-8";
+	return label;
+}
+
+static const char *memcasestr(const char *h, size_t hl, const char *n)
+{
+	size_t nl = strlen(n);
+	for (size_t i = 0; i + nl <= hl; i++)
+		if (strncasecmp(h + i, n, nl) == 0)
+			return h + i;
+	return NULL;
+}
+
+/* Find charset= inside the first <meta ...> tags of the prescan window. */
+static void meta_charset(const char *data, size_t len, char *out, size_t n)
+{
+	size_t end = len < PRESCAN_BYTES ? len : PRESCAN_BYTES;
+	const char *p = data, *lim = data + end;
+
+	out[0] = '\0';
+	while (p < lim) {
+		const char *m = memcasestr(p, (size_t)(lim - p), "<meta");
+		if (!m)
+			return;
+		const char *gt = memchr(m, '>', (size_t)(lim - m));
+		const char *tag_end = gt ? gt : lim;
+		const char *cs = memcasestr(m, (size_t)(tag_end - m), "charset");
+		if (cs) {
+			cs += 7;
+			while (cs < tag_end && (isspace((unsigned char)*cs)))
+				cs++;
+			if (cs < tag_end && *cs == '=') {
+				cs++;
+				while (cs < tag_end && (isspace((unsigned char)*cs) || *cs == '"' ||
+				                        *cs == '\''))
+					cs++;
+				label_copy(out, n, cs, (size_t)(tag_end - cs));
+				if (out[0])
+					return;
+			}
+		}
+		p = m + 5;
+	}
+}
+
+static int convert(const char *from, const char *data, size_t len, char **out, size_t *out_len)
+{
+	iconv_t cd = iconv_open("UTF-8", from);
+	if (cd == (iconv_t)-1)
+		return -EINVAL;
+
+	size_t cap = len + len / 2 + 16, used = 0;
+	char *buf = malloc(cap + 1);
+	if (!buf) {
+		iconv_close(cd);
+		return -ENOMEM;
+	}
+	char *in = (char *)data;
+	size_t inleft = len;
+	while (inleft) {
+		char *o = buf + used;
+		size_t oleft = cap - used;
+		size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+		used = (size_t)(o - buf);
+		if (r != (size_t)-1)
+			break;
+		if (errno == E2BIG || cap - used < 4) {
+			size_t ncap = cap * 2;
+			char *nb = realloc(buf, ncap + 1);
+			if (!nb) {
+				free(buf);
+				iconv_close(cd);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap = ncap;
+			if (errno == E2BIG)
+				continue;
+		}
+		/* EILSEQ / EINVAL: an undecodable or truncated sequence: U+FFFD, skip a byte */
+		memcpy(buf + used, "\xEF\xBF\xBD", 3);
+		used += 3;
+		in++;
+		inleft--;
+		iconv(cd, NULL, NULL, NULL, NULL);
+	}
+	iconv_close(cd);
+	buf[used] = '\0';
+	/* Decoders pass NUL through; later stages treat page_html as a C string. */
+	if (memchr(buf, '\0', used)) {
+		size_t j = 0;
+		for (size_t i = 0; i < used; i++)
+			if (buf[i])
+				buf[j++] = buf[i];
+		used = j;
+		buf[used] = '\0';
+	}
+	*out = buf;
+	*out_len = used;
+	return 0;
+}
+
+int fm_http_to_utf8(const char *data, size_t len, const char *http_charset,
+                    struct fm_utf8 *res)
+{
+	char label[64] = "";
+	const char *enc = NULL;
+	int valid = -1; /* unknown yet */
+
+	memset(res, 0, sizeof(*res));
+	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+		data += 3;
+		len -= 3;
+		enc = "UTF-8";
+	} else if (len >= 2 && (memcmp(data, "\xFF\xFE", 2) == 0 ||
+	                        memcmp(data, "\xFE\xFF", 2) == 0)) {
+		res->charset = data[0] == '\xFF' ? "UTF-16LE" : "UTF-16BE";
+		int rc = convert(res->charset, data + 2, len - 2, &res->owned, &res->len);
+		res->s = res->owned;
+		return rc;
+	}
+	if (!enc && http_charset) {
+		label_copy(label, sizeof(label), http_charset, strlen(http_charset));
+		enc = canonical(label);
+	}
+	if (!enc) {
+		meta_charset(data, len, label, sizeof(label));
+		enc = canonical(label);
+	}
+	if (!enc) {
+		valid = fm_text_utf8_valid(data, len);
+		enc = valid ? "UTF-8" : "WINDOWS-1252";
+	}
+
+	if (strcmp(enc, "UTF-8") != 0) {
+		int rc = convert(enc, data, len, &res->owned, &res->len);
+		if (rc != -EINVAL) {
+			res->charset = enc;
+			res->s = res->owned;
+			return rc;
+		}
+		/* iconv does not know the label: read the bytes as UTF-8, repaired */
+	}
+	res->charset = "UTF-8";
+	if (valid < 0)
+		valid = fm_text_utf8_valid(data, len);
+	if (valid && !memchr(data, '\0', len)) {
+		res->s = data; /* usable as is: no copy */
+		res->len = len;
+		return 0;
+	}
+	res->owned = fm_text_utf8_repair(data, len, &res->len);
+	res->s = res->owned;
+	return res->owned ? 0 : -ENOMEM;
+}
