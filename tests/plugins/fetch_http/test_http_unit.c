@@ -1,0 +1,310 @@
+/*
+ * Unit tests of the fetch_http HTTP side, compiled from its sources: the libcurl client against
+ * the loopback test server, autodiscovery, HTML charset decoding, Retry-After, URL redaction.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "discover.h"
+#include "http.h"
+#include "http_charset.h"
+#include "httpd_ctl.h"
+
+static int failures;
+#define CHECK(c)                                                                                 \
+	do {                                                                                     \
+		if (!(c)) {                                                                      \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);      \
+			failures++;                                                              \
+		}                                                                                \
+	} while (0)
+#define CHECK_STR(a, b)                                                                          \
+	do {                                                                                     \
+		const char *a_ = (a), *b_ = (b);                                                 \
+		if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                         \
+			fprintf(stderr, "%s:%d: %s == %s\n  got:      %s\n  expected: %s\n",       \
+			        __FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+			failures++;                                                              \
+		}                                                                                \
+	} while (0)
+
+static void test_redact(void)
+{
+	char *s = fm_http_redact("https://alice:s3cret@news.example/feed?x=1");
+	CHECK_STR(s, "https://***@news.example/feed?x=1");
+	free(s);
+	s = fm_http_redact("http://news.example/a@b");
+	CHECK_STR(s, "http://news.example/a@b"); /* '@' in the path is not userinfo */
+	free(s);
+	s = fm_http_redact("http://tok@en:pw@h.example/");
+	CHECK_STR(s, "http://***@h.example/");
+	free(s);
+}
+
+static void test_retry_after(void)
+{
+	CHECK(fm_http_retry_after("120", 1000) == 120);
+	CHECK(fm_http_retry_after(" 7 ", 1000) == 7);
+	/* Sun, 06 Nov 1994 08:49:37 GMT = 784111777 */
+	CHECK(fm_http_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 90) == 90);
+	CHECK(fm_http_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 + 90) == 0);
+	CHECK(fm_http_retry_after("soon", 1000) == -1);
+	CHECK(fm_http_retry_after(NULL, 1000) == -1);
+	CHECK(fm_http_retry_after("99999999999999999999", 0) == 30 * 86400);
+}
+
+static void test_charset(void)
+{
+	struct fm_utf8 u;
+	const char latin[] = "<html><head><meta charset=\"ISO-8859-1\"></head><p>caf\xe9</p>";
+	CHECK(fm_http_to_utf8(latin, sizeof(latin) - 1, NULL, &u) == 0);
+	CHECK(u.owned && strstr(u.s, "caf\xc3\xa9"));
+	free(u.owned);
+
+	/* the HTTP charset beats the <meta> */
+	const char koi[] = "<meta charset=utf-8><p>\xf0\xd2\xc9\xd7\xc5\xd4</p>";
+	CHECK(fm_http_to_utf8(koi, sizeof(koi) - 1, "KOI8-R", &u) == 0);
+	CHECK(u.s && strstr(u.s, "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82")); /* Привет */
+	free(u.owned);
+
+	/* valid UTF-8 without declaration: used as is, no copy */
+	const char plain[] = "<p>na\xc3\xafve</p>";
+	CHECK(fm_http_to_utf8(plain, sizeof(plain) - 1, NULL, &u) == 0);
+	CHECK(u.owned == NULL && u.s == plain && u.len == sizeof(plain) - 1);
+
+	/* undeclared and not UTF-8: windows-1252 (0x93/0x94 are curly quotes there) */
+	const char w[] = "<p>\x93quoted\x94</p>";
+	CHECK(fm_http_to_utf8(w, sizeof(w) - 1, NULL, &u) == 0);
+	CHECK(u.s && strstr(u.s, "\xe2\x80\x9cquoted\xe2\x80\x9d"));
+	free(u.owned);
+
+	/* declared UTF-8 but broken, with a NUL: repaired, NUL gone, valid for JSON */
+	const char bad[] = "<p>a\xff" "b\0c</p>";
+	CHECK(fm_http_to_utf8(bad, sizeof(bad) - 1, "utf-8", &u) == 0);
+	CHECK(u.s && memchr(u.s, '\0', u.len) == NULL);
+	json_t *js = json_stringn(u.s, u.len);
+	CHECK(js != NULL);
+	json_decref(js);
+	free(u.owned);
+
+	/* UTF-16 with a BOM */
+	const char u16[] = "\xff\xfe<\0p\0>\0\xe9\0";
+	CHECK(fm_http_to_utf8(u16, sizeof(u16) - 1, NULL, &u) == 0);
+	CHECK(u.s && u.len == 5 && memcmp(u.s, "<p>\xc3\xa9", 5) == 0);
+	free(u.owned);
+
+	/* an unknown label: read as UTF-8 */
+	CHECK(fm_http_to_utf8(plain, sizeof(plain) - 1, "x-no-such-charset", &u) == 0);
+	CHECK(u.s && strstr(u.s, "na\xc3\xafve"));
+	free(u.owned);
+}
+
+static void test_discover(void)
+{
+	struct fm_html_info info;
+	const char *page =
+		"<!doctype html><html><head><title>  News &amp;\n  Views </title>"
+		"<link rel=stylesheet href=s.css>"
+		"<link rel=\"Alternate\" type=\"text/html\" href=\"/mobile\">"
+		"<link rel=\"alternate\" type=\"application/json\" href=\"/wp-json/\">"
+		"<link rel=\"alternate home\" type=\"Application/RSS+XML; charset=utf-8\" "
+		"href=\"../feeds/main.xml\">"
+		"<link rel=alternate type=application/atom+xml href=/second.atom>"
+		"</head><body><link rel=alternate type=application/atom+xml href=/late.atom>"
+		"</body></html>";
+	CHECK(fm_html_scan(page, strlen(page), "http://site.example/a/b/page.html", &info) == 0);
+	CHECK_STR(info.feed_url, "http://site.example/a/feeds/main.xml");
+	CHECK_STR(info.title, "News & Views");
+	fm_html_info_free(&info);
+
+	const char *based = "<html><head><base href=\"https://cdn.example/x/\">"
+	                    "<link rel=alternate type=application/feed+json href=feed.json>"
+	                    "</head></html>";
+	CHECK(fm_html_scan(based, strlen(based), "http://site.example/", &info) == 0);
+	CHECK_STR(info.feed_url, "https://cdn.example/x/feed.json");
+	CHECK(info.title == NULL);
+	fm_html_info_free(&info);
+
+	/* only http(s) feeds; links in the body are not looked at */
+	const char *none = "<html><head><link rel=alternate type=application/rss+xml "
+	                   "href=\"javascript:alert(1)\"></head><body><p>x</p>"
+	                   "<link rel=alternate type=application/rss+xml href=/f.rss></body>";
+	CHECK(fm_html_scan(none, strlen(none), "http://site.example/", &info) == 0);
+	CHECK(info.feed_url == NULL);
+	fm_html_info_free(&info);
+
+	/* garbage does not crash and finds nothing */
+	const char junk[] = "<<<>>><link rel=alternate <title><title>\x01\x02</ti";
+	CHECK(fm_html_scan(junk, sizeof(junk) - 1, "http://site.example/", &info) == 0);
+	CHECK(info.feed_url == NULL);
+	fm_html_info_free(&info);
+}
+
+static struct fm_http_limits lim(void)
+{
+	return (struct fm_http_limits){
+		.timeout_ms = 10000,
+		.connect_timeout_ms = 5000,
+		.max_size = 1 << 20,
+		.max_redirects = 3,
+		.low_speed_limit = 10,
+		.low_speed_time_ms = 3000,
+		.user_agent = "feedmill-test/1",
+	};
+}
+
+static void test_client(struct httpd *d)
+{
+	struct fm_http *h = fm_http_new();
+	struct fm_http_response r = {0};
+	struct fm_http_limits l = lim();
+	const char *hdrs[] = {"X-Api-Key: k-123", "Accept-Language: nl"};
+	l.headers = hdrs;
+	l.n_headers = 2;
+
+	/* what we send: user agent, extra headers, validators, Accept, gzip offered */
+	struct fm_http_request rq = {.url = httpd_url(d, "/headers"), .etag = "\"abc\"",
+	                             .last_modified = "Sun, 06 Nov 1994 08:49:37 GMT",
+	                             .accept = "application/rss+xml"};
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	CHECK(r.status == 200);
+	CHECK_STR(r.content_type, "application/json");
+	json_t *j = json_loads(fm_buf_str(&r.body), 0, NULL);
+	CHECK(j != NULL);
+	CHECK_STR(json_string_value(json_object_get(j, "user-agent")), "feedmill-test/1");
+	CHECK_STR(json_string_value(json_object_get(j, "x-api-key")), "k-123");
+	CHECK_STR(json_string_value(json_object_get(j, "if-none-match")), "\"abc\"");
+	CHECK_STR(json_string_value(json_object_get(j, "if-modified-since")),
+	          "Sun, 06 Nov 1994 08:49:37 GMT");
+	CHECK_STR(json_string_value(json_object_get(j, "accept")), "application/rss+xml");
+	const char *ae = json_string_value(json_object_get(j, "accept-encoding"));
+	CHECK(ae && strstr(ae, "gzip"));
+	json_decref(j);
+
+	/* validators and charset of a file */
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/type/text/html%3B%20charset%3D%22KOI8-R%22/page.html")};
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	CHECK(r.status == 200);
+	CHECK_STR(r.content_type, "text/html");
+	CHECK_STR(r.charset, "KOI8-R");
+	CHECK(r.etag && r.etag[0] == '"');
+	CHECK(r.last_modified != NULL);
+
+	/* conditional GET answered 304 */
+	char *etag = strdup(r.etag);
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/page.html"), .etag = etag};
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	CHECK(r.status == 304);
+	CHECK(r.body.len == 0);
+	free(etag);
+	CHECK(httpd_count(d, "GET /page.html 304") == 1);
+
+	/* redirects: followed up to the limit, final URL known */
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/redirect/3/feed.rss")};
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	CHECK(r.status == 200 && r.redirects == 3);
+	CHECK_STR(r.url, httpd_url(d, "/feed.rss"));
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/redirect/4/feed.rss")};
+	CHECK(fm_http_get(h, &l, &rq, &r) == -ELOOP);
+	CHECK(strstr(r.error, "too many redirects") != NULL);
+	CHECK(httpd_count(d, "GET /feed.rss 200") == 1); /* the 4th hop was not taken */
+
+	/* schemes other than http(s): refused at the start and on redirect */
+	static const char *const bad[] = {"/redirect-to?url=file:///etc/passwd",
+	                                  "/redirect-to?url=ftp://127.0.0.1/x",
+	                                  "/redirect-to?url=gopher://127.0.0.1/x&code=307"};
+	for (size_t i = 0; i < 3; i++) {
+		fm_http_response_reset(&r);
+		rq = (struct fm_http_request){.url = httpd_url(d, bad[i])};
+		CHECK(fm_http_get(h, &l, &rq, &r) == -EPROTONOSUPPORT);
+		CHECK(strstr(r.error, "only http and https") != NULL);
+		CHECK(r.body.len == 0 || strstr(fm_buf_str(&r.body), "root:") == NULL);
+	}
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = "file:///etc/passwd"};
+	CHECK(fm_http_get(h, &l, &rq, &r) == -EPROTONOSUPPORT);
+
+	/* size limits: announced, endless, and decompressed */
+	l.max_size = 64 * 1024;
+	static const char *const big[] = {"/huge", "/huge?declare=1", "/bomb?mb=16"};
+	for (size_t i = 0; i < 3; i++) {
+		fm_http_response_reset(&r);
+		rq = (struct fm_http_request){.url = httpd_url(d, big[i])};
+		CHECK(fm_http_get(h, &l, &rq, &r) == -EFBIG);
+		CHECK(strstr(r.error, "max_size") != NULL);
+		CHECK(r.body.len <= l.max_size);
+	}
+	l.max_size = 1 << 20;
+
+	/* gzip is decoded */
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/gzip/feed.rss")};
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	CHECK(r.status == 200 && strstr(fm_buf_str(&r.body), "Harbour Town Gazette"));
+
+	/* truncated body */
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/truncated/feed.rss")};
+	CHECK(fm_http_get(h, &l, &rq, &r) == -EIO);
+	CHECK(strstr(r.error, "truncated") != NULL);
+
+	/* timeouts: a slow answer, and a body that trickles */
+	l.timeout_ms = 1000;
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/slow/6/feed.rss")};
+	CHECK(fm_http_get(h, &l, &rq, &r) == -ETIMEDOUT);
+	CHECK(strstr(r.error, "timed out") != NULL);
+	l.timeout_ms = 60000;
+	l.low_speed_limit = 100;
+	l.low_speed_time_ms = 2000;
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/trickle/feed.rss")};
+	CHECK(fm_http_get(h, &l, &rq, &r) == -ETIMEDOUT);
+	CHECK(strstr(r.error, "slow") != NULL);
+
+	/* nobody listening */
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/feed.rss", httpd_dead_port());
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = url};
+	CHECK(fm_http_get(h, &l, &rq, &r) == -ECONNREFUSED);
+	CHECK(strstr(r.error, "cannot connect") != NULL);
+
+	/* statuses come back as responses, with Retry-After */
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/status/429/feed.rss")};
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	CHECK(r.status == 429);
+	CHECK_STR(r.retry_after, "2");
+
+	fm_http_response_free(&r);
+	fm_http_free(h);
+}
+
+int main(void)
+{
+	struct httpd d;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	test_redact();
+	test_retry_after();
+	test_charset();
+	test_discover();
+	if (httpd_start(&d, httpd_fixtures()) == 0) {
+		test_client(&d);
+		httpd_stop(&d);
+	} else {
+		failures++;
+	}
+	curl_global_cleanup();
+	printf("%d failed\n", failures);
+	return failures ? 1 : 0;
+}
