@@ -374,6 +374,8 @@ static int recover_journal(struct jsonl *j)
 		pos += n;
 	}
 	free(data);
+	if (len == 0)
+		return 0; /* nothing to recover: leave the journal alone */
 	if (keep.oom) {
 		fm_buf_free(&keep);
 		return -ENOMEM;
