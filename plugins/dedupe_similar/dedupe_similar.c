@@ -1,0 +1,706 @@
+/*
+ * dedupe_similar: find documents that carry a story already seen.
+ *
+ * A document duplicates an earlier one when, in this order:
+ *  1. identity: it has the same id (GUID) or the same canonical URL (canon.h: scheme, host
+ *     case, www./m./amp. hosts, default ports, fragments, tracking and AMP parameters,
+ *     /amp/ paths, index pages, trailing slashes, configurable rules);
+ *  2. exact copy: the same normalised word sequence (sketch.h), whatever the layout;
+ *  3. near copy: the candidates sharing sampled shingles with it (index.h's inverted index,
+ *     answering without a scan) pass a check on the texts themselves (verify() below):
+ *     containment, not resemblance, so that an excerpt matches its full text; shingles that
+ *     several stories share (site templates, boilerplate) weigh nothing, so that two articles
+ *     in one long template stay apart; and the part of the text that does not match must be
+ *     scattered (edits, synonym spinning), not a block of other text.
+ *     A copy spun hard enough to lose most shingles is still caught when it keeps the names and
+ *     figures of the original (anchor pairs, sketch.h), the evidence spinners leave alone.
+ *
+ * Output. mode=drop: a duplicate returns FM_DROP. mode=mark: every document passes, and a
+ * duplicate carries "duplicate_of": the id (else URL) of the story's FIRST document (the
+ * root of its cluster, so that every copy of a story names the same document, even when it
+ * was matched through another copy), and "also_reported_by": the sources that carried the
+ * story so far other than the first document's own (its own included). The first document
+ * has passed downstream before any copy is seen, so it is not changed; its list of sources
+ * lives in the index (and the state file), and each later copy carries the list as it stands:
+ * publish can update the story it already wrote from the copy's "duplicate_of" and
+ * "also_reported_by". Counters: dedupe_unique, dedupe_duplicate, dedupe_by_{id,url,text,near}.
+ *
+ * Memory: about 1.3 KB per indexed document of 400 words (index.h has the breakdown); the
+ * index is bounded by max_docs and by the window of document time.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <feedmill/plugin.h>
+
+#include "buf.h"
+#include "canon.h"
+#include "index.h"
+#include "sketch.h"
+#include "state.h"
+
+struct dd_config {
+	char *mode;
+	int64_t window_ms;
+	int64_t max_docs;
+	uint64_t max_text;
+	double threshold;
+	int64_t min_shared;
+	double anchor_threshold;
+	int64_t max_sources;
+	struct fm_strlist strip_params;
+	struct fm_strlist url_rules;
+	bool persist;
+};
+
+static const struct fm_option dd_options[] = {
+	{"mode", FM_OPT_ENUM, "drop", offsetof(struct dd_config, mode), 0, "drop|mark", 0, 0,
+	 "drop: duplicates stop here; mark: they pass with \"duplicate_of\""},
+	{"window", FM_OPT_DURATION, "7d", offsetof(struct dd_config, window_ms), 0, NULL, 0, 0,
+	 "how far back (in document time) a story is remembered; 0: no time bound"},
+	{"max_docs", FM_OPT_INT, "200000", offsetof(struct dd_config, max_docs), 0, NULL, 1,
+	 50000000, "most documents indexed; the oldest leave first"},
+	{"max_text", FM_OPT_SIZE, "64K", offsetof(struct dd_config, max_text), 0, NULL, 256,
+	 16777216, "bytes of a document's text read for its sketch"},
+	{"threshold", FM_OPT_DOUBLE, "0.45", offsetof(struct dd_config, threshold), 0, NULL, 0.05,
+	 1, "share of a text's own (non-boilerplate) shingles found in the other to be a copy"},
+	{"min_shared", FM_OPT_INT, "3", offsetof(struct dd_config, min_shared), 0, NULL, 1, 1000,
+	 "fewest own sampled shingles (about 4 words each) two copies must share"},
+	{"anchor_threshold", FM_OPT_DOUBLE, "0.7", offsetof(struct dd_config, anchor_threshold), 0,
+	 NULL, 0, 1, "share of name/number pairs found in the other for a heavily spun copy"},
+	{"max_sources", FM_OPT_INT, "32", offsetof(struct dd_config, max_sources), 0, NULL, 1,
+	 4096, "sources remembered per story (also_reported_by)"},
+	{"strip_params", FM_OPT_LIST, NULL, offsetof(struct dd_config, strip_params), 0, NULL, 0, 0,
+	 "extra URL query parameters to ignore (name, or prefix*)"},
+	{"url_rules", FM_OPT_LIST, NULL, offsetof(struct dd_config, url_rules), 0, NULL, 0, 0,
+	 "rewrites of the canonical URL: 'REGEX => REPLACEMENT' (\\1 for groups)"},
+	{"persist", FM_OPT_BOOL, "yes", offsetof(struct dd_config, persist), 0, NULL, 0, 0,
+	 "keep the index in the state directory across restarts"},
+	{NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL},
+};
+
+/* Candidates verified per document, best first. */
+#define DD_MAX_CANDIDATES 8
+/* Containment that alone proves a copy (edits and boilerplate aside, the whole text). */
+#define DD_STRONG 0.8
+/* Fewest words for the exact-copy fingerprint to speak: "Read more" is not a story. */
+#define DD_MIN_FP_WORDS 8
+
+/* A u32 hash set rebuilt per use (samples of one document). */
+struct u32set {
+	uint32_t *slots;
+	size_t cap;
+};
+
+struct side {
+	uint32_t n;      /* samples */
+	uint32_t tot;    /* samples that are this story's own (not shared with other stories) */
+	uint32_t mat;    /* own samples found in the other text */
+	uint32_t run;    /* longest run of own samples not found */
+	uint32_t inner;  /* longest run of samples not found between the first and last found */
+	double c;        /* mat / tot */
+};
+
+struct dd_ctx {
+	const fm_host *host;
+	fm_instance *inst;
+	const struct dd_config *cfg;
+	bool mark;
+	struct dd_canon canon;
+	struct dd_index ix;
+	struct dd_sketch sk;
+	struct fm_buf url;
+	struct fm_buf key;
+	struct u32set qset, cset;
+	uint8_t *qncl;                /* per query sample: stories holding it (255: too many) */
+	struct dd_cluster **qcl;      /* ... and which, when exactly one */
+	uint32_t *touched;
+	size_t scratch_cap, touched_cap;
+	uint32_t qstamp, cstamp;
+	bool dirty;
+	const char *state_dir;
+};
+
+/* --- small helpers --- */
+
+static int set_reset(struct u32set *s, size_t n)
+{
+	size_t want = 16;
+	while (want < n * 2)
+		want <<= 1;
+	if (want > s->cap) {
+		uint32_t *p = realloc(s->slots, want * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		s->slots = p;
+		s->cap = want;
+	} else {
+		want = s->cap;
+	}
+	memset(s->slots, 0, want * sizeof(*s->slots));
+	return 0;
+}
+
+/* true when v was not in the set yet */
+static bool set_add(struct u32set *s, uint32_t v)
+{
+	size_t mask = s->cap - 1, j = (size_t)(v * 0x9e3779b1u) & mask;
+	while (s->slots[j]) {
+		if (s->slots[j] == v)
+			return false;
+		j = (j + 1) & mask;
+	}
+	s->slots[j] = v;
+	return true;
+}
+
+static bool set_has(const struct u32set *s, uint32_t v)
+{
+	size_t mask = s->cap - 1, j = (size_t)(v * 0x9e3779b1u) & mask;
+	while (s->slots[j]) {
+		if (s->slots[j] == v)
+			return true;
+		j = (j + 1) & mask;
+	}
+	return false;
+}
+
+/* RFC 3339 to ms since the epoch; false when it is not one. */
+static bool parse_rfc3339(const char *s, int64_t *ms)
+{
+	int y, mo, d, h, mi, sec, n = 0;
+	if (!s || sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) < 6 ||
+	    n == 0)
+		return false;
+	const char *p = s + n;
+	if (*p == '.')
+		while (*++p >= '0' && *p <= '9')
+			;
+	long off = 0;
+	if (*p == '+' || *p == '-') {
+		int oh, om;
+		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
+			return false;
+		off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
+	} else if (*p != 'Z' && *p != 'z') {
+		return false;
+	}
+	struct tm tm = {0};
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return false;
+	*ms = ((int64_t)t - off) * 1000;
+	return true;
+}
+
+static int64_t doc_time(const struct dd_ctx *c, const json_t *doc)
+{
+	static const char *const keys[] = {FM_DOC_PUBLISHED, FM_DOC_UPDATED, FM_DOC_FETCHED_AT};
+	int64_t now = c->host->now_ms(), t;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		/* a date far in the future is a feed's mistake: it would empty the window */
+		if (parse_rfc3339(fm_doc_str(doc, keys[i]), &t) && t <= now + 86400000LL)
+			return t;
+	return now;
+}
+
+static int ensure_scratch(struct dd_ctx *c, size_t n)
+{
+	if (n <= c->scratch_cap)
+		return 0;
+	size_t nc = c->scratch_cap ? c->scratch_cap : 256;
+	while (nc < n)
+		nc *= 2;
+	uint8_t *a = realloc(c->qncl, nc);
+	if (!a)
+		return -ENOMEM;
+	c->qncl = a;
+	struct dd_cluster **b = realloc(c->qcl, nc * sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	c->qcl = b;
+	c->scratch_cap = nc;
+	return 0;
+}
+
+/* --- near-duplicate search --- */
+
+static void side_finish(struct side *s, const uint8_t *own, const bool *found, uint32_t n)
+{
+	(void)own;
+	(void)found;
+	(void)n;
+	s->c = s->tot ? (double)s->mat / s->tot : 0.0;
+}
+
+/* Walk one text's samples against the other's: own[i] says whether sample i belongs to this
+ * story alone (it weighs), found[i] whether the other text has it. */
+static void side_walk(struct side *s, uint32_t n, bool (*own)(void *, uint32_t),
+                      bool (*found)(void *, uint32_t), void *arg)
+{
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	uint32_t run = 0, inner = 0, best_inner = 0;
+	bool seen_found = false;
+	for (uint32_t i = 0; i < n; i++) {
+		bool f = found(arg, i);
+		bool o = own(arg, i);
+		if (f) {
+			if (seen_found && inner > best_inner)
+				best_inner = inner;
+			inner = 0;
+			seen_found = true;
+		} else {
+			inner++;
+		}
+		if (!o)
+			continue;
+		s->tot++;
+		if (f) {
+			s->mat++;
+			run = 0;
+		} else if (++run > s->run) {
+			s->run = run;
+		}
+	}
+	s->inner = best_inner;
+	side_finish(s, NULL, NULL, n);
+}
+
+struct walk {
+	struct dd_ctx *c;
+	const struct dd_slot *cand;
+	const struct dd_cluster *cl;
+};
+
+static bool q_found(void *a, uint32_t i)
+{
+	struct walk *w = a;
+	return set_has(&w->c->cset, w->c->sk.samples[i]);
+}
+
+static bool q_own(void *a, uint32_t i)
+{
+	struct walk *w = a;
+	uint8_t n = w->c->qncl[i];
+	return n == 0 || (n == 1 && w->c->qcl[i] == w->cl);
+}
+
+static bool c_found(void *a, uint32_t i)
+{
+	struct walk *w = a;
+	return set_has(&w->c->qset, w->cand->samples[i]);
+}
+
+static bool c_own(void *a, uint32_t i)
+{
+	struct walk *w = a;
+	const struct dd_posting *p = dd_index_posting(&w->c->ix, w->cand->samples[i]);
+	if (!p)
+		return true;
+	if (p->stop)
+		return false;
+	for (uint16_t k = 0; k < p->n; k++)
+		if (w->c->ix.slots[p->ids[k]].cl != w->cl)
+			return false;
+	return true;
+}
+
+/* Share of one anchor list found in the other (the smaller list's view). */
+static double anchor_containment(struct dd_ctx *c, const struct dd_slot *cand, uint32_t *shared)
+{
+	const uint32_t *qa = c->sk.anchors, *ca = cand->samples + cand->nsamples;
+	uint32_t qn = c->sk.nanchors, cn = cand->nanchors;
+	*shared = 0;
+	if (!qn || !cn)
+		return 0.0;
+	/* the candidate's anchors into cset (it is rebuilt per candidate anyway) */
+	if (set_reset(&c->cset, cn) < 0)
+		return 0.0;
+	for (uint32_t i = 0; i < cn; i++)
+		set_add(&c->cset, ca[i]);
+	uint32_t hit = 0;
+	for (uint32_t i = 0; i < qn; i++)
+		hit += set_has(&c->cset, qa[i]);
+	*shared = hit;
+	uint32_t small = qn < cn ? qn : cn;
+	double r = (double)hit / small;
+	return r > 1.0 ? 1.0 : r;
+}
+
+/*
+ * The check on the texts themselves, before anything is called a copy. Let X be the text more
+ * contained in the other (an excerpt, the original of a republished copy) and count only
+ * samples that are the candidate story's own (a shingle other stories also have is template
+ * or boilerplate and proves nothing):
+ *  - X shares at least min_shared own samples, and at least `threshold` of them;
+ *  - what X does not share is scattered: no run of unshared own samples longer than a third of
+ *    X (one block of other text is another article: two passages in one template, a shared
+ *    paragraph in two different stories);
+ *  - not both texts have a block of unshared text in their middle (two articles in one
+ *    template whose template lines are not known yet as such);
+ * or, for a copy spun so hard that few shingles survive, X still shares a fair part of them
+ * and the names and numbers of the two agree (anchor pairs).
+ */
+static bool verify(struct dd_ctx *c, const struct dd_slot *cand)
+{
+	const struct dd_config *cfg = c->cfg;
+	if (set_reset(&c->cset, cand->nsamples) < 0)
+		return false;
+	for (uint32_t i = 0; i < cand->nsamples; i++)
+		set_add(&c->cset, cand->samples[i]);
+	struct walk w = {c, cand, cand->cl};
+	struct side q, k;
+	side_walk(&q, c->sk.nsamples, q_own, q_found, &w);
+	side_walk(&k, cand->nsamples, c_own, c_found, &w);
+	const struct side *x = q.c >= k.c ? &q : &k;
+	uint32_t ashared = 0;
+	double a = anchor_containment(c, cand, &ashared);
+	if (c->host->log_level() >= FM_LOG_DEBUG)
+		c->host->log(c->inst, FM_LOG_DEBUG,
+		             "candidate %s: new n=%u own=%u shared=%u run=%u inner=%u; "
+		             "old n=%u own=%u shared=%u run=%u inner=%u; anchors %u/%u/%u %.2f",
+		             cand->cl->key, q.n, q.tot, q.mat, q.run, q.inner, k.n, k.tot, k.mat,
+		             k.run, k.inner, ashared, c->sk.nanchors, cand->nanchors, a);
+
+	bool both_inner = q.inner >= 6 && k.inner >= 6 && q.inner >= 0.15 * q.n &&
+	                  k.inner >= 0.15 * k.n;
+	if (both_inner)
+		return false;
+	bool block = x->run >= 4 && x->run * 3 > x->tot;
+	uint32_t min_shared = (uint32_t)cfg->min_shared;
+	if (block || x->mat < min_shared)
+		return false;
+	/* near-total containment: an excerpt, a republished or lightly edited copy */
+	if (x->c >= DD_STRONG)
+		return true;
+	/* partial containment (edits, spinning) needs more: enough shared text, or names and
+	 * figures that agree */
+	bool names_agree = ashared >= 4 && a >= cfg->anchor_threshold;
+	if (x->c >= cfg->threshold && (x->mat >= 2 * min_shared + 2 || names_agree))
+		return true;
+	/* heavily spun: a lower share of shingles, backed by both */
+	if (x->c >= cfg->threshold * 0.5 && x->mat >= 2 * min_shared + 2 && ashared >= 6 &&
+	    names_agree)
+		return true;
+	return false;
+}
+
+static uint32_t find_near(struct dd_ctx *c)
+{
+	struct dd_sketch *sk = &c->sk;
+	struct dd_index *ix = &c->ix;
+	uint32_t n = sk->nsamples;
+	if (!n || !ix->fifo_len)
+		return DD_NONE;
+	if (ensure_scratch(c, n) < 0 || set_reset(&c->qset, n) < 0)
+		return DD_NONE;
+	uint32_t ntouched = 0;
+	if (++c->qstamp == 0) {
+		for (uint32_t i = 0; i < ix->nslots; i++)
+			ix->slots[i].qstamp = 0;
+		c->qstamp = 1;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		bool fresh = set_add(&c->qset, sk->samples[i]);
+		const struct dd_posting *p = dd_index_posting(ix, sk->samples[i]);
+		c->qncl[i] = 0;
+		c->qcl[i] = NULL;
+		if (!p)
+			continue;
+		if (p->stop) {
+			c->qncl[i] = 255;
+			continue;
+		}
+		/* distinct stories holding this shingle: a shingle of many stories counts little */
+		uint32_t ncl = 0;
+		struct dd_cluster *last = NULL;
+		if (++c->cstamp == 0)
+			c->cstamp = 1;
+		for (uint16_t k = 0; k < p->n; k++) {
+			struct dd_cluster *cl = ix->slots[p->ids[k]].cl;
+			if (cl->stamp != c->cstamp) {
+				cl->stamp = c->cstamp;
+				ncl++;
+				last = cl;
+			}
+		}
+		c->qncl[i] = (uint8_t)(ncl > 254 ? 254 : ncl);
+		c->qcl[i] = ncl == 1 ? last : NULL;
+		if (!fresh || !ncl)
+			continue;
+		float wgt = 1.0f / (float)ncl;
+		for (uint16_t k = 0; k < p->n; k++) {
+			struct dd_slot *s = &ix->slots[p->ids[k]];
+			if (s->qstamp != c->qstamp) {
+				s->qstamp = c->qstamp;
+				s->score = 0;
+				if (ntouched == c->touched_cap) {
+					size_t nc = c->touched_cap ? c->touched_cap * 2 : 256;
+					uint32_t *t = realloc(c->touched, nc * sizeof(*t));
+					if (!t)
+						return DD_NONE;
+					c->touched = t;
+					c->touched_cap = nc;
+				}
+				c->touched[ntouched++] = p->ids[k];
+			}
+			s->score += wgt;
+		}
+	}
+	/* the best few by score; a weak score cannot pass verify() anyway */
+	uint32_t best[DD_MAX_CANDIDATES];
+	uint32_t nbest = 0;
+	float floor_score = (float)c->cfg->min_shared * 0.5f;
+	for (uint32_t i = 0; i < ntouched; i++) {
+		uint32_t si = c->touched[i];
+		float sc = ix->slots[si].score;
+		if (sc < floor_score)
+			continue;
+		uint32_t pos = nbest;
+		while (pos > 0 && ix->slots[best[pos - 1]].score < sc)
+			pos--;
+		if (pos >= DD_MAX_CANDIDATES)
+			continue;
+		uint32_t end = nbest < DD_MAX_CANDIDATES ? nbest : DD_MAX_CANDIDATES - 1;
+		memmove(&best[pos + 1], &best[pos], (end - pos) * sizeof(best[0]));
+		best[pos] = si;
+		if (nbest < DD_MAX_CANDIDATES)
+			nbest++;
+	}
+	for (uint32_t i = 0; i < nbest; i++)
+		if (verify(c, &ix->slots[best[i]]))
+			return best[i];
+	return DD_NONE;
+}
+
+/* --- the stage --- */
+
+static uint64_t id_key(const char *id, const char *source)
+{
+	if (!id || !*id)
+		return 0;
+	/* a GUID that is a URL or URN names one thing everywhere; a bare "1234" only within its
+	 * source */
+	uint64_t seed = strchr(id, ':') ? 0 : dd_hash_bytes(source ? source : "", source ? strlen(source) : 0, 7);
+	uint64_t k = dd_hash_bytes(id, strlen(id), seed ^ 0x1d);
+	return k ? k : 1;
+}
+
+static int set_sources(json_t *doc, const struct dd_cluster *cl)
+{
+	json_t *arr = json_array();
+	if (!arr)
+		return -ENOMEM;
+	for (uint32_t i = 1; i < cl->nsources; i++)
+		json_array_append_new(arr, json_string(cl->sources[i]));
+	return json_object_set_new(doc, FM_DOC_ALSO_REPORTED_BY, arr) ? -ENOMEM : 0;
+}
+
+static int dd_process(void *ctx, json_t *doc, fm_out *out)
+{
+	struct dd_ctx *c = ctx;
+	const fm_host *h = c->host;
+	(void)out;
+	if (!json_is_object(doc))
+		return FM_ERROR;
+	const char *id = fm_doc_str(doc, FM_DOC_ID);
+	const char *url = fm_doc_str(doc, FM_DOC_URL);
+	const char *source = fm_doc_str(doc, FM_DOC_SOURCE);
+	json_t *jt = json_object_get(doc, FM_DOC_TEXT);
+	const char *text = json_string_value(jt);
+	size_t tlen = text ? json_string_length(jt) : 0;
+
+	if (dd_sketch_text(&c->sk, text, tlen, c->cfg->max_text) < 0) {
+		fm_err(h, c->inst, "out of memory sketching a document");
+		return FM_RETRY;
+	}
+	uint64_t idk = id_key(id, source);
+	uint64_t urlk = 0;
+	if (url && dd_canon_url(&c->canon, url, &c->url))
+		urlk = dd_hash_bytes(c->url.data, c->url.len, 0x75726c) | 1;
+	uint64_t fp = c->sk.nwords >= DD_MIN_FP_WORDS ? c->sk.fp : 0;
+	int64_t t = doc_time(c, doc);
+
+	uint32_t match = DD_NONE;
+	const char *how = NULL;
+	if ((match = dd_map_get(&c->ix.by_id, idk)) != DD_NONE)
+		how = "dedupe_by_id";
+	else if ((match = dd_map_get(&c->ix.by_url, urlk)) != DD_NONE)
+		how = "dedupe_by_url";
+	else if ((match = dd_map_get(&c->ix.by_fp, fp)) != DD_NONE)
+		how = "dedupe_by_text";
+	else if ((match = find_near(c)) != DD_NONE)
+		how = "dedupe_by_near";
+
+	struct dd_cluster *cl;
+	if (match != DD_NONE) {
+		cl = c->ix.slots[match].cl;
+		cl->refs++; /* eviction below must not free it under us */
+		if (dd_cluster_add_source(&c->ix, cl, source, (uint32_t)c->cfg->max_sources) < 0)
+			fm_warn(h, c->inst, "out of memory recording a source");
+		h->count(c->inst, how, 1);
+		h->count(c->inst, "dedupe_duplicate", 1);
+	} else {
+		const char *key = id && *id ? id : url;
+		if (!key || !*key) {
+			fm_buf_truncate(&c->key, 0);
+			fm_buf_printf(&c->key, "text:%016" PRIx64, c->sk.fp);
+			key = fm_buf_str(&c->key);
+		}
+		cl = dd_cluster_new(&c->ix, key, source);
+		if (!cl) {
+			fm_err(h, c->inst, "out of memory indexing a document");
+			return FM_RETRY;
+		}
+		h->count(c->inst, "dedupe_unique", 1);
+	}
+
+	dd_index_evict(&c->ix, (uint32_t)c->cfg->max_docs - 1, c->cfg->window_ms);
+	if (dd_index_add(&c->ix, c->ix.next_seq, t, cl, idk, urlk, fp, c->sk.samples,
+	                 c->sk.nsamples, c->sk.anchors, c->sk.nanchors) == DD_NONE)
+		fm_warn(h, c->inst, "out of memory: a document was not indexed");
+	dd_cluster_unref(&c->ix, cl);
+	c->dirty = true;
+
+	if (match == DD_NONE)
+		return FM_PASS;
+	if (!c->mark)
+		return FM_DROP;
+	if (fm_doc_set_str(doc, FM_DOC_DUPLICATE_OF, cl->key) < 0 || set_sources(doc, cl) < 0)
+		fm_warn(h, c->inst, "out of memory marking a duplicate");
+	return FM_PASS;
+}
+
+static void save(struct dd_ctx *c)
+{
+	if (!c->cfg->persist || !c->dirty || !c->state_dir)
+		return;
+	char err[512];
+	if (dd_state_save(&c->ix, c->state_dir, err, sizeof(err)) < 0) {
+		fm_err(c->host, c->inst, "cannot save the dedupe index: %s", err);
+		return;
+	}
+	c->dirty = false;
+	fm_debug(c->host, c->inst, "saved %u documents (%zu bytes in memory, %zu a document)",
+	         c->ix.fifo_len, dd_index_memory(&c->ix),
+	         c->ix.fifo_len ? dd_index_memory(&c->ix) / c->ix.fifo_len : (size_t)0);
+}
+
+static void dd_tick(void *ctx, int64_t now_ms)
+{
+	struct dd_ctx *c = ctx;
+	(void)now_ms;
+	if (dd_index_evict(&c->ix, (uint32_t)c->cfg->max_docs, c->cfg->window_ms))
+		c->dirty = true;
+}
+
+static void dd_flush(void *ctx)
+{
+	save(ctx);
+}
+
+static void dd_fini(void *ctx)
+{
+	struct dd_ctx *c = ctx;
+	if (!c)
+		return;
+	save(c);
+	dd_index_fini(&c->ix);
+	dd_sketch_free(&c->sk);
+	dd_canon_fini(&c->canon);
+	fm_buf_free(&c->url);
+	fm_buf_free(&c->key);
+	free(c->qset.slots);
+	free(c->cset.slots);
+	free(c->qncl);
+	free(c->qcl);
+	free(c->touched);
+	free(c);
+}
+
+static int dd_init(void **ctxp, const fm_host *host, fm_instance *inst, const void *config)
+{
+	const struct dd_config *cfg = config;
+	struct dd_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->host = host;
+	c->inst = inst;
+	c->cfg = cfg;
+	c->mark = cfg->mode && !strcmp(cfg->mode, "mark");
+	dd_index_init(&c->ix);
+	char err[512] = "";
+	int rc = dd_canon_init(&c->canon, cfg->strip_params.items, cfg->strip_params.n,
+	                       cfg->url_rules.items, cfg->url_rules.n, err, sizeof(err));
+	if (rc < 0) {
+		fm_err(host, inst, "%s", rc == -ENOMEM ? "out of memory" : err);
+		goto fail;
+	}
+	if (cfg->persist) {
+		c->state_dir = host->state_dir(inst);
+		if (!c->state_dir) {
+			fm_warn(host, inst, "no state directory: the index will not survive a restart");
+		} else {
+			int found = 0;
+			rc = dd_state_load(&c->ix, c->state_dir, &found, err, sizeof(err));
+			if (rc == -ENOMEM) {
+				fm_err(host, inst, "out of memory loading the dedupe index");
+				goto fail;
+			}
+			if (rc < 0) {
+				/* a damaged index costs some missed duplicates, never the stage */
+				fm_warn(host, inst, "ignoring the saved dedupe index: %s", err);
+				c->dirty = true;
+			} else if (found) {
+				dd_index_evict(&c->ix, (uint32_t)cfg->max_docs, cfg->window_ms);
+				fm_info(host, inst, "loaded %u documents of %zu stories", c->ix.fifo_len,
+				        c->ix.nclusters);
+			}
+		}
+	}
+	*ctxp = c;
+	return 0;
+fail:
+	c->cfg = cfg;
+	c->state_dir = NULL;
+	dd_fini(c);
+	return rc;
+}
+
+static const struct fm_plugin dd_plugin = {
+	.abi_major = FM_ABI_MAJOR,
+	.abi_minor = FM_ABI_MINOR,
+	.struct_size = sizeof(struct fm_plugin),
+	.name = "similar",
+	.kind = "dedupe",
+	.version = "1.0.0",
+	.summary = "drops or marks copies of stories already seen: same id or URL, same text, "
+	           "near copies, excerpts and synonym-spun copies",
+	.flags = FM_PLUGIN_SINGLETON,
+	.options = dd_options,
+	.config_size = sizeof(struct dd_config),
+	.init = dd_init,
+	.process = dd_process,
+	.tick = dd_tick,
+	.flush = dd_flush,
+	.fini = dd_fini,
+	.commands = NULL,
+};
+
+FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void);
+FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void)
+{
+	return &dd_plugin;
+}

@@ -1,0 +1,432 @@
+/* dedupe_similar: the index of recent documents (see index.h). */
+#include "index.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sketch.h"
+
+/* --- u64 -> u32 map: open addressing, linear probing, backward-shift deletion --- */
+
+static int map_grow(struct dd_map *m)
+{
+	size_t nc = m->cap ? m->cap * 2 : 1024;
+	uint64_t *k = calloc(nc, sizeof(*k));
+	uint32_t *v = malloc(nc * sizeof(*v));
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		if (!m->keys[i])
+			continue;
+		size_t j = dd_mix64(m->keys[i]) & (nc - 1);
+		while (k[j])
+			j = (j + 1) & (nc - 1);
+		k[j] = m->keys[i];
+		v[j] = m->vals[i];
+	}
+	free(m->keys);
+	free(m->vals);
+	m->keys = k;
+	m->vals = v;
+	m->cap = nc;
+	return 0;
+}
+
+uint32_t dd_map_get(const struct dd_map *m, uint64_t key)
+{
+	if (!key || !m->cap)
+		return DD_NONE;
+	size_t j = dd_mix64(key) & (m->cap - 1);
+	while (m->keys[j]) {
+		if (m->keys[j] == key)
+			return m->vals[j];
+		j = (j + 1) & (m->cap - 1);
+	}
+	return DD_NONE;
+}
+
+/* Insert or overwrite (the newer document keeps the key: it stays longer). */
+static int map_put(struct dd_map *m, uint64_t key, uint32_t val)
+{
+	if (!key)
+		return 0;
+	if ((m->n + 1) * 2 > m->cap && map_grow(m) < 0)
+		return -ENOMEM;
+	size_t j = dd_mix64(key) & (m->cap - 1);
+	while (m->keys[j]) {
+		if (m->keys[j] == key) {
+			m->vals[j] = val;
+			return 0;
+		}
+		j = (j + 1) & (m->cap - 1);
+	}
+	m->keys[j] = key;
+	m->vals[j] = val;
+	m->n++;
+	return 0;
+}
+
+/* Remove key only while it still points at val. */
+static void map_del(struct dd_map *m, uint64_t key, uint32_t val)
+{
+	if (!key || !m->cap)
+		return;
+	size_t mask = m->cap - 1, j = dd_mix64(key) & mask;
+	while (m->keys[j] && m->keys[j] != key)
+		j = (j + 1) & mask;
+	if (!m->keys[j] || m->vals[j] != val)
+		return;
+	size_t hole = j;
+	for (size_t i = (hole + 1) & mask; m->keys[i]; i = (i + 1) & mask) {
+		size_t home = dd_mix64(m->keys[i]) & mask;
+		/* move i into the hole when its home is not within (hole, i] cyclically */
+		bool between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+		if (!between) {
+			m->keys[hole] = m->keys[i];
+			m->vals[hole] = m->vals[i];
+			hole = i;
+		}
+	}
+	m->keys[hole] = 0;
+	m->n--;
+}
+
+static void map_free(struct dd_map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+/* --- posting table: u32 shingle -> slot list --- */
+
+static inline size_t post_home(uint32_t key, size_t cap)
+{
+	return (size_t)(key * 0x9e3779b1u) & (cap - 1);
+}
+
+static int post_grow(struct dd_index *ix)
+{
+	size_t nc = ix->post_cap ? ix->post_cap * 2 : 4096;
+	struct dd_posting *p = calloc(nc, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < ix->post_cap; i++) {
+		if (!ix->post[i].key)
+			continue;
+		size_t j = post_home(ix->post[i].key, nc);
+		while (p[j].key)
+			j = (j + 1) & (nc - 1);
+		p[j] = ix->post[i];
+	}
+	free(ix->post);
+	ix->post = p;
+	ix->post_cap = nc;
+	return 0;
+}
+
+static size_t post_find(const struct dd_index *ix, uint32_t key)
+{
+	if (!ix->post_cap)
+		return SIZE_MAX;
+	size_t mask = ix->post_cap - 1, j = post_home(key, ix->post_cap);
+	while (ix->post[j].key) {
+		if (ix->post[j].key == key)
+			return j;
+		j = (j + 1) & mask;
+	}
+	return SIZE_MAX;
+}
+
+const struct dd_posting *dd_index_posting(const struct dd_index *ix, uint32_t key)
+{
+	size_t j = post_find(ix, key);
+	return j == SIZE_MAX ? NULL : &ix->post[j];
+}
+
+static int post_add(struct dd_index *ix, uint32_t key, uint32_t slot)
+{
+	if ((ix->post_n + 1) * 2 > ix->post_cap && post_grow(ix) < 0)
+		return -ENOMEM;
+	size_t mask = ix->post_cap - 1, j = post_home(key, ix->post_cap);
+	while (ix->post[j].key && ix->post[j].key != key)
+		j = (j + 1) & mask;
+	struct dd_posting *p = &ix->post[j];
+	if (!p->key) {
+		p->key = key;
+		ix->post_n++;
+	}
+	if (p->n && p->ids[p->n - 1] == slot)
+		return 0; /* the same shingle twice in one document */
+	if (p->stop)
+		return 0;
+	if (p->n == DD_POSTING_CAP) {
+		p->stop = 1;
+		return 0;
+	}
+	if (p->n == p->cap) {
+		uint16_t nc = p->cap ? (uint16_t)(p->cap * 2) : 2;
+		if (nc > DD_POSTING_CAP)
+			nc = DD_POSTING_CAP;
+		uint32_t *ids = realloc(p->ids, nc * sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+		ix->posting_bytes += (size_t)(nc - p->cap) * sizeof(*ids);
+		p->ids = ids;
+		p->cap = nc;
+	}
+	p->ids[p->n++] = slot;
+	return 0;
+}
+
+static void post_remove(struct dd_index *ix, uint32_t key, uint32_t slot)
+{
+	size_t j = post_find(ix, key);
+	if (j == SIZE_MAX)
+		return;
+	struct dd_posting *p = &ix->post[j];
+	for (uint16_t i = 0; i < p->n; i++) {
+		if (p->ids[i] == slot) {
+			/* keep arrival order: candidates are scored in it */
+			memmove(&p->ids[i], &p->ids[i + 1], (size_t)(p->n - i - 1) * sizeof(*p->ids));
+			p->n--;
+			break;
+		}
+	}
+	if (p->n)
+		return;
+	ix->posting_bytes -= (size_t)p->cap * sizeof(*p->ids);
+	free(p->ids);
+	size_t mask = ix->post_cap - 1, hole = j;
+	for (size_t i = (hole + 1) & mask; ix->post[i].key; i = (i + 1) & mask) {
+		size_t home = post_home(ix->post[i].key, ix->post_cap);
+		bool between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+		if (!between) {
+			ix->post[hole] = ix->post[i];
+			hole = i;
+		}
+	}
+	memset(&ix->post[hole], 0, sizeof(ix->post[hole]));
+	ix->post_n--;
+}
+
+/* --- clusters --- */
+
+struct dd_cluster *dd_cluster_new(struct dd_index *ix, const char *key, const char *source)
+{
+	struct dd_cluster *cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return NULL;
+	cl->key = strdup(key ? key : "");
+	cl->sources = calloc(1, sizeof(char *));
+	if (cl->sources)
+		cl->sources[0] = strdup(source ? source : "");
+	if (!cl->key || !cl->sources || !cl->sources[0]) {
+		if (cl->sources)
+			free(cl->sources[0]);
+		free(cl->sources);
+		free(cl->key);
+		free(cl);
+		return NULL;
+	}
+	cl->nsources = 1;
+	cl->refs = 1;
+	ix->nclusters++;
+	ix->cluster_bytes += sizeof(*cl) + strlen(cl->key) + 1 + sizeof(char *) +
+	                     strlen(cl->sources[0]) + 1;
+	return cl;
+}
+
+void dd_cluster_unref(struct dd_index *ix, struct dd_cluster *cl)
+{
+	if (!cl || --cl->refs)
+		return;
+	ix->cluster_bytes -= sizeof(*cl) + strlen(cl->key) + 1;
+	for (uint32_t i = 0; i < cl->nsources; i++) {
+		ix->cluster_bytes -= sizeof(char *) + strlen(cl->sources[i]) + 1;
+		free(cl->sources[i]);
+	}
+	free(cl->sources);
+	free(cl->key);
+	free(cl);
+	ix->nclusters--;
+}
+
+int dd_cluster_add_source(struct dd_index *ix, struct dd_cluster *cl, const char *source,
+                          uint32_t max)
+{
+	if (!source || !*source || cl->nsources >= max)
+		return 0;
+	for (uint32_t i = 0; i < cl->nsources; i++)
+		if (!strcmp(cl->sources[i], source))
+			return 0;
+	char **ns = realloc(cl->sources, (cl->nsources + 1) * sizeof(char *));
+	if (!ns)
+		return -ENOMEM;
+	cl->sources = ns;
+	ns[cl->nsources] = strdup(source);
+	if (!ns[cl->nsources])
+		return -ENOMEM;
+	cl->nsources++;
+	ix->cluster_bytes += sizeof(char *) + strlen(source) + 1;
+	return 0;
+}
+
+/* --- slots --- */
+
+void dd_index_init(struct dd_index *ix)
+{
+	memset(ix, 0, sizeof(*ix));
+	ix->next_seq = 1;
+}
+
+static int fifo_push(struct dd_index *ix, uint32_t slot)
+{
+	if (ix->fifo_len == ix->fifo_cap) {
+		uint32_t nc = ix->fifo_cap ? ix->fifo_cap * 2 : 1024;
+		uint32_t *f = malloc((size_t)nc * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < ix->fifo_len; i++)
+			f[i] = ix->fifo[(ix->fifo_head + i) % ix->fifo_cap];
+		free(ix->fifo);
+		ix->fifo = f;
+		ix->fifo_cap = nc;
+		ix->fifo_head = 0;
+	}
+	ix->fifo[(ix->fifo_head + ix->fifo_len) % ix->fifo_cap] = slot;
+	ix->fifo_len++;
+	return 0;
+}
+
+static uint32_t slot_alloc(struct dd_index *ix)
+{
+	if (ix->nfree)
+		return ix->freelist[--ix->nfree];
+	if (ix->nslots == ix->slots_cap) {
+		uint32_t nc = ix->slots_cap ? ix->slots_cap * 2 : 1024;
+		struct dd_slot *s = realloc(ix->slots, (size_t)nc * sizeof(*s));
+		if (!s)
+			return DD_NONE;
+		ix->slots = s;
+		ix->slots_cap = nc;
+	}
+	return ix->nslots++;
+}
+
+static int ensure_free_room(struct dd_index *ix)
+{
+	if (ix->nfree < ix->free_cap)
+		return 0;
+	uint32_t nc = ix->free_cap ? ix->free_cap * 2 : 1024;
+	uint32_t *f = realloc(ix->freelist, (size_t)nc * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	ix->freelist = f;
+	ix->free_cap = nc;
+	return 0;
+}
+
+uint32_t dd_index_add(struct dd_index *ix, uint64_t seq, int64_t time_ms, struct dd_cluster *cl,
+                      uint64_t idkey, uint64_t urlkey, uint64_t fp, const uint32_t *samples,
+                      uint32_t nsamples, const uint32_t *anchors, uint32_t nanchors)
+{
+	uint32_t si = slot_alloc(ix);
+	if (si == DD_NONE)
+		return DD_NONE;
+	struct dd_slot *s = &ix->slots[si];
+	memset(s, 0, sizeof(*s));
+	size_t n = (size_t)nsamples + nanchors;
+	s->samples = malloc((n ? n : 1) * sizeof(uint32_t));
+	if (!s->samples || fifo_push(ix, si) < 0) {
+		free(s->samples);
+		s->samples = NULL;
+		if (ensure_free_room(ix) == 0)
+			ix->freelist[ix->nfree++] = si;
+		return DD_NONE;
+	}
+	if (nsamples)
+		memcpy(s->samples, samples, nsamples * sizeof(uint32_t));
+	if (nanchors)
+		memcpy(s->samples + nsamples, anchors, nanchors * sizeof(uint32_t));
+	s->nsamples = nsamples;
+	s->nanchors = nanchors;
+	s->seq = seq;
+	s->time_ms = time_ms;
+	s->cl = cl;
+	cl->refs++;
+	s->idkey = idkey;
+	s->urlkey = urlkey;
+	s->fp = fp;
+	ix->sketch_bytes += n * sizeof(uint32_t);
+	if (time_ms > ix->newest_ms)
+		ix->newest_ms = time_ms;
+	if (seq >= ix->next_seq)
+		ix->next_seq = seq + 1;
+	/* map failures only lose a way to find this document; it stays consistent */
+	(void)map_put(&ix->by_id, idkey, si);
+	(void)map_put(&ix->by_url, urlkey, si);
+	(void)map_put(&ix->by_fp, fp, si);
+	for (uint32_t i = 0; i < nsamples; i++)
+		(void)post_add(ix, samples[i], si);
+	return si;
+}
+
+static void evict_one(struct dd_index *ix)
+{
+	uint32_t si = ix->fifo[ix->fifo_head];
+	ix->fifo_head = (ix->fifo_head + 1) % ix->fifo_cap;
+	ix->fifo_len--;
+	struct dd_slot *s = &ix->slots[si];
+	map_del(&ix->by_id, s->idkey, si);
+	map_del(&ix->by_url, s->urlkey, si);
+	map_del(&ix->by_fp, s->fp, si);
+	for (uint32_t i = 0; i < s->nsamples; i++)
+		post_remove(ix, s->samples[i], si);
+	ix->sketch_bytes -= ((size_t)s->nsamples + s->nanchors) * sizeof(uint32_t);
+	free(s->samples);
+	dd_cluster_unref(ix, s->cl);
+	memset(s, 0, sizeof(*s));
+	if (ensure_free_room(ix) == 0)
+		ix->freelist[ix->nfree++] = si;
+}
+
+size_t dd_index_evict(struct dd_index *ix, uint32_t max_docs, int64_t window_ms)
+{
+	size_t n = 0;
+	while (ix->fifo_len && (ix->fifo_len > max_docs ||
+	                        (window_ms > 0 && ix->slots[ix->fifo[ix->fifo_head]].time_ms <
+	                                              ix->newest_ms - window_ms))) {
+		evict_one(ix);
+		n++;
+	}
+	return n;
+}
+
+void dd_index_fini(struct dd_index *ix)
+{
+	while (ix->fifo_len)
+		evict_one(ix);
+	for (size_t i = 0; i < ix->post_cap; i++)
+		free(ix->post[i].ids);
+	free(ix->post);
+	free(ix->slots);
+	free(ix->freelist);
+	free(ix->fifo);
+	map_free(&ix->by_id);
+	map_free(&ix->by_url);
+	map_free(&ix->by_fp);
+	memset(ix, 0, sizeof(*ix));
+}
+
+size_t dd_index_memory(const struct dd_index *ix)
+{
+	return (size_t)ix->slots_cap * sizeof(struct dd_slot) + (size_t)ix->free_cap * 4 +
+	       (size_t)ix->fifo_cap * 4 + (ix->by_id.cap + ix->by_url.cap + ix->by_fp.cap) * 12 +
+	       ix->post_cap * sizeof(struct dd_posting) + ix->posting_bytes + ix->sketch_bytes +
+	       ix->cluster_bytes;
+}

@@ -1,0 +1,116 @@
+/*
+ * dedupe_similar: the index of recent documents.
+ *
+ * Every indexed document is a slot holding its identity keys (id, canonical URL, text
+ * fingerprint), its sketch (sampled shingle hashes and anchor pairs, see sketch.h) and the story
+ * (cluster) it belongs to. Three hash maps find a slot by key; an inverted index maps a sampled
+ * shingle to the slots holding it (a posting list), which is what answers "which documents share
+ * text with this one" without looking at every document: the work per query is the sum of the
+ * posting lengths of its samples, and postings are capped (a shingle in more than
+ * DD_POSTING_CAP documents is boilerplate and stops being indexed).
+ *
+ * Slots leave in arrival order (a FIFO) when the index exceeds max_docs or a document falls out
+ * of the time window.
+ *
+ * Memory per indexed document (64-bit, measured by dd_index_memory() on the dev benchmark set,
+ * ~400 words a document): the slot (64 bytes), the sketch (4 bytes a sample, one sample per
+ * 4 words, plus 4 bytes an anchor pair: ~0.5 KB), its posting entries (4 bytes a sample plus
+ * the posting table, ~0.6 KB), three map entries (~40 bytes) and the story record it shares
+ * (id and sources, ~100 bytes): about 1.3 KB a document of 400 words, growing with length up
+ * to the max_text bound. See the report in README-like comment of dedupe_similar.c.
+ */
+#ifndef DD_INDEX_H
+#define DD_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DD_NONE UINT32_MAX
+#define DD_POSTING_CAP 64u
+
+/* A story: the first document's key and the sources that carried it. Shared by the slots of
+ * its documents (refcounted); it outlives the first document's slot. */
+struct dd_cluster {
+	char *key;        /* id of the story's first document (else its URL) */
+	char **sources;   /* sources[0]: the first document's source ("" if none) */
+	uint32_t nsources;
+	uint32_t refs;
+	uint32_t stamp;   /* scratch for counting distinct clusters */
+	uint32_t save_index;
+};
+
+struct dd_slot {
+	uint64_t seq;
+	int64_t time_ms;
+	struct dd_cluster *cl; /* NULL: free slot */
+	uint64_t idkey, urlkey, fp;
+	uint32_t *samples;     /* nsamples shingle hashes then nanchors anchor hashes */
+	uint32_t nsamples;
+	uint32_t nanchors;
+	uint32_t qstamp;       /* scratch for candidate scoring */
+	float score;
+};
+
+struct dd_map {
+	uint64_t *keys; /* 0: empty */
+	uint32_t *vals;
+	size_t cap, n;
+};
+
+struct dd_posting {
+	uint32_t key; /* 0: empty */
+	uint16_t n, cap;
+	uint8_t stop; /* overflowed: too common to index */
+	uint32_t *ids;
+};
+
+struct dd_index {
+	struct dd_slot *slots;
+	uint32_t nslots, slots_cap;
+	uint32_t *freelist;
+	uint32_t nfree, free_cap;
+	uint32_t *fifo; /* ring of slot indices, arrival order */
+	uint32_t fifo_cap, fifo_head, fifo_len;
+	struct dd_map by_id, by_url, by_fp;
+	struct dd_posting *post;
+	size_t post_cap, post_n;
+	uint64_t next_seq;
+	int64_t newest_ms;
+	size_t sketch_bytes, posting_bytes, cluster_bytes;
+	size_t nclusters;
+};
+
+void dd_index_init(struct dd_index *ix);
+void dd_index_fini(struct dd_index *ix);
+
+uint32_t dd_map_get(const struct dd_map *m, uint64_t key);
+
+const struct dd_posting *dd_index_posting(const struct dd_index *ix, uint32_t key);
+
+/* New story with one reference held by the caller. */
+struct dd_cluster *dd_cluster_new(struct dd_index *ix, const char *key, const char *source);
+void dd_cluster_unref(struct dd_index *ix, struct dd_cluster *cl);
+/* Add source when new; keeps at most max sources. Returns 0 or -ENOMEM. */
+int dd_cluster_add_source(struct dd_index *ix, struct dd_cluster *cl, const char *source,
+                          uint32_t max);
+
+/* Index a document. Takes a new reference on cl. Returns the slot index or DD_NONE (OOM). */
+uint32_t dd_index_add(struct dd_index *ix, uint64_t seq, int64_t time_ms, struct dd_cluster *cl,
+                      uint64_t idkey, uint64_t urlkey, uint64_t fp, const uint32_t *samples,
+                      uint32_t nsamples, const uint32_t *anchors, uint32_t nanchors);
+
+/* Evict from the oldest while more than max_docs are indexed or the oldest is older than
+ * newest - window_ms (window_ms <= 0: no time bound). Returns how many were evicted. */
+size_t dd_index_evict(struct dd_index *ix, uint32_t max_docs, int64_t window_ms);
+
+/* The slot at FIFO position i (0: oldest). */
+static inline uint32_t dd_index_fifo_at(const struct dd_index *ix, uint32_t i)
+{
+	return ix->fifo[(ix->fifo_head + i) % ix->fifo_cap];
+}
+
+/* Bytes held by the index (structures and arrays, not malloc overhead). */
+size_t dd_index_memory(const struct dd_index *ix);
+
+#endif

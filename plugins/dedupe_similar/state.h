@@ -1,0 +1,34 @@
+/*
+ * dedupe_similar: the index on disk, so that a restart still knows the stories of the window.
+ *
+ * File "index.fmdd" in the stage's state directory, written whole to a temporary file in the
+ * same directory, fsync'd, then renamed over the old one (a crash leaves the old or the new
+ * file, never half of one). Format version 1, little-endian:
+ *
+ *   "FMDEDUP\n" u32 version u32 0 u64 next_seq i64 newest_ms u32 nclusters u32 nslots
+ *   nclusters x { str key; u32 nsources; nsources x str }          str = u32 len + bytes
+ *   nslots x { u64 seq; i64 time_ms; u32 cluster; u64 idkey; u64 urlkey; u64 fp;
+ *              u32 nsamples; u32 nanchors; (nsamples + nanchors) x u32 }   oldest first
+ *   u64 checksum (FNV-1a, mixed, of all the bytes before it)
+ *
+ * The posting lists are not stored: they are rebuilt from the slots on load.
+ */
+#ifndef DD_STATE_H
+#define DD_STATE_H
+
+#include <stddef.h>
+
+#include "index.h"
+
+#define DD_STATE_FILE "index.fmdd"
+#define DD_STATE_VERSION 1u
+
+/* Write ix to dir/DD_STATE_FILE atomically. Returns 0 or a negative errno (err says why). */
+int dd_state_save(const struct dd_index *ix, const char *dir, char *err, size_t errlen);
+
+/* Load dir/DD_STATE_FILE into the empty ix. Returns 0 (also when there is no file: *found is
+ * then 0), or -EINVAL for a corrupt or foreign file (ix is left empty, err says why), or
+ * another negative errno. */
+int dd_state_load(struct dd_index *ix, const char *dir, int *found, char *err, size_t errlen);
+
+#endif
