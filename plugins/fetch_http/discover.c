@@ -166,7 +166,8 @@ int fm_html_scan(const char *html, size_t len, const char *page_url, struct fm_h
 	if (!s.ctxt)
 		return -ENOMEM;
 	htmlCtxtUseOptions(s.ctxt, HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
-	                                   HTML_PARSE_RECOVER | HTML_PARSE_NOBLANKS);
+	                                   HTML_PARSE_RECOVER | HTML_PARSE_NOBLANKS |
+	                                   HTML_PARSE_IGNORE_ENC); /* already UTF-8: no <meta> */
 	htmlParseChunk(s.ctxt, html, (int)len, 1);
 	htmlFreeParserCtxt(s.ctxt);
 

@@ -335,8 +335,8 @@ int fm_http_get(struct fm_http *h, const struct fm_http_limits *lim,
 			char scheme[16] = "";
 			fm_url_scheme(resp->url, scheme, sizeof(scheme));
 			snprintf(resp->error, sizeof(resp->error),
-			         "refused %s URL: only http and https are fetched",
-			         resp->redirects ? "a redirect to a non-http(s)" : "a non-http(s)");
+			         "refused %s URL with scheme \"%s\": only http and https are fetched",
+			         resp->redirects ? "a redirect to a" : "a", scheme);
 			ret = -EPROTONOSUPPORT;
 			goto out;
 		}

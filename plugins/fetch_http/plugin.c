@@ -28,8 +28,9 @@
 
 #define FH_VERSION "0.1.0"
 
-/* The `feedmill parse` command, in parse_cmd.c. */
-extern const struct fm_command fm_fetch_http_parse_cmd;
+#ifdef FH_HAVE_PARSE_CMD
+#include "parse_cmd.h" /* the `feedmill parse` command */
+#endif
 
 struct fh_config {
 	int64_t timeout;         /* ms */
@@ -371,16 +372,27 @@ static int set_page_html(json_t *doc, const struct fm_http_response *resp,
 	return json_object_set_new(doc, FM_DOC_PAGE_HTML, v) ? -ENOMEM : 0;
 }
 
+/* One document for an HTML page. decoded/known: the body already decoded and scanned, or
+ * NULL. */
 static void emit_page(struct run *r, const struct fm_http_response *resp,
-                      const struct fm_html_info *known)
+                      const struct fm_utf8 *decoded, const struct fm_html_info *known)
 {
 	const fm_host *h = r->fh->host;
 	struct fm_utf8 u = {0};
 	struct fm_html_info info = {0};
 	json_t *doc = json_object();
 
-	if (!doc || set_page_html(doc, resp, &u) < 0)
+	if (!doc)
 		goto oom;
+	if (decoded) {
+		json_t *v = json_stringn_nocheck(decoded->s, decoded->len);
+		if (!v || json_object_set_new(doc, FM_DOC_PAGE_HTML, v))
+			goto oom;
+		u.s = decoded->s;
+		u.len = decoded->len;
+	} else if (set_page_html(doc, resp, &u) < 0) {
+		goto oom;
+	}
 	if (!known) {
 		if (fm_html_scan(u.s, u.len, resp->url, &info) < 0)
 			goto oom;
@@ -659,7 +671,7 @@ static void handle_html(struct run *r, const struct fm_http_response *resp)
 
 	if (strcmp(r->st.source_type, "html") == 0) {
 		report_validators(r, resp);
-		emit_page(r, resp, NULL);
+		emit_page(r, resp, NULL, NULL);
 		return;
 	}
 	if (fm_http_to_utf8(fm_buf_str(&resp->body), resp->body.len, resp->charset, &u) < 0 ||
@@ -674,7 +686,7 @@ static void handle_html(struct run *r, const struct fm_http_response *resp)
 			goto out;
 		}
 		report_validators(r, resp);
-		emit_page(r, resp, &info);
+		emit_page(r, resp, &u, &info);
 		goto out;
 	}
 
@@ -876,11 +888,14 @@ static void fh_fini(void *ctx)
 	free(fh);
 }
 
-static struct fm_command fh_commands[2];
+#ifdef FH_HAVE_PARSE_CMD
+static const struct fm_command fh_commands[] = {
+	{"parse", FM_FETCH_HTTP_PARSE_USAGE, FM_FETCH_HTTP_PARSE_SUMMARY, fm_fetch_http_parse_run},
+	{NULL, NULL, NULL, NULL},
+};
+#endif
 
-FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void);
-
-static struct fm_plugin fh_plugin = {
+static const struct fm_plugin fh_plugin = {
 	.abi_major = FM_ABI_MAJOR,
 	.abi_minor = FM_ABI_MINOR,
 	.struct_size = sizeof(struct fm_plugin),
@@ -894,21 +909,13 @@ static struct fm_plugin fh_plugin = {
 	.init = fh_init,
 	.process = fh_process,
 	.fini = fh_fini,
+#ifdef FH_HAVE_PARSE_CMD
 	.commands = fh_commands,
+#endif
 };
 
-static pthread_once_t entry_once = PTHREAD_ONCE_INIT;
-
-static void fill_commands(void)
-{
-	/* C cannot copy an extern const object in a static initialiser: fill at first call */
-#ifdef FH_HAVE_PARSE_CMD
-	fh_commands[0] = fm_fetch_http_parse_cmd;
-#endif
-}
-
+FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void);
 FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void)
 {
-	pthread_once(&entry_once, fill_commands);
 	return &fh_plugin;
 }

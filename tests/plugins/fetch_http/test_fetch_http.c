@@ -2,6 +2,7 @@
  * The fetch_http stage through the harness, against tests/integration/httpd.py on loopback:
  * what a user of feedmill sees from a fetch (documents, and what the scheduler is told).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -138,6 +138,13 @@ static void test_discover(void)
 	CHECK(info.feed_url == NULL);
 	fm_html_info_free(&info);
 
+	/* the text is UTF-8 already: a <meta> naming another charset must not re-decode it */
+	const char *latin = "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; "
+	                    "charset=iso-8859-1\"><title>Caf\xc3\xa9</title></head></html>";
+	CHECK(fm_html_scan(latin, strlen(latin), "http://site.example/", &info) == 0);
+	CHECK_STR(info.title, "Caf\xc3\xa9");
+	fm_html_info_free(&info);
+
 	/* garbage does not crash and finds nothing */
 	const char junk[] = "<<<>>><link rel=alternate <title><title>\x01\x02</ti";
 	CHECK(fm_html_scan(junk, sizeof(junk) - 1, "http://site.example/", &info) == 0);
