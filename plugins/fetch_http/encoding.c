@@ -1,0 +1,311 @@
+/*
+ * Feed encodings. Precedence follows RFC 7303 (XML media types) section 3: a byte order mark
+ * wins, then the charset parameter of the HTTP Content-Type, then the XML declaration, then
+ * UTF-8. Declarations lie often enough (a windows-1252 body labelled UTF-8) that the chosen
+ * encoding is checked against the bytes: when they do not decode, the body is read as
+ * windows-1252 (every byte decodes) and the problem is reported.
+ */
+#include "encoding.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+size_t fm_utf8_valid_prefix(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	while (i < len) {
+		/* fast path: 8 ASCII bytes at a time */
+		while (i + 8 <= len) {
+			uint64_t w;
+			memcpy(&w, s + i, 8);
+			if (w & 0x8080808080808080ULL)
+				break;
+			i += 8;
+		}
+		if (i >= len)
+			break;
+		unsigned char c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n;
+		uint32_t cp;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			cp = c & 0x07;
+		} else {
+			return i;
+		}
+		if (i + n > len)
+			return i;
+		for (size_t k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return i;
+		i += n;
+	}
+	return len;
+}
+
+/* The encoding="..." of an XML declaration in ASCII-compatible bytes, or "" when none. */
+static void xml_decl_encoding(const char *data, size_t len, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (len < 6 || memcmp(data, "<?xml", 5) != 0)
+		return;
+	const char *end = memchr(data, '>', len < 512 ? len : 512);
+	if (!end)
+		return;
+	const char *p = data + 5;
+	while (p + 8 < end) {
+		if (!strncmp(p, "encoding", 8)) {
+			p += 8;
+			while (p < end && isspace((unsigned char)*p))
+				p++;
+			if (p >= end || *p != '=')
+				return;
+			p++;
+			while (p < end && isspace((unsigned char)*p))
+				p++;
+			if (p >= end || (*p != '"' && *p != '\''))
+				return;
+			char q = *p++;
+			size_t n = 0;
+			while (p < end && *p != q && n + 1 < outlen)
+				out[n++] = *p++;
+			out[n] = '\0';
+			return;
+		}
+		p++;
+	}
+}
+
+/* Names iconv may not know, or that browsers read as a superset (WHATWG Encoding). */
+static const char *iconv_name(const char *name)
+{
+	static const struct {
+		const char *label, *iconv;
+	} alias[] = {
+		{"iso-8859-1", "WINDOWS-1252"}, {"iso8859-1", "WINDOWS-1252"},
+		{"latin1", "WINDOWS-1252"}, {"latin-1", "WINDOWS-1252"},
+		{"us-ascii", "WINDOWS-1252"}, {"ascii", "WINDOWS-1252"},
+		{"x-sjis", "CP932"}, {"shift_jis", "CP932"}, {"shift-jis", "CP932"},
+		{"sjis", "CP932"}, {"ms_kanji", "CP932"}, {"windows-31j", "CP932"},
+		{"euc-kr", "CP949"}, {"ks_c_5601-1987", "CP949"}, {"gb2312", "GBK"},
+		{"x-gbk", "GBK"}, {"big5", "BIG5-HKSCS"}, {"x-euc-jp", "EUC-JP"},
+		{"tis-620", "CP874"}, {"iso-8859-11", "CP874"}, {"iso-8859-9", "WINDOWS-1254"},
+		{"utf8", "UTF-8"}, {"unicode-1-1-utf-8", "UTF-8"}, {"x-mac-roman", "MACINTOSH"},
+	};
+	for (size_t i = 0; i < sizeof(alias) / sizeof(alias[0]); i++)
+		if (!strcasecmp(name, alias[i].label))
+			return alias[i].iconv;
+	return name;
+}
+
+static bool is_utf8_name(const char *n)
+{
+	return !strcasecmp(n, "utf-8") || !strcasecmp(n, "utf8");
+}
+
+/* Convert with iconv; an undecodable byte becomes U+FFFD and is counted in *bad. Returns 0,
+ * -EINVAL when iconv does not know the encoding, -ENOMEM. */
+static int convert(const char *from, const char *data, size_t len, char **out, size_t *outlen,
+                   size_t *bad)
+{
+	iconv_t cd = iconv_open("UTF-8", iconv_name(from));
+	if (cd == (iconv_t)-1)
+		return -EINVAL;
+	size_t cap = len * 2 + 16, used = 0;
+	char *buf = malloc(cap + 1);
+	if (!buf) {
+		iconv_close(cd);
+		return -ENOMEM;
+	}
+	char *in = (char *)data;
+	size_t inleft = len;
+	*bad = 0;
+	while (inleft > 0) {
+		char *o = buf + used;
+		size_t oleft = cap - used;
+		size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+		used = (size_t)(o - buf);
+		if (r != (size_t)-1)
+			break;
+		if (errno == E2BIG) {
+			if (cap > SIZE_MAX / 2 - 16) {
+				free(buf);
+				iconv_close(cd);
+				return -ENOMEM;
+			}
+			cap *= 2;
+			char *nb = realloc(buf, cap + 1);
+			if (!nb) {
+				free(buf);
+				iconv_close(cd);
+				return -ENOMEM;
+			}
+			buf = nb;
+		} else {
+			/* EILSEQ or EINVAL (truncated at the end): skip a byte, emit U+FFFD */
+			(*bad)++;
+			in++;
+			inleft--;
+			if (cap - used < 3) {
+				cap = cap * 2 + 16;
+				char *nb = realloc(buf, cap + 1);
+				if (!nb) {
+					free(buf);
+					iconv_close(cd);
+					return -ENOMEM;
+				}
+				buf = nb;
+			}
+			memcpy(buf + used, "\xef\xbf\xbd", 3);
+			used += 3;
+			iconv(cd, NULL, NULL, NULL, NULL);
+		}
+	}
+	iconv_close(cd);
+	buf[used] = '\0';
+	*out = buf;
+	*outlen = used;
+	return 0;
+}
+
+static void set_name(struct fm_enc_result *res, const char *name)
+{
+	snprintf(res->name, sizeof(res->name), "%s", name);
+	for (char *p = res->name; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+}
+
+/* Line (1-based) of byte offset off, for messages. */
+static size_t line_of(const char *data, size_t off)
+{
+	size_t line = 1;
+	for (size_t i = 0; i < off; i++)
+		line += data[i] == '\n';
+	return line;
+}
+
+int fm_feed_to_utf8(const char *data, size_t len, const char *http_charset,
+                    struct fm_enc_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	const unsigned char *u = (const unsigned char *)data;
+	const char *enc = NULL;
+	size_t skip = 0;
+	bool from_bom = false;
+
+	if (len >= 4 && !memcmp(u, "\x00\x00\xfe\xff", 4)) {
+		enc = "UTF-32BE";
+		skip = 4;
+	} else if (len >= 4 && !memcmp(u, "\xff\xfe\x00\x00", 4)) {
+		enc = "UTF-32LE";
+		skip = 4;
+	} else if (len >= 3 && !memcmp(u, "\xef\xbb\xbf", 3)) {
+		enc = "UTF-8";
+		skip = 3;
+	} else if (len >= 2 && !memcmp(u, "\xfe\xff", 2)) {
+		enc = "UTF-16BE";
+		skip = 2;
+	} else if (len >= 2 && !memcmp(u, "\xff\xfe", 2)) {
+		enc = "UTF-16LE";
+		skip = 2;
+	}
+	from_bom = enc != NULL;
+	if (!enc && len >= 4) {
+		/* no BOM: the first character '<' tells the width (XML 1.0 appendix F) */
+		if (!memcmp(u, "\x00\x00\x00\x3c", 4))
+			enc = "UTF-32BE";
+		else if (!memcmp(u, "\x3c\x00\x00\x00", 4))
+			enc = "UTF-32LE";
+		else if (u[0] == 0 && u[1] == 0x3c)
+			enc = "UTF-16BE";
+		else if (u[0] == 0x3c && u[1] == 0)
+			enc = "UTF-16LE";
+		from_bom = enc != NULL;
+	}
+	char decl[40];
+	if (!enc && http_charset && *http_charset) {
+		enc = http_charset;
+	}
+	if (!enc) {
+		xml_decl_encoding(data, len, decl, sizeof(decl));
+		if (decl[0])
+			enc = decl;
+	}
+	const char *body = data + skip;
+	size_t blen = len - skip;
+	bool declared = enc != NULL;
+	if (!enc)
+		enc = "utf-8";
+
+	/* UTF-8 (the common case): use the bytes in place when they are valid */
+	if (is_utf8_name(enc) || (!strcasecmp(enc, "us-ascii") && !from_bom)) {
+		size_t ok = fm_utf8_valid_prefix(body, blen);
+		if (ok == blen) {
+			res->data = body;
+			res->len = blen;
+			set_name(res, "utf-8");
+			return 0;
+		}
+		size_t line = line_of(body, ok);
+		snprintf(res->error, sizeof(res->error),
+		         "line %zu: bytes are not valid %s%s; read as windows-1252", line,
+		         declared ? enc : "UTF-8", declared ? " as declared" : " (no encoding declared)");
+		enc = "WINDOWS-1252";
+	}
+	size_t bad = 0;
+	int rc = convert(enc, body, blen, &res->owned, &res->len, &bad);
+	if (rc == -EINVAL) {
+		snprintf(res->error, sizeof(res->error), "unknown encoding \"%s\"; read as %s", enc,
+		         fm_utf8_valid_prefix(body, blen) == blen ? "utf-8" : "windows-1252");
+		enc = fm_utf8_valid_prefix(body, blen) == blen ? "UTF-8" : "WINDOWS-1252";
+		if (!strcmp(enc, "UTF-8")) {
+			res->data = body;
+			res->len = blen;
+			set_name(res, "utf-8");
+			return 0;
+		}
+		rc = convert(enc, body, blen, &res->owned, &res->len, &bad);
+	}
+	if (rc < 0)
+		return rc;
+	if (bad && !res->error[0]) {
+		/* the declared encoding does not fit: valid UTF-8 is the likeliest truth */
+		if (fm_utf8_valid_prefix(body, blen) == blen) {
+			free(res->owned);
+			res->owned = NULL;
+			res->data = body;
+			res->len = blen;
+			snprintf(res->error, sizeof(res->error),
+			         "%zu byte(s) are not valid %s as declared; read as utf-8", bad, enc);
+			set_name(res, "utf-8");
+			return 0;
+		}
+		snprintf(res->error, sizeof(res->error),
+		         "%zu byte(s) are not valid %s; replaced with U+FFFD", bad, enc);
+	}
+	res->data = res->owned;
+	set_name(res, enc);
+	return 0;
+}
