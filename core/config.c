@@ -552,6 +552,36 @@ struct fm_config *fm_config_builtin(void)
 	return c;
 }
 
+struct fm_stage_cfg *fm_config_ensure_stage(struct fm_config *cfg, struct fm_loader *l,
+                                            const char *name, struct fm_diag *diag)
+{
+	struct fm_stage_cfg *st = fm_config_find_stage(cfg, name);
+	if (st)
+		return st;
+	fm_loader_load_all(l, NULL, NULL);
+	const struct fm_loaded_plugin *p = fm_loader_find_kind(l, name);
+	if (!p) {
+		fm_diag_add(diag, cfg->path, 0,
+		            "no stage named '%s' in the configuration, and no plugin of kind '%s'", name,
+		            name);
+		return NULL;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->name = strdup(name);
+	st->plugin = strdup(p->id);
+	st->file = strdup(cfg->path ? cfg->path : "(built-in)");
+	st->workers = 1;
+	st->timeout_ms = 5 * 60 * 1000;
+	st->max_in_flight = 256;
+	struct fm_stage_cfg **tail = &cfg->stages;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = st;
+	return st;
+}
+
 struct fm_stage_cfg *fm_config_find_stage(struct fm_config *cfg, const char *name)
 {
 	for (int out = 0; out < 2; out++)
@@ -590,8 +620,8 @@ int fm_config_set(struct fm_config *cfg, const char *assignment, struct fm_diag 
 
 /* ------------------------------------------------------------------ validation */
 
-static void validate_stage(struct fm_config *cfg, struct fm_stage_cfg *st, struct fm_loader *l,
-                           struct fm_diag *diag)
+void fm_config_validate_stage(struct fm_config *cfg, struct fm_stage_cfg *st,
+                              struct fm_loader *l, struct fm_diag *diag)
 {
 	char err[512];
 	if (!st->plugin)
@@ -647,7 +677,7 @@ int fm_config_validate(struct fm_config *cfg, struct fm_loader *l, struct fm_dia
 	size_t before = diag->n;
 	for (int out = 0; out < 2; out++)
 		for (struct fm_stage_cfg *st = out ? cfg->outputs : cfg->stages; st; st = st->next)
-			validate_stage(cfg, st, l, diag);
+			fm_config_validate_stage(cfg, st, l, diag);
 	const struct fm_loaded_plugin *fetch = cfg->stages ? cfg->stages->loaded : NULL;
 	if (cfg->sources && cfg->stages && fetch && strcmp(fetch->desc.kind, "fetch") != 0)
 		fm_diag_add(diag, cfg->stages->file, cfg->stages->line,

@@ -104,7 +104,16 @@ int fm_config_set(struct fm_config *cfg, const char *assignment, struct fm_diag 
  * to diag with FILE:LINE. Returns 0 when the configuration can run. */
 int fm_config_validate(struct fm_config *cfg, struct fm_loader *loader, struct fm_diag *diag);
 
+/* Check one stage: its plugin loads, its options are valid, its mode fits the plugin. */
+void fm_config_validate_stage(struct fm_config *cfg, struct fm_stage_cfg *st,
+                              struct fm_loader *l, struct fm_diag *diag);
+
 struct fm_stage_cfg *fm_config_find_stage(struct fm_config *cfg, const char *name);
+/* The stage called name; when the configuration has none, a stage of that name is added that
+ * runs the first plugin of kind `name` with its defaults (`feedmill pipe dedupe`). NULL after a
+ * diag entry when there is neither. */
+struct fm_stage_cfg *fm_config_ensure_stage(struct fm_config *cfg, struct fm_loader *l,
+                                            const char *name, struct fm_diag *diag);
 void fm_config_free(struct fm_config *cfg);
 const char *fm_stage_mode_name(enum fm_stage_mode m);
 

@@ -1,0 +1,47 @@
+/*
+ * The scheduler: which source to poll when. Each source is polled at its interval with random
+ * jitter; a failing source backs off exponentially (honouring Retry-After) up to max_backoff; a
+ * source is never polled again while its previous fetch is in flight, so a slow source holds
+ * up nothing but itself. What it learns (validators, errors, backoff) persists in the state.
+ */
+#ifndef FM_CORE_SCHEDULER_H
+#define FM_CORE_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "state.h"
+
+struct fm_scheduler;
+
+struct fm_sched_totals {
+	int64_t polled, not_modified, failed, items;
+};
+
+/* once: poll every enabled source one time, immediately. state may be NULL (nothing kept). */
+struct fm_scheduler *fm_sched_new(struct fm_config *cfg, struct fm_state *state, bool once,
+                                  int64_t now_ms);
+void fm_sched_free(struct fm_scheduler *s);
+
+/* The fetch request of a source due at now, marking it in flight; NULL when none is due.
+ * *source receives the source's index. */
+json_t *fm_sched_take_due(struct fm_scheduler *s, int64_t now_ms, int *source);
+/* When the next source falls due (wall ms); INT64_MAX when none will. */
+int64_t fm_sched_next_due(const struct fm_scheduler *s);
+/* The fetch of `source` ended: report is what the fetch stage reported (may be NULL);
+ * failed is true when the request itself could not be processed. */
+void fm_sched_done(struct fm_scheduler *s, int source, const json_t *report, bool failed,
+                   int64_t now_ms);
+/* All documents of a fetch have left the pipeline (published, dropped or failed). */
+void fm_sched_fetch_complete(struct fm_scheduler *s, int source, int64_t now_ms);
+/* once mode: every source has been polled and none is in flight. */
+bool fm_sched_finished(const struct fm_scheduler *s);
+const char *fm_sched_source_name(const struct fm_scheduler *s, int source);
+int fm_sched_source_index(const struct fm_scheduler *s, const char *name);
+size_t fm_sched_count(const struct fm_scheduler *s);
+struct fm_sched_totals fm_sched_totals(const struct fm_scheduler *s);
+
+#endif
