@@ -22,7 +22,8 @@
 #define MAX_DEPTH 200
 
 enum el_action {
-	EL_UNWRAP = 0, /* unknown: drop the tag, keep the children */
+	EL_UNWRAP = 0, /* unknown, or embedding (object, iframe: their content is fallback):
+	                * drop the tag, keep the (sanitized) children */
 	EL_KEEP,
 	EL_VOID,       /* kept, never has children */
 	EL_DROP,       /* dropped with everything inside */
@@ -36,7 +37,7 @@ struct el_rule {
 /* Sorted (strcmp on lower case) for bsearch. */
 static const struct el_rule html_elements[] = {
 	{"a", EL_KEEP}, {"abbr", EL_KEEP}, {"acronym", EL_KEEP}, {"address", EL_KEEP},
-	{"applet", EL_DROP}, {"area", EL_VOID}, {"article", EL_KEEP}, {"aside", EL_KEEP},
+	{"applet", EL_UNWRAP}, {"area", EL_VOID}, {"article", EL_KEEP}, {"aside", EL_KEEP},
 	{"audio", EL_KEEP}, {"b", EL_KEEP}, {"base", EL_DROP}, {"basefont", EL_DROP},
 	{"bdi", EL_KEEP}, {"bdo", EL_KEEP}, {"bgsound", EL_DROP}, {"big", EL_KEEP},
 	{"blockquote", EL_KEEP}, {"br", EL_VOID}, {"button", EL_KEEP}, {"canvas", EL_KEEP},
@@ -44,17 +45,17 @@ static const struct el_rule html_elements[] = {
 	{"col", EL_VOID}, {"colgroup", EL_KEEP}, {"command", EL_KEEP}, {"data", EL_KEEP},
 	{"datagrid", EL_KEEP}, {"datalist", EL_KEEP}, {"dd", EL_KEEP}, {"del", EL_KEEP},
 	{"details", EL_KEEP}, {"dfn", EL_KEEP}, {"dialog", EL_KEEP}, {"dir", EL_KEEP},
-	{"div", EL_KEEP}, {"dl", EL_KEEP}, {"dt", EL_KEEP}, {"em", EL_KEEP}, {"embed", EL_DROP},
+	{"div", EL_KEEP}, {"dl", EL_KEEP}, {"dt", EL_KEEP}, {"em", EL_KEEP}, {"embed", EL_UNWRAP},
 	{"fieldset", EL_KEEP}, {"figcaption", EL_KEEP}, {"figure", EL_KEEP}, {"font", EL_KEEP},
-	{"footer", EL_KEEP}, {"frame", EL_DROP}, {"frameset", EL_DROP}, {"h1", EL_KEEP},
+	{"footer", EL_KEEP}, {"frame", EL_UNWRAP}, {"frameset", EL_UNWRAP}, {"h1", EL_KEEP},
 	{"h2", EL_KEEP}, {"h3", EL_KEEP}, {"h4", EL_KEEP}, {"h5", EL_KEEP}, {"h6", EL_KEEP},
 	{"head", EL_DROP}, {"header", EL_KEEP}, {"hgroup", EL_KEEP}, {"hr", EL_VOID},
-	{"i", EL_KEEP}, {"iframe", EL_DROP}, {"img", EL_VOID}, {"input", EL_VOID},
+	{"i", EL_KEEP}, {"iframe", EL_UNWRAP}, {"img", EL_VOID}, {"input", EL_VOID},
 	{"ins", EL_KEEP}, {"kbd", EL_KEEP}, {"keygen", EL_VOID}, {"label", EL_KEEP},
 	{"legend", EL_KEEP}, {"li", EL_KEEP}, {"link", EL_DROP}, {"m", EL_KEEP},
 	{"main", EL_KEEP}, {"map", EL_KEEP}, {"mark", EL_KEEP}, {"menu", EL_KEEP},
 	{"meta", EL_DROP}, {"meter", EL_KEEP}, {"multicol", EL_KEEP}, {"nav", EL_KEEP},
-	{"nextid", EL_KEEP}, {"noembed", EL_DROP}, {"noframes", EL_DROP}, {"object", EL_DROP},
+	{"nextid", EL_KEEP}, {"noembed", EL_UNWRAP}, {"noframes", EL_UNWRAP}, {"object", EL_UNWRAP},
 	{"ol", EL_KEEP}, {"optgroup", EL_KEEP}, {"option", EL_KEEP}, {"output", EL_KEEP},
 	{"p", EL_KEEP}, {"param", EL_DROP}, {"picture", EL_KEEP}, {"plaintext", EL_DROP},
 	{"pre", EL_KEEP}, {"progress", EL_KEEP}, {"q", EL_KEEP}, {"rp", EL_KEEP}, {"rt", EL_KEEP},
@@ -71,12 +72,12 @@ static const struct el_rule html_elements[] = {
 
 /* SVG: drawing only (no script, foreignObject, animation that can set href, or external use). */
 static const char *const svg_elements[] = {
-	"circle", "clipPath", "defs", "desc", "ellipse", "g", "line", "linearGradient", "marker",
+	"a", "circle", "clipPath", "defs", "desc", "ellipse", "g", "line", "linearGradient", "marker",
 	"mask", "path", "pattern", "polygon", "polyline", "radialGradient", "rect", "stop", "svg",
 	"switch", "symbol", "text", "textPath", "title", "tspan", "use",
 };
 static const char *const svg_attributes[] = {
-	"clip-path", "clip-rule", "clipPathUnits", "color", "cx", "cy", "d", "dx", "dy",
+	"baseProfile", "clip-path", "clip-rule", "clipPathUnits", "color", "cx", "cy", "d", "dx", "dy",
 	"fill", "fill-opacity", "fill-rule", "font-family", "font-size", "font-style",
 	"font-weight", "fx", "fy", "gradientTransform", "gradientUnits", "height", "id",
 	"marker-end", "marker-mid", "marker-start", "markerHeight", "markerUnits", "markerWidth",
@@ -84,7 +85,7 @@ static const char *const svg_attributes[] = {
 	"refX", "refY", "rotate", "rx", "ry", "stop-color", "stop-opacity", "stroke",
 	"stroke-dasharray", "stroke-dashoffset", "stroke-linecap", "stroke-linejoin",
 	"stroke-miterlimit", "stroke-opacity", "stroke-width", "text-anchor", "transform",
-	"viewBox", "width", "x", "x1", "x2", "y", "y1", "y2",
+	"version", "viewBox", "width", "x", "x1", "x2", "y", "y1", "y2",
 };
 static const char *const math_elements[] = {
 	"annotation", "maction", "math", "menclose", "merror", "mfenced", "mfrac", "mi",
@@ -104,7 +105,7 @@ static const char *const math_attributes[] = {
 /* HTML attributes kept (sorted). Handlers (on*), form/formaction and srcdoc never are. */
 static const char *const html_attributes[] = {
 	"abbr", "accept", "accept-charset", "accesskey", "action", "align", "alt", "autocomplete",
-	"autoplay", "axis", "background", "balance", "bgcolor", "bgproperties", "border",
+	"axis", "background", "balance", "bgcolor", "bgproperties", "border",
 	"bordercolor", "bordercolordark", "bordercolorlight", "bottompadding", "cellpadding",
 	"cellspacing", "ch", "challenge", "char", "charoff", "charset", "checked", "choff", "cite",
 	"class", "clear", "color", "cols", "colspan", "compact", "contenteditable", "controls",
@@ -319,7 +320,7 @@ static const char *const css_properties[] = {
 static const char *const css_keywords[] = {
 	"!important", "aqua", "auto", "black", "block", "blue", "bold", "both", "bottom",
 	"brown", "center", "collapse", "dashed", "dotted", "double", "fuchsia", "gray", "green",
-	"groove", "inset", "italic", "left", "lime", "maroon", "medium", "none", "navy",
+	"groove", "inset", "italic", "left", "lime", "maroon", "medium", "navy", "none",
 	"normal", "nowrap", "olive", "outset", "pointer", "purple", "red", "ridge", "right",
 	"silver", "solid", "teal", "thick", "thin", "top", "transparent", "underline", "white",
 	"yellow",
@@ -556,7 +557,16 @@ static void put_attrs(struct walker *w, xmlNodePtr n, const char *base, enum ns_
 				fm_buf_puts(w->out, " xlink:href=\"");
 				fm_html_escape(w->out, v, strlen(v), 1);
 				fm_buf_putc(w->out, '"');
+			} else if (!strcmp(name, "href") && mode == NS_SVG && !strcmp(elname, "a")) {
+				put_url_attr(w->out, "xlink:href", v, base, false);
 			}
+			xmlFree(raw);
+			continue;
+		}
+		if (mode == NS_SVG && !strcasecmp(name, "xlink:href")) {
+			/* the HTML parser keeps a prefixed name as is */
+			if (v[0] == '#' || !strcmp(elname, "a"))
+				put_url_attr(w->out, "xlink:href", v, v[0] == '#' ? NULL : base, false);
 			xmlFree(raw);
 			continue;
 		}
@@ -669,6 +679,8 @@ static void put_element(struct walker *w, xmlNodePtr n, const char *base, enum n
 	fm_buf_puts(w->out, canon);
 	if (mode == NS_SVG && !strcmp(canon, "svg"))
 		fm_buf_puts(w->out, " xmlns=\"http://www.w3.org/2000/svg\"");
+	else if (mode == NS_SVG && !strcmp(canon, "a"))
+		fm_buf_puts(w->out, " xmlns:xlink=\"http://www.w3.org/1999/xlink\"");
 	else if (mode == NS_MATH && !strcmp(canon, "math"))
 		fm_buf_puts(w->out, " xmlns=\"http://www.w3.org/1998/Math/MathML\"");
 	put_attrs(w, n, b, mode, canon);

@@ -36,6 +36,7 @@ struct feed_ctx {
 	size_t entity_left; /* bytes of entity text we may still expand */
 	bool entity_limit_hit, entity_bomb, items_limit_hit;
 	int format;
+	void *root; /* xmlNodePtr of the document element */
 	struct fm_buf tmp;
 };
 

@@ -409,7 +409,8 @@ static json_t *render(struct feed_ctx *c, xmlNodePtr n, enum ctype ct, bool as_h
 			}
 		}
 		xmlNodePtr from = n;
-		if (elements == 1 && !text && !strcasecmp((const char *)only->name, "div") &&
+		if (c->format == FMT_ATOM10 && elements == 1 && !text &&
+		    !strcasecmp((const char *)only->name, "div") &&
 		    only->ns && !strcmp((const char *)only->ns->href, "http://www.w3.org/1999/xhtml"))
 			from = only;
 		if (as_html) {
@@ -418,9 +419,13 @@ static json_t *render(struct feed_ctx *c, xmlNodePtr n, enum ctype ct, bool as_h
 			free(base);
 			r = jstr(fm_buf_str(&out), out.len);
 		} else {
-			size_t len;
-			const char *s = text_of(c, from, &len);
-			r = collapsed(s, len);
+			/* via the sanitizer, so script text never reaches a title */
+			base = base_at(c, from);
+			fm_html_sanitize_node(from, base, &out);
+			free(base);
+			char *t = fm_html_to_text(fm_buf_str(&out), out.len);
+			r = t ? json_string_nocheck(t) : NULL;
+			free(t);
 		}
 		fm_buf_free(&out);
 		return r;
@@ -599,7 +604,8 @@ static void add_atom_person(struct feed_ctx *c, json_t *o, xmlNodePtr n)
 			const char *s = text_of(c, k, &len);
 			if (len)
 				set_str(p, "email", s, len);
-		} else if (!strcasecmp(l, "uri") || !strcasecmp(l, "url")) {
+		} else if (!strcasecmp(l, "uri") || !strcasecmp(l, "url") ||
+		           !strcasecmp(l, "homepage")) {
 			const char *s = text_of(c, k, &len);
 			if (len) {
 				json_t *v = url_value(c, k, s, len);
@@ -704,8 +710,14 @@ static void atom_link(struct feed_ctx *c, json_t *o, xmlNodePtr n, struct link_s
 {
 	xmlChar *href = xmlGetProp(n, BAD_CAST "href");
 	if (!href) {
-		/* RSS-style <atom:link>text</atom:link> is not Atom; ignore */
-		return;
+		/* <link>URL</link> in an Atom feed: early Atom 0.3 producers wrote it so */
+		size_t len;
+		const char *s = text_of(c, n, &len);
+		if (!len)
+			return;
+		href = xmlStrndup(BAD_CAST s, (int)len);
+		if (!href)
+			return;
 	}
 	xmlChar *rel = xmlGetProp(n, BAD_CAST "rel");
 	xmlChar *type = xmlGetProp(n, BAD_CAST "type");
@@ -769,7 +781,7 @@ static void rss_enclosure(struct feed_ctx *c, json_t *o, xmlNodePtr n, const cha
 /* Field precedence: a higher rank overwrites a lower one (RSS core > dc > itunes > media). */
 static bool take(int *slot, int rank)
 {
-	if (rank > *slot) {
+	if (rank >= *slot) { /* a later element of the same kind wins, as in most readers */
 		*slot = rank;
 		return true;
 	}
@@ -835,6 +847,12 @@ static void media_enclosures(struct feed_ctx *c, json_t *o, xmlNodePtr item)
 	}
 }
 
+static bool same_ns(xmlNodePtr n, xmlNodePtr root)
+{
+	return root && n->ns && root->ns && n->ns->href && root->ns->href &&
+	       !strcmp((const char *)n->ns->href, (const char *)root->ns->href);
+}
+
 static json_t *read_item(struct feed_ctx *c, xmlNodePtr item)
 {
 	json_t *o = json_object();
@@ -863,6 +881,9 @@ static json_t *read_item(struct feed_ctx *c, xmlNodePtr item)
 		enum ns ns = classify(n, &l);
 		size_t len;
 		const char *s;
+		bool atom_doc = c->format == FMT_ATOM10 || c->format == FMT_ATOM03;
+		if ((ns == NS_OTHER && same_ns(n, c->root)) || (ns == NS_RSS && atom_doc))
+			ns = atom_doc ? NS_ATOM : NS_RSS;
 		switch (ns) {
 		case NS_RSS:
 			if (!strcasecmp(l, "title")) {
@@ -899,6 +920,8 @@ static json_t *read_item(struct feed_ctx *c, xmlNodePtr item)
 					set_url(c, o, "comments", n, s, false);
 			} else if (!strcasecmp(l, "enclosure")) {
 				rss_enclosure(c, o, n, "url", "length");
+			} else if (!strcasecmp(l, "tags") || !strcasecmp(l, "keywords")) {
+				add_keywords(c, o, n);
 			} else if (!strcasecmp(l, "body") || !strcasecmp(l, "fullitem")) {
 				if (take(&rk.content, 3))
 					set_rendered(c, o, "content", n, rss_ctype(n), true, true);
@@ -1080,8 +1103,11 @@ static void read_channel(struct feed_ctx *c, json_t *feed, xmlNodePtr ch)
 		enum ns ns = classify(n, &l);
 		size_t len;
 		const char *s;
-		if (ns == NS_RSS && (c->format == FMT_ATOM10 || c->format == FMT_ATOM03))
-			ns = NS_ATOM; /* namespace-less Atom */
+		if ((ns == NS_RSS || (ns == NS_OTHER && same_ns(n, c->root))) &&
+		    (c->format == FMT_ATOM10 || c->format == FMT_ATOM03))
+			ns = NS_ATOM; /* namespace-less Atom, or Atom under an unknown URI */
+		else if (ns == NS_OTHER && same_ns(n, c->root))
+			ns = NS_RSS;
 		switch (ns) {
 		case NS_RSS:
 			if (!strcasecmp(l, "title")) {
@@ -1271,6 +1297,9 @@ static int detect_format(xmlNodePtr root, xmlNodePtr *channel)
 	}
 	if (!strcasecmp(l, "RDF")) {
 		int f = FMT_RSS10;
+		for (xmlNsPtr d = root->nsDef; d; d = d->next)
+			if (d->href && !strcmp((const char *)d->href, "http://my.netscape.com/rdf/simple/0.9/"))
+				f = FMT_RSS090;
 		for (xmlNodePtr k = root->children; k; k = k->next) {
 			if (k->type != XML_ELEMENT_NODE)
 				continue;
@@ -1302,7 +1331,7 @@ static bool is_item(struct feed_ctx *c, xmlNodePtr n)
 	const char *l;
 	enum ns ns = classify(n, &l);
 	if (c->format == FMT_ATOM10 || c->format == FMT_ATOM03)
-		return (ns == NS_ATOM || ns == NS_RSS) && !strcasecmp(l, "entry");
+		return (ns == NS_ATOM || ns == NS_RSS || same_ns(n, c->root)) && !strcasecmp(l, "entry");
 	return ns == NS_RSS && !strcasecmp(l, "item");
 }
 
@@ -1387,6 +1416,7 @@ int fm_feed_parse_xml(struct feed_ctx *c, const char *data, size_t len)
 		goto done;
 	}
 	xmlNodePtr channel = NULL;
+	c->root = root;
 	c->format = detect_format(root, &channel);
 	json_object_set_new_nocheck(c->result, "format", json_string(format_name(c->format)));
 	if (c->format == FMT_UNKNOWN) {
