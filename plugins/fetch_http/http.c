@@ -186,14 +186,38 @@ static void parse_content_type(const char *ct, char **type, char **charset)
 	}
 }
 
+/* Compare scheme and authority (without userinfo), case-insensitively: whether two URLs are of
+ * the same origin, for deciding where the configured headers may go. */
+static bool same_origin(const char *a, const char *b)
+{
+	const char *sa = strstr(a, "://"), *sb = strstr(b, "://");
+	if (!sa || !sb || sa - a != sb - b || strncasecmp(a, b, (size_t)(sa - a)) != 0)
+		return false;
+	sa += 3;
+	sb += 3;
+	size_t la = strcspn(sa, "/?#"), lb = strcspn(sb, "/?#");
+	for (const char *p = memchr(sa, '@', la); p; p = memchr(sa, '@', la)) {
+		la -= (size_t)(p + 1 - sa);
+		sa = p + 1;
+	}
+	for (const char *p = memchr(sb, '@', lb); p; p = memchr(sb, '@', lb)) {
+		lb -= (size_t)(p + 1 - sb);
+		sb = p + 1;
+	}
+	return la == lb && strncasecmp(sa, sb, la) == 0;
+}
+
 static bool is_redirect(long status)
 {
 	return status == 301 || status == 302 || status == 303 || status == 307 ||
 	       status == 308;
 }
 
+/* The request headers. with_extra: include the configured `headers` (credentials, often),
+ * which are only for the origin the source URL names. */
 static struct curl_slist *build_headers(const struct fm_http_limits *lim,
-                                        const struct fm_http_request *req, bool *oom)
+                                        const struct fm_http_request *req, bool with_extra,
+                                        bool *oom)
 {
 	struct curl_slist *list = NULL, *tmp;
 	char line[1024];
@@ -209,7 +233,7 @@ static struct curl_slist *build_headers(const struct fm_http_limits *lim,
 	} while (0)
 
 	*oom = false;
-	for (size_t i = 0; i < lim->n_headers; i++)
+	for (size_t i = 0; with_extra && i < lim->n_headers; i++)
 		if (lim->headers[i] && strchr(lim->headers[i], ':'))
 			ADD(lim->headers[i]);
 	/* Validators longer than a line are not real validators; skip rather than truncate. */
@@ -316,14 +340,16 @@ int fm_http_get(struct fm_http *h, const struct fm_http_limits *lim,
 {
 	struct xfer x = {.resp = resp, .max_size = lim->max_size};
 	bool oom = false;
-	struct curl_slist *headers = NULL;
+	struct curl_slist *headers = NULL, *foreign = NULL;
 	int64_t start = mono_ms();
 	int ret = 0;
 
 	resp->url = strdup(req->url ? req->url : "");
 	if (!resp->url)
 		return -ENOMEM;
-	headers = build_headers(lim, req, &oom);
+	headers = build_headers(lim, req, true, &oom);
+	if (!oom && lim->n_headers)
+		foreign = build_headers(lim, req, false, &oom);
 	if (oom) {
 		ret = -ENOMEM;
 		snprintf(resp->error, sizeof(resp->error), "out of memory");
@@ -353,8 +379,14 @@ int fm_http_get(struct fm_http *h, const struct fm_http_limits *lim,
 		}
 		fm_buf_truncate(&resp->body, 0);
 		x.too_big = x.oom = false;
-		setup(h, lim, resp->url, headers, &x, left);
+		/* a redirect to another origin does not get the configured headers: they may be
+		 * credentials for the source's host only (curl's CURLOPT_UNRESTRICTED_AUTH rule) */
+		bool home = !lim->n_headers || same_origin(resp->url, req->url);
+		setup(h, lim, resp->url, home ? headers : foreign, &x, left);
 		CURLcode rc = curl_easy_perform(h->curl);
+		long conns = 0;
+		if (curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK)
+			resp->connects += conns;
 		if (rc != CURLE_OK) {
 			ret = fail(h, rc, &x, lim, resp);
 			goto out;
@@ -386,6 +418,7 @@ int fm_http_get(struct fm_http *h, const struct fm_http_limits *lim,
 	parse_content_type(ct, &resp->content_type, &resp->charset);
 out:
 	curl_slist_free_all(headers);
+	curl_slist_free_all(foreign);
 	return ret;
 }
 

@@ -26,7 +26,9 @@ struct fm_http_limits {
 	uint64_t low_speed_limit;   /* bytes/s ... */
 	int64_t low_speed_time_ms;  /* ... below which for this long aborts; 0: off */
 	const char *user_agent;
-	const char *const *headers; /* "Name: value" extra request headers; n_headers of them */
+	const char *const *headers; /* "Name: value" extra request headers; n_headers of them.
+	                             * Sent to the request URL's origin only, not to another
+	                             * host a redirect leads to */
 	size_t n_headers;
 };
 
@@ -46,6 +48,7 @@ struct fm_http_response {
 	char *last_modified;
 	char *retry_after;   /* raw Retry-After value; NULL if none */
 	long redirects;      /* hops followed */
+	long connects;       /* new connections opened (0: an open one was reused) */
 	struct fm_buf body;  /* decoded body (NUL-terminated) */
 	char error[256];     /* on failure: the cause, one line, no URL */
 };

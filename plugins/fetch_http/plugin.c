@@ -520,6 +520,7 @@ static void full_article(struct run *r, json_t *doc, const char *link)
 	                             .accept = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"};
 	fm_http_response_reset(&fh->art);
 	int rc = fm_http_get(fh->http, &r->st.lim, &rq, &fh->art);
+	h->count(fh->inst, "connections", fh->art.connects);
 	slot->last_ms = mono_ms(h);
 	const char *why = NULL;
 	char whybuf[64];
@@ -787,6 +788,7 @@ static int fh_process(void *ctx, json_t *doc, fm_out *out)
 	fm_http_response_reset(resp);
 	h->count(fh->inst, "fetches", 1);
 	int rc = fm_http_get(fh->http, &r.st.lim, &rq, resp);
+	h->count(fh->inst, "connections", resp->connects);
 	if (resp->status)
 		h->report(out, FM_REPORT_HTTP_STATUS, json_integer(resp->status));
 	if (rc < 0) {

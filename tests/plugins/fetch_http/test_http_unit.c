@@ -193,6 +193,28 @@ static void test_client(struct httpd *d)
 	CHECK(ae && strstr(ae, "gzip"));
 	json_decref(j);
 
+	/* configured headers follow a redirect on the same origin, not one to another host */
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/redirect/1/headers")};
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	CHECK(strstr(fm_buf_str(&r.body), "k-123") != NULL);
+	char away[200];
+	snprintf(away, sizeof(away), "/redirect-to?url=http://localhost:%d/headers", d->port);
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, away)};
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	CHECK(r.status == 200 && r.redirects == 1);
+	CHECK(strstr(fm_buf_str(&r.body), "feedmill-test/1") != NULL);
+	CHECK(strstr(fm_buf_str(&r.body), "k-123") == NULL);
+
+	/* the connection is kept between requests to the same server */
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/feed.atom")};
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	fm_http_response_reset(&r);
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	CHECK(r.status == 200 && r.connects == 0);
+
 	/* validators and charset of a file */
 	fm_http_response_reset(&r);
 	rq = (struct fm_http_request){.url = httpd_url(d, "/type/text/html%3B%20charset%3D%22KOI8-R%22/page.html")};
