@@ -257,6 +257,45 @@ static void test_content_types(fmt_stage *s)
 	result_free(&r);
 }
 
+static void test_feed_validity(fmt_stage *s)
+{
+	/* a valid feed without items is not an error */
+	struct result r = run(s, request("/empty.rss", NULL, NULL));
+	CHECK(json_array_size(r.out) == 0);
+	CHECK(rep_str(&r, "error") == NULL);
+	CHECK(rep_int(&r, "items") == 0);
+	result_free(&r);
+	/* a feed cut off before any item is */
+	r = run(s, request("/broken.rss", NULL, NULL));
+	check_failed(&r, "invalid feed");
+	result_free(&r);
+}
+
+static void test_request_headers(fmt_stage *s)
+{
+	/* per-source user_agent and headers reach the server (/headers echoes them; as an
+	 * html source the echo comes back as the page) */
+	struct result r = run(s, request("/headers", "html",
+	                                 "{\"user_agent\": \"HarbourBot/2\", "
+	                                 "\"headers\": [\"X-Token: t-77\"]}"));
+	CHECK(json_array_size(r.out) == 1);
+	const char *echo = doc_str(out_doc(&r, 0), "page_html");
+	CHECK(contains(echo, "\"user-agent\": \"HarbourBot/2\""));
+	CHECK(contains(echo, "\"x-token\": \"t-77\""));
+	result_free(&r);
+	/* the stage default otherwise */
+	r = run(s, request("/headers", "html", NULL));
+	CHECK(contains(doc_str(out_doc(&r, 0), "page_html"), "\"user-agent\": \"feedmill/0.1\""));
+	result_free(&r);
+	/* a header smuggling a second line is refused, and its value is not repeated */
+	r = run(s, request("/headers", "html",
+	                   "{\"headers\": [\"X-Ok: 1\", \"X-Bad: a\\r\\nX-Injected: 1\"]}"));
+	CHECK(json_array_size(r.out) == 0);
+	CHECK(contains(rep_str(&r, "error"), "headers: entry 2"));
+	CHECK(!contains(rep_str(&r, "error"), "X-Injected"));
+	result_free(&r);
+}
+
 static void test_html(fmt_stage *s)
 {
 	/* a page linking to its feed: the feed's items, and feed_url told */
@@ -351,6 +390,8 @@ int main(void)
 	test_limits(s);
 	test_statuses(s);
 	test_content_types(s);
+	test_feed_validity(s);
+	test_request_headers(s);
 	test_html(s);
 	test_full_article(s);
 	fmt_stage_close(s);
