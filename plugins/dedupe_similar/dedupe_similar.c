@@ -86,6 +86,10 @@ static const struct fm_option dd_options[] = {
 
 /* Candidates verified per document, best first. */
 #define DD_MAX_CANDIDATES 8
+/* A shingle found in more stories than this is template or boilerplate: it proves nothing.
+ * Two, not one: a copy missed once (and so a story of its own) must not make the text of its
+ * story look like boilerplate to every later copy. */
+#define DD_OWN_STORIES 2
 /* Containment that alone proves a copy (edits and boilerplate aside, the whole text). */
 #define DD_STRONG 0.8
 /* Fewest words for the exact-copy fingerprint to speak: "Read more" is not a story. */
@@ -236,26 +240,26 @@ static int ensure_scratch(struct dd_ctx *c, size_t n)
 
 /* --- near-duplicate search --- */
 
-static void side_finish(struct side *s, const uint8_t *own, const bool *found, uint32_t n)
-{
-	(void)own;
-	(void)found;
-	(void)n;
-	s->c = s->tot ? (double)s->mat / s->tot : 0.0;
-}
+struct walk {
+	struct dd_ctx *c;
+	const struct dd_slot *cand;
+	const struct dd_cluster *cl;
+};
 
-/* Walk one text's samples against the other's: own[i] says whether sample i belongs to this
- * story alone (it weighs), found[i] whether the other text has it. */
-static void side_walk(struct side *s, uint32_t n, bool (*own)(void *, uint32_t),
-                      bool (*found)(void *, uint32_t), void *arg)
+/* Walk one text's samples (those 0 mod rate) against the other's: own() says whether sample i
+ * belongs to the candidate's story alone (it weighs), found() whether the other text has it. */
+static void side_walk(struct side *s, const uint32_t *v, uint32_t n, uint32_t rate,
+                      bool (*own)(struct walk *, uint32_t), const struct u32set *other,
+                      struct walk *w)
 {
 	memset(s, 0, sizeof(*s));
-	s->n = n;
 	uint32_t run = 0, inner = 0, best_inner = 0;
 	bool seen_found = false;
 	for (uint32_t i = 0; i < n; i++) {
-		bool f = found(arg, i);
-		bool o = own(arg, i);
+		if (v[i] % rate)
+			continue;
+		s->n++;
+		bool f = set_has(other, v[i]);
 		if (f) {
 			if (seen_found && inner > best_inner)
 				best_inner = inner;
@@ -264,7 +268,7 @@ static void side_walk(struct side *s, uint32_t n, bool (*own)(void *, uint32_t),
 		} else {
 			inner++;
 		}
-		if (!o)
+		if (!own(w, i))
 			continue;
 		s->tot++;
 		if (f) {
@@ -275,45 +279,35 @@ static void side_walk(struct side *s, uint32_t n, bool (*own)(void *, uint32_t),
 		}
 	}
 	s->inner = best_inner;
-	side_finish(s, NULL, NULL, n);
+	s->c = s->tot ? (double)s->mat / s->tot : 0.0;
 }
 
-struct walk {
-	struct dd_ctx *c;
-	const struct dd_slot *cand;
-	const struct dd_cluster *cl;
-};
-
-static bool q_found(void *a, uint32_t i)
+static bool q_own(struct walk *w, uint32_t i)
 {
-	struct walk *w = a;
-	return set_has(&w->c->cset, w->c->sk.samples[i]);
+	return w->c->qncl[i] <= DD_OWN_STORIES;
 }
 
-static bool q_own(void *a, uint32_t i)
+static bool c_own(struct walk *w, uint32_t i)
 {
-	struct walk *w = a;
-	uint8_t n = w->c->qncl[i];
-	return n == 0 || (n == 1 && w->c->qcl[i] == w->cl);
-}
-
-static bool c_found(void *a, uint32_t i)
-{
-	struct walk *w = a;
-	return set_has(&w->c->qset, w->cand->samples[i]);
-}
-
-static bool c_own(void *a, uint32_t i)
-{
-	struct walk *w = a;
 	const struct dd_posting *p = dd_index_posting(&w->c->ix, w->cand->samples[i]);
 	if (!p)
 		return true;
 	if (p->stop)
 		return false;
-	for (uint16_t k = 0; k < p->n; k++)
-		if (w->c->ix.slots[p->ids[k]].cl != w->cl)
+	/* distinct stories in the posting, up to one more than what still counts as own */
+	const struct dd_cluster *seen[DD_OWN_STORIES + 1];
+	uint32_t n = 0;
+	for (uint16_t k = 0; k < p->n; k++) {
+		const struct dd_cluster *cl = w->c->ix.slots[p->ids[k]].cl;
+		uint32_t j = 0;
+		while (j < n && seen[j] != cl)
+			j++;
+		if (j < n)
+			continue;
+		if (n == DD_OWN_STORIES)
 			return false;
+		seen[n++] = cl;
+	}
 	return true;
 }
 
@@ -360,10 +354,13 @@ static bool verify(struct dd_ctx *c, const struct dd_slot *cand)
 		return false;
 	for (uint32_t i = 0; i < cand->nsamples; i++)
 		set_add(&c->cset, cand->samples[i]);
+	/* compare at the coarser sampling of the two; counts below are then scaled to words
+	 * (a sample stands for `rate` shingles) */
+	uint32_t rate = c->sk.rate > cand->rate ? c->sk.rate : cand->rate;
 	struct walk w = {c, cand, cand->cl};
 	struct side q, k;
-	side_walk(&q, c->sk.nsamples, q_own, q_found, &w);
-	side_walk(&k, cand->nsamples, c_own, c_found, &w);
+	side_walk(&q, c->sk.samples, c->sk.nsamples, rate, q_own, &c->cset, &w);
+	side_walk(&k, cand->samples, cand->nsamples, rate, c_own, &c->qset, &w);
 	const struct side *x = q.c >= k.c ? &q : &k;
 	uint32_t ashared = 0;
 	double a = anchor_containment(c, cand, &ashared);
@@ -374,13 +371,15 @@ static bool verify(struct dd_ctx *c, const struct dd_slot *cand)
 		             cand->cl->key, q.n, q.tot, q.mat, q.run, q.inner, k.n, k.tot, k.mat,
 		             k.run, k.inner, ashared, c->sk.nanchors, cand->nanchors, a);
 
-	bool both_inner = q.inner >= 6 && k.inner >= 6 && q.inner >= 0.15 * q.n &&
+	/* thresholds in shingles (about words): a sample stands for `rate` of them */
+	bool both_inner = q.inner * rate >= 24 && k.inner * rate >= 24 && q.inner >= 0.15 * q.n &&
 	                  k.inner >= 0.15 * k.n;
 	if (both_inner)
 		return false;
-	bool block = x->run >= 4 && x->run * 3 > x->tot;
-	uint32_t min_shared = (uint32_t)cfg->min_shared;
-	if (block || x->mat < min_shared)
+	bool block = x->run * rate >= 16 && x->run * 3 > x->tot;
+	uint32_t min_shared = (uint32_t)cfg->min_shared * FM_DD_SAMPLE_MOD;
+	uint32_t mat = x->mat * rate;
+	if (block || mat < min_shared)
 		return false;
 	/* near-total containment: an excerpt, a republished or lightly edited copy */
 	if (x->c >= DD_STRONG)
@@ -388,10 +387,11 @@ static bool verify(struct dd_ctx *c, const struct dd_slot *cand)
 	/* partial containment (edits, spinning) needs more: enough shared text, or names and
 	 * figures that agree */
 	bool names_agree = ashared >= 4 && a >= cfg->anchor_threshold;
-	if (x->c >= cfg->threshold && (x->mat >= 2 * min_shared + 2 || names_agree))
+	uint32_t enough = 2 * min_shared + 2 * FM_DD_SAMPLE_MOD;
+	if (x->c >= cfg->threshold && (mat >= enough || names_agree))
 		return true;
 	/* heavily spun: a lower share of shingles, backed by both */
-	if (x->c >= cfg->threshold * 0.5 && x->mat >= 2 * min_shared + 2 && ashared >= 6 &&
+	if (x->c >= cfg->threshold * 0.5 && mat >= enough && ashared >= 6 &&
 	    names_agree)
 		return true;
 	return false;
@@ -438,7 +438,9 @@ static uint32_t find_near(struct dd_ctx *c)
 		}
 		c->qncl[i] = (uint8_t)(ncl > 254 ? 254 : ncl);
 		c->qcl[i] = ncl == 1 ? last : NULL;
-		if (!fresh || !ncl)
+		/* candidates come from the samples every sketch has (0 mod 4), so that a dense short
+		 * text and a long one score alike */
+		if (!fresh || !ncl || sk->samples[i] % FM_DD_SAMPLE_MOD)
 			continue;
 		float wgt = 1.0f / (float)ncl;
 		for (uint16_t k = 0; k < p->n; k++) {
@@ -479,10 +481,30 @@ static uint32_t find_near(struct dd_ctx *c)
 		if (nbest < DD_MAX_CANDIDATES)
 			nbest++;
 	}
-	for (uint32_t i = 0; i < nbest; i++)
-		if (verify(c, &ix->slots[best[i]]))
-			return best[i];
-	return DD_NONE;
+	/* every story the text is verified against: it shows they are one (an excerpt seen first
+	 * and a spun copy seen next each started a story before the original came) */
+	uint32_t found = DD_NONE;
+	for (uint32_t i = 0; i < nbest; i++) {
+		struct dd_slot *s = &ix->slots[best[i]];
+		if (found != DD_NONE && s->cl == ix->slots[found].cl)
+			continue;
+		if (!verify(c, s))
+			continue;
+		if (found == DD_NONE) {
+			found = best[i];
+			continue;
+		}
+		struct dd_cluster *a = ix->slots[found].cl, *b = s->cl;
+		if (b->seq < a->seq) {
+			struct dd_cluster *t = a;
+			a = b;
+			b = t;
+			found = best[i];
+		}
+		c->host->count(c->inst, "dedupe_merged", 1);
+		dd_index_merge(ix, a, b, (uint32_t)c->cfg->max_sources);
+	}
+	return found;
 }
 
 /* --- the stage --- */
@@ -569,7 +591,7 @@ static int dd_process(void *ctx, json_t *doc, fm_out *out)
 
 	dd_index_evict(&c->ix, (uint32_t)c->cfg->max_docs - 1, c->cfg->window_ms);
 	if (dd_index_add(&c->ix, c->ix.next_seq, t, cl, idk, urlk, fp, c->sk.samples,
-	                 c->sk.nsamples, c->sk.anchors, c->sk.nanchors) == DD_NONE)
+	                 c->sk.nsamples, c->sk.rate, c->sk.anchors, c->sk.nanchors) == DD_NONE)
 		fm_warn(h, c->inst, "out of memory: a document was not indexed");
 	dd_cluster_unref(&c->ix, cl);
 	c->dirty = true;

@@ -235,6 +235,7 @@ struct dd_cluster *dd_cluster_new(struct dd_index *ix, const char *key, const ch
 	}
 	cl->nsources = 1;
 	cl->refs = 1;
+	cl->seq = ix->next_seq;
 	ix->nclusters++;
 	ix->cluster_bytes += sizeof(*cl) + strlen(cl->key) + 1 + sizeof(char *) +
 	                     strlen(cl->sources[0]) + 1;
@@ -333,7 +334,8 @@ static int ensure_free_room(struct dd_index *ix)
 
 uint32_t dd_index_add(struct dd_index *ix, uint64_t seq, int64_t time_ms, struct dd_cluster *cl,
                       uint64_t idkey, uint64_t urlkey, uint64_t fp, const uint32_t *samples,
-                      uint32_t nsamples, const uint32_t *anchors, uint32_t nanchors)
+                      uint32_t nsamples, uint32_t rate, const uint32_t *anchors,
+                      uint32_t nanchors)
 {
 	uint32_t si = slot_alloc(ix);
 	if (si == DD_NONE)
@@ -354,6 +356,7 @@ uint32_t dd_index_add(struct dd_index *ix, uint64_t seq, int64_t time_ms, struct
 	if (nanchors)
 		memcpy(s->samples + nsamples, anchors, nanchors * sizeof(uint32_t));
 	s->nsamples = nsamples;
+	s->rate = rate ? rate : 1;
 	s->nanchors = nanchors;
 	s->seq = seq;
 	s->time_ms = time_ms;
@@ -429,4 +432,24 @@ size_t dd_index_memory(const struct dd_index *ix)
 	       (size_t)ix->fifo_cap * 4 + (ix->by_id.cap + ix->by_url.cap + ix->by_fp.cap) * 12 +
 	       ix->post_cap * sizeof(struct dd_posting) + ix->posting_bytes + ix->sketch_bytes +
 	       ix->cluster_bytes;
+}
+
+void dd_index_merge(struct dd_index *ix, struct dd_cluster *into, struct dd_cluster *from,
+                    uint32_t max)
+{
+	if (into == from)
+		return;
+	from->refs++; /* keep it alive while its documents move */
+	for (uint32_t k = 1; k < from->nsources; k++)
+		(void)dd_cluster_add_source(ix, into, from->sources[k], max);
+	(void)dd_cluster_add_source(ix, into, from->sources[0], max);
+	for (uint32_t i = 0; i < ix->fifo_len; i++) {
+		struct dd_slot *s = &ix->slots[dd_index_fifo_at(ix, i)];
+		if (s->cl == from) {
+			s->cl = into;
+			into->refs++;
+			dd_cluster_unref(ix, from);
+		}
+	}
+	dd_cluster_unref(ix, from);
 }

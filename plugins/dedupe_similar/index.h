@@ -36,6 +36,7 @@ struct dd_cluster {
 	char **sources;   /* sources[0]: the first document's source ("" if none) */
 	uint32_t nsources;
 	uint32_t refs;
+	uint64_t seq;     /* arrival number of its first document: the older story wins a merge */
 	uint32_t stamp;   /* scratch for counting distinct clusters */
 	uint32_t save_index;
 };
@@ -48,6 +49,7 @@ struct dd_slot {
 	uint32_t *samples;     /* nsamples shingle hashes then nanchors anchor hashes */
 	uint32_t nsamples;
 	uint32_t nanchors;
+	uint32_t rate;         /* the sketch's sampling rate (sketch.h) */
 	uint32_t qstamp;       /* scratch for candidate scoring */
 	float score;
 };
@@ -95,10 +97,16 @@ void dd_cluster_unref(struct dd_index *ix, struct dd_cluster *cl);
 int dd_cluster_add_source(struct dd_index *ix, struct dd_cluster *cl, const char *source,
                           uint32_t max);
 
+/* One document verified as a copy of two stories shows they are one: move every document of
+ * `from` to `into` and join the sources (at most max). O(indexed documents); rare. */
+void dd_index_merge(struct dd_index *ix, struct dd_cluster *into, struct dd_cluster *from,
+                    uint32_t max);
+
 /* Index a document. Takes a new reference on cl. Returns the slot index or DD_NONE (OOM). */
 uint32_t dd_index_add(struct dd_index *ix, uint64_t seq, int64_t time_ms, struct dd_cluster *cl,
                       uint64_t idkey, uint64_t urlkey, uint64_t fp, const uint32_t *samples,
-                      uint32_t nsamples, const uint32_t *anchors, uint32_t nanchors);
+                      uint32_t nsamples, uint32_t rate, const uint32_t *anchors,
+                      uint32_t nanchors);
 
 /* Evict from the oldest while more than max_docs are indexed or the oldest is older than
  * newest - window_ms (window_ms <= 0: no time bound). Returns how many were evicted. */

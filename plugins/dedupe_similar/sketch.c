@@ -149,8 +149,9 @@ static int take_word(struct dd_sketch *sk, struct tok_state *st, uint64_t h, boo
 	if (sk->nwords >= 3) {
 		uint64_t s = dd_mix64(st->w2 * 0x9e3779b97f4a7c15ULL ^ (st->w1 << 1 | st->w1 >> 63) ^
 		                      (h * 0xc2b2ae3d27d4eb4fULL));
-		if (s % FM_DD_SAMPLE_MOD == 0) {
-			uint32_t v = (uint32_t)(s >> 32);
+		uint32_t v = (uint32_t)(s >> 32);
+		if (v % FM_DD_SAMPLE_MOD == 0 || sk->nwords < FM_DD_DENSE_WORDS) {
+			/* every shingle until it is clear the text is long; thinned in finish() */
 			if (push_u32(&sk->samples, &sk->nsamples, &sk->samples_cap, v ? v : 1) < 0)
 				return -ENOMEM;
 		}
@@ -238,6 +239,13 @@ int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t ma
 	}
 	if (in_word && take_word(sk, &st, h, cap, all_caps && nchars > 1, digit) < 0)
 		return -ENOMEM;
+	/* short texts keep a denser sample: one in 4 shingles of 60 words is too little evidence */
+	sk->rate = sk->nwords < FM_DD_DENSE_WORDS / 2 ? 1 : sk->nwords < FM_DD_DENSE_WORDS ? 2 : 4;
+	uint32_t k = 0;
+	for (uint32_t j = 0; j < sk->nsamples; j++)
+		if (sk->samples[j] % sk->rate == 0)
+			sk->samples[k++] = sk->samples[j];
+	sk->nsamples = k;
 	if (sk->nwords == 0)
 		sk->fp = 0;
 	else if (sk->fp == 0)

@@ -9,8 +9,10 @@
  * From the word sequence we take:
  *  - fp:       a 64-bit fingerprint of the whole normalised word sequence (exact copies,
  *              whatever the layout, quotes or blank lines);
- *  - samples:  the hashes of word 3-shingles whose 64-bit hash is 0 mod FM_DD_SAMPLE_MOD, in
- *              text order. This is Broder's MOD_m sampling ("On the resemblance and
+ *  - samples:  the hashes of word 3-shingles that are 0 mod `rate`, in text order: rate is
+ *              FM_DD_SAMPLE_MOD (4) for long texts, 2 or 1 for short ones, which would
+ *              otherwise give too few samples to judge. Two sketches compare at the larger of
+ *              their rates (a sample at rate 4 is one at rate 1 too). This is Broder's MOD_m sampling ("On the resemblance and
  *              containment of documents", 1997): unlike a fixed-size min-hash sketch it samples
  *              every document with the same rule, so the sample of an excerpt is a subset of the
  *              sample of the full text and containment is estimated without bias;
@@ -27,6 +29,7 @@
 #include <stdint.h>
 
 #define FM_DD_SAMPLE_MOD 4u /* keep one shingle in 4 (by hash) */
+#define FM_DD_DENSE_WORDS 400u /* below: one in 2; below half of it: every shingle */
 #define FM_DD_MAX_ANCHORS 128u
 
 struct dd_sketch {
@@ -34,6 +37,7 @@ struct dd_sketch {
 	uint32_t nwords;    /* words read (within the max_text bound) */
 	uint32_t nsamples;
 	uint32_t nanchors;
+	uint32_t rate;      /* 1, 2 or FM_DD_SAMPLE_MOD: samples are the shingles 0 mod rate */
 	uint32_t *samples;  /* nsamples shingle hashes, text order (never 0) */
 	uint32_t *anchors;  /* nanchors anchor-pair hashes, text order */
 	/* scratch, reused between documents */

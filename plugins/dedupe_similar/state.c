@@ -77,6 +77,7 @@ int dd_state_save(const struct dd_index *ix, const char *dir, char *err, size_t 
 			continue;
 		cl->save_index = ncl++;
 		put_str(&b, cl->key);
+		put_u64(&b, cl->seq);
 		put_u32(&b, cl->nsources);
 		for (uint32_t k = 0; k < cl->nsources; k++)
 			put_str(&b, cl->sources[k]);
@@ -91,6 +92,7 @@ int dd_state_save(const struct dd_index *ix, const char *dir, char *err, size_t 
 		put_u64(&b, s->fp);
 		put_u32(&b, s->nsamples);
 		put_u32(&b, s->nanchors);
+		put_u32(&b, s->rate);
 		for (uint32_t k = 0; k < s->nsamples + s->nanchors; k++)
 			put_u32(&b, s->samples[k]);
 	}
@@ -276,9 +278,9 @@ int dd_state_load(struct dd_index *ix, const char *dir, int *found, char *err, s
 	uint32_t nslots = get_u32(&r);
 	if (r.why)
 		goto bad;
-	/* each cluster takes at least 8 bytes and each slot 56: counts beyond that are lies */
-	if ((uint64_t)ncl * 8 > (uint64_t)(r.end - r.p) ||
-	    (uint64_t)nslots * 56 > (uint64_t)(r.end - r.p)) {
+	/* each cluster takes at least 16 bytes and each slot 60: counts beyond that are lies */
+	if ((uint64_t)ncl * 16 > (uint64_t)(r.end - r.p) ||
+	    (uint64_t)nslots * 60 > (uint64_t)(r.end - r.p)) {
 		r.why = "counts larger than the file";
 		goto bad;
 	}
@@ -289,6 +291,7 @@ int dd_state_load(struct dd_index *ix, const char *dir, int *found, char *err, s
 	}
 	for (; made < ncl && !r.why; made++) {
 		char *key = get_str(&r);
+		uint64_t cseq = get_u64(&r);
 		uint32_t ns = get_u32(&r);
 		char *first = ns ? get_str(&r) : NULL;
 		if (r.why || ns == 0 || ns > 4096) {
@@ -304,6 +307,7 @@ int dd_state_load(struct dd_index *ix, const char *dir, int *found, char *err, s
 			rc = -ENOMEM;
 			goto out;
 		}
+		cls[made]->seq = cseq;
 		for (uint32_t k = 1; k < ns && !r.why; k++) {
 			char *src = get_str(&r);
 			if (src && dd_cluster_add_source(ix, cls[made], src, UINT32_MAX) < 0)
@@ -318,10 +322,10 @@ int dd_state_load(struct dd_index *ix, const char *dir, int *found, char *err, s
 		int64_t t = (int64_t)get_u64(&r);
 		uint32_t ci = get_u32(&r);
 		uint64_t idk = get_u64(&r), urlk = get_u64(&r), fp = get_u64(&r);
-		uint32_t ns = get_u32(&r), na = get_u32(&r);
+		uint32_t ns = get_u32(&r), na = get_u32(&r), rate = get_u32(&r);
 		if (r.why)
 			goto bad;
-		if (ci >= ncl || ns > MAX_SAMPLES || na > MAX_SAMPLES ||
+		if (ci >= ncl || (rate != 1 && rate != 2 && rate != 4) || ns > MAX_SAMPLES || na > MAX_SAMPLES ||
 		    ((uint64_t)ns + na) * 4 > (uint64_t)(r.end - r.p)) {
 			r.why = "bad document record";
 			goto bad;
@@ -333,7 +337,7 @@ int dd_state_load(struct dd_index *ix, const char *dir, int *found, char *err, s
 		}
 		for (uint32_t k = 0; k < ns + na; k++)
 			v[k] = get_u32(&r);
-		uint32_t si = dd_index_add(ix, seq, t, cls[ci], idk, urlk, fp, v, ns, v + ns, na);
+		uint32_t si = dd_index_add(ix, seq, t, cls[ci], idk, urlk, fp, v, ns, rate, v + ns, na);
 		free(v);
 		if (si == DD_NONE) {
 			rc = -ENOMEM;

@@ -6,9 +6,9 @@
  * file, never half of one). Format version 1, little-endian:
  *
  *   "FMDEDUP\n" u32 version u32 0 u64 next_seq i64 newest_ms u32 nclusters u32 nslots
- *   nclusters x { str key; u32 nsources; nsources x str }          str = u32 len + bytes
+ *   nclusters x { str key; u64 seq; u32 nsources; nsources x str }          str = u32 len + bytes
  *   nslots x { u64 seq; i64 time_ms; u32 cluster; u64 idkey; u64 urlkey; u64 fp;
- *              u32 nsamples; u32 nanchors; (nsamples + nanchors) x u32 }   oldest first
+ *              u32 nsamples; u32 nanchors; u32 rate; (nsamples + nanchors) x u32 }   oldest first
  *   u64 checksum (FNV-1a, mixed, of all the bytes before it)
  *
  * The posting lists are not stored: they are rebuilt from the slots on load.
