@@ -53,8 +53,10 @@ struct fh_config {
 #define PS FM_OPT_PER_SOURCE
 #define OFF(f) offsetof(struct fh_config, f)
 static const struct fm_option fh_options[] = {
-	{"timeout", FM_OPT_DURATION, "30s", OFF(timeout), PS, NULL, 0, 0,
-	 "Whole-transfer time limit for one fetch (redirects included)"},
+	/* not "timeout": in a [stage] section that key is the core's delivery timeout */
+	{"http_timeout", FM_OPT_DURATION, "30s", OFF(timeout), PS, NULL, 0, 0,
+	 "Time limit for one HTTP fetch, redirects included (keep the stage's timeout above "
+	 "it, and above what full_article adds)"},
 	{"connect_timeout", FM_OPT_DURATION, "10s", OFF(connect_timeout), PS, NULL, 0, 0,
 	 "Time limit for the TCP/TLS connection"},
 	{"max_size", FM_OPT_SIZE, "10M", OFF(max_size), PS, NULL, 0, 0,
@@ -232,7 +234,7 @@ static int load_settings(struct run *r, json_t *req)
 	/* the request's own source_type (from the [source] section) beats the stage default */
 	opt_str(req, FM_DOC_SOURCE_TYPE, &st->source_type);
 	if (json_is_object(so)) {
-		opt_int(so, "timeout", &st->lim.timeout_ms);
+		opt_int(so, "http_timeout", &st->lim.timeout_ms);
 		opt_int(so, "connect_timeout", &st->lim.connect_timeout_ms);
 		opt_size(so, "max_size", &st->lim.max_size);
 		opt_int(so, "max_redirects", &redirects);

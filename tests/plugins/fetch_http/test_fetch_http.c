@@ -195,7 +195,7 @@ static void test_limits(fmt_stage *s)
 	/* the timeout option bounds a server that does not answer: it fails well before the
 	 * server's 8 s (a generous margin; this checks the limit is applied, not speed) */
 	time_t t0 = time(NULL);
-	r = run(s, request("/slow/8/feed.rss", NULL, "{\"timeout\": 1000}"));
+	r = run(s, request("/slow/8/feed.rss", NULL, "{\"http_timeout\": 1000}"));
 	check_failed(&r, "timed out");
 	CHECK(time(NULL) - t0 < 6);
 	result_free(&r);
