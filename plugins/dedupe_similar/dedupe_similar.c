@@ -554,6 +554,10 @@ static int dd_process(void *ctx, json_t *doc, fm_out *out)
 		urlk = dd_hash_bytes(c->url.data, c->url.len, 0x75726c) | 1;
 	uint64_t fp = c->sk.nwords >= DD_MIN_FP_WORDS ? c->sk.fp : 0;
 	int64_t t = doc_time(c, doc);
+	/* forget what this document's time puts out of the window before looking */
+	if (t > c->ix.newest_ms)
+		c->ix.newest_ms = t;
+	dd_index_evict(&c->ix, (uint32_t)c->cfg->max_docs, c->cfg->window_ms);
 
 	uint32_t match = DD_NONE;
 	const char *how = NULL;
