@@ -28,7 +28,7 @@ struct reader {
 	int depth;
 };
 
-static const char *const stage_core_keys[] = {"plugin", "mode", "workers", "bind", "connect",
+static const char *const stage_core_keys[] = {"plugin", "run_as", "workers", "bind", "connect",
                                               "timeout", "max_in_flight", NULL};
 
 const char *fm_stage_mode_name(enum fm_stage_mode m)
@@ -359,7 +359,7 @@ static void stage_key_set(struct fm_stage_cfg *st, struct fm_diag *diag, const c
 	const char *where = file ? file : "--set";
 	if (strcmp(key, "plugin") == 0) {
 		set_str(&st->plugin, value);
-	} else if (strcmp(key, "mode") == 0) {
+	} else if (strcmp(key, "run_as") == 0) {
 		if (strcmp(value, "thread") == 0)
 			st->mode = FM_MODE_THREAD;
 		else if (strcmp(value, "process") == 0)
@@ -367,7 +367,7 @@ static void stage_key_set(struct fm_stage_cfg *st, struct fm_diag *diag, const c
 		else if (strcmp(value, "remote") == 0)
 			st->mode = FM_MODE_REMOTE;
 		else
-			fm_diag_add(diag, where, line, "mode: '%s' is not one of thread, process, remote",
+			fm_diag_add(diag, where, line, "run_as: '%s' is not one of thread, process, remote",
 			            value);
 	} else if (strcmp(key, "workers") == 0) {
 		int64_t v;
@@ -638,7 +638,7 @@ void fm_config_validate_stage(struct fm_config *cfg, struct fm_stage_cfg *st,
 		            st->plugin);
 	if (st->mode == FM_MODE_REMOTE && (!st->bind || !st->connect))
 		fm_diag_add(diag, st->file, st->line,
-		            "mode = remote needs bind = tcp://*:PORT (the core's side) and connect = "
+		            "run_as = remote needs bind = tcp://*:PORT (the core's side) and connect = "
 		            "tcp://HOST:PORT (the remote stage's side)");
 	/* Check the options now so that `feedmill check` reports them before anything runs. */
 	void *config = fm_plugin_config_new(p, st->options, diag);

@@ -8,7 +8,7 @@
  *   include = sources.d/NAME.conf   more files (glob, relative to this file)
  *   [source NAME]                  a source: url, interval, type, enabled, tags, and
  *                                  per-source overrides of the fetch plugin's options
- *   [stage NAME]                   the ordered stages: plugin, mode, workers, bind, connect,
+ *   [stage NAME]                   the ordered stages: plugin, run_as, workers, bind, connect,
  *                                  timeout, max_in_flight, and the plugin's own options
  *   [output NAME]                  publishers: every document that leaves the last stage goes
  *                                  to every output (same keys as a stage)

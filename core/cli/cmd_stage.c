@@ -41,7 +41,7 @@ int fm_cmd_stage(int argc, char **argv)
 	int index = 0;
 	if (fm_cli_wants_help(argc, argv)) {
 		printf("usage: feedmill stage NAME [-c FILE] [--set STAGE.KEY=VALUE]... [--worker N]\n"
-		       "Run stage NAME's plugin as a worker process. For a stage with mode = remote,\n"
+		       "Run stage NAME's plugin as a worker process. For a stage with run_as = remote,\n"
 		       "start this on the remote host with the same configuration: it connects to\n"
 		       "the stage's `connect` endpoint (documents) and the next port (results).\n"
 		       "  --worker N   this worker's index, when a stage has several\n"
@@ -94,7 +94,7 @@ int fm_cmd_stage(int argc, char **argv)
 	if (!work) {
 		if (st->mode != FM_MODE_REMOTE || !st->connect) {
 			fprintf(stderr,
-			        "feedmill stage: stage %s is not remote: give it mode = remote with bind "
+			        "feedmill stage: stage %s is not remote: give it run_as = remote with bind "
 			        "and connect (or let `feedmill run` start it)\n",
 			        name);
 			goto out;

@@ -6,7 +6,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* mkdir -p */
+static int make_dirs(char *dir)
+{
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int rc = mkdir(dir, 0755);
+		*p = '/';
+		if (rc != 0 && errno != EEXIST)
+			return -errno;
+	}
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
 
 int fm_atomic_open(const char *path, char **tmp)
 {
@@ -17,6 +35,13 @@ int fm_atomic_open(const char *path, char **tmp)
 	if (asprintf(&name, "%.*s.%s.tmp", (int)dirlen, path, path + dirlen) < 0)
 		return -ENOMEM;
 	int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT && dirlen > 1) {
+		/* An output folder that does not exist yet is made, as an operator expects. */
+		char *dir = strndup(path, dirlen - 1);
+		if (dir && make_dirs(dir) == 0)
+			fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		free(dir);
+	}
 	if (fd < 0) {
 		int e = -errno;
 		free(name);

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""feedmill end to end: the binary against a loopback HTTP server serving fixture feeds."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from fmtest import FEEDMILL, Case, paragraph, rss
+
+
+def strip_volatile(docs):
+    """Documents without the fields that differ between two runs by nature."""
+    out = []
+    for d in docs:
+        d = dict(d)
+        d.pop("fetched_at", None)
+        out.append(json.dumps(d, sort_keys=True))
+    return sorted(out)
+
+
+class Pipeline(Case):
+    def feed(self, n, name="feed.xml", start=0):
+        items = [("g%d" % i, "Story number %d" % i, paragraph(i)) for i in range(start, start + n)]
+        self.write_site(name, rss(items))
+
+    def test_once_publishes_every_item(self):
+        self.feed(12)
+        conf = self.config([("news", self.server.url("feed.xml"))])
+        p = self.run_feedmill("run", "--once", "-c", conf)
+        docs = self.published()
+        self.assertEqual(sorted(d["id"] for d in docs), sorted("g%d" % i for i in range(12)))
+        for d in docs:
+            self.assertEqual(d["source"], "news")
+            self.assertTrue(d["text"].startswith("Item "), d)
+        self.assertIn("1 polled", p.stdout)
+        self.assertIn("articles.jsonl", p.stdout)
+        with open(os.path.join(self.dir, "out", "feed.atom")) as fh:
+            self.assertEqual(fh.read().count("<entry"), 12)
+
+    def test_threads_and_processes_give_identical_output(self):
+        self.feed(20)
+        url = self.server.url("feed.xml")
+        a = self.config([("news", url)], name="a.conf", out="out-a", state="state-a")
+        b = self.config([("news", url)], name="b.conf", out="out-b", state="state-b",
+                        extra_stage="run_as = process\nworkers = 2")
+        self.run_feedmill("run", "--once", "-c", a)
+        pb = self.run_feedmill("run", "--once", "-c", b)
+        self.assertIn("started worker 1 as process", pb.stderr)
+        da, db = self.published("out-a"), self.published("out-b")
+        self.assertEqual(len(da), 20)
+        self.assertEqual(strip_volatile(da), strip_volatile(db))
+
+    def test_second_once_run_publishes_nothing_new_and_304_is_not_parsed(self):
+        self.feed(8)
+        conf = self.config([("news", self.server.url("feed.xml"))])
+        self.run_feedmill("run", "--once", "-c", conf)
+        first = self.published()
+        p = self.run_feedmill("run", "--once", "-c", conf)
+        self.assertEqual(self.published(), first)
+        statuses = [r[2] for r in self.server.requests() if r[1] == "/feed.xml"]
+        self.assertEqual(statuses, ["200", "304"])
+        # Nothing was parsed the second time: the fetch stage emitted no document.
+        self.assertIn("1 not modified", p.stdout)
+        self.assertRegex(p.stdout, r"fetch +1 in, 0 out")
+
+    def test_changed_feed_with_old_items_publishes_only_new_ones(self):
+        self.feed(5)
+        conf = self.config([("news", self.server.url("feed.xml"))])
+        self.run_feedmill("run", "--once", "-c", conf)
+        time.sleep(1.1)  # a new mtime, so the server answers 200 again
+        self.feed(7)
+        self.run_feedmill("run", "--once", "-c", conf)
+        ids = [d["id"] for d in self.published()]
+        self.assertEqual(sorted(ids), sorted("g%d" % i for i in range(7)))
+
+    def test_bad_sources_do_not_stop_the_good_one(self):
+        self.feed(3)
+        self.write_site("broken.xml", "<rss><channel><item><title>unclosed")
+        self.write_site("page.bin", "\x00\x01binary")
+        conf = self.config([
+            ("good", self.server.url("feed.xml")),
+            ("refused", "http://127.0.0.1:1/feed.xml"),
+            ("missing", self.server.url("status/404/none.xml")),
+            ("slow", self.server.url("slow/30/feed.xml")),
+        ])
+        with open(conf, "a") as fh:
+            fh.write("")
+        p = self.run_feedmill("run", "--once", "-c", conf, "--set", "fetch.timeout=2s")
+        self.assertEqual(sorted(d["id"] for d in self.published()), ["g0", "g1", "g2"])
+        self.assertIn("3 failed", p.stdout)
+        self.assertIn("source refused", p.stderr)
+        self.assertIn("source missing", p.stderr)
+        self.assertIn("source slow", p.stderr)
+
+    def test_killed_stage_process_is_restarted_and_nothing_is_lost(self):
+        self.feed(300)
+        conf = self.config([("news", self.server.url("slow/1/feed.xml"))],
+                           extra_stage="run_as = process")
+        proc = subprocess.Popen([FEEDMILL, "run", "--once", "-c", conf], cwd=self.dir,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        victim = None
+        deadline = time.time() + 20
+        while victim is None and time.time() < deadline:
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/cmdline" % pid, "rb") as fh:
+                        argv = fh.read().split(b"\0")
+                    with open("/proc/%s/stat" % pid) as fh:
+                        ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                except OSError:
+                    continue
+                if ppid == proc.pid and b"stage" in argv and b"clean" in argv:
+                    victim = int(pid)
+            time.sleep(0.05)
+        self.assertIsNotNone(victim, "the clean stage's process never appeared")
+        os.kill(victim, signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("was killed by signal 9", err)
+        self.assertEqual(len(self.published()), 300)
+
+    def test_sigterm_drains_and_exits_zero(self):
+        self.feed(50)
+        conf = self.config([("news", self.server.url("feed.xml"))])
+        proc = subprocess.Popen([FEEDMILL, "run", "-c", conf], cwd=self.dir,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 30
+        while len(self.published()) < 50 and time.time() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("stopping", err)
+        self.assertEqual(len(self.published()), 50)
+        # State survived: the next run asks conditionally and gets a 304.
+        self.run_feedmill("run", "--once", "-c", conf)
+        self.assertEqual(self.server.requests()[-1][2], "304")
+
+
+class Pipe(Case):
+    def test_pipe_marks_a_republished_copy(self):
+        body = " ".join(paragraph(i) for i in range(6))
+        docs = [
+            {"id": "a", "url": "http://one.test/a", "source": "one", "title": "T", "text": body},
+            {"id": "b", "url": "http://two.test/b?utm_source=x", "source": "two", "title": "T",
+             "text": "Breaking from our desk.\n\n" + body + "\n\nSource link"},
+            {"id": "c", "source": "three", "text": paragraph(40) + " " + paragraph(41)},
+        ]
+        stdin = "".join(json.dumps(d) + "\n" for d in docs) + "not json at all\n"
+        p = subprocess.run([FEEDMILL, "pipe", "--set", "dedupe.mode=mark", "dedupe"],
+                           input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, cwd=self.dir, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = [json.loads(l) for l in p.stdout.splitlines()]
+        self.assertEqual([d["id"] for d in out], ["a", "b", "c"])
+        self.assertEqual(out[1].get("duplicate_of"), "a")
+        self.assertNotIn("duplicate_of", out[2])
+        self.assertIn("stdin#4", p.stderr)  # the bad line is named, nothing else is lost
+
+    def test_pipe_unknown_stage_is_a_config_error(self):
+        p = subprocess.run([FEEDMILL, "pipe", "nosuchstage"], input="", text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.dir)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("no plugin of kind 'nosuchstage'", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
