@@ -199,7 +199,10 @@ static const char *const pos_tok[] = {
 	"column", "prose", "copy",
 };
 
-enum { H_NEG = 1, H_POS = 2, H_POS_STRONG = 4 };
+enum { H_NEG = 1, H_POS = 2, H_POS_STRONG = 4, H_NEG_STRONG = 8 };
+
+/* user comments are never the article, however much text they hold */
+static const char *const neg_strong[] = {"comment", "disqus", "respond", "replies"};
 
 static bool tok_match(const char *s, const char *const *list, size_t n)
 {
@@ -279,8 +282,12 @@ static unsigned class_hints(xmlNodePtr n, enum tag t)
 	if (!neg)
 		neg = tok_match(buf, neg_tok, sizeof(neg_tok) / sizeof(neg_tok[0]));
 	/* the page's big wrappers are never boilerplate as a whole */
-	if (neg && t != T_BODY && t != T_HTML && t != T_MAIN && t != T_ARTICLE)
+	if (neg && t != T_BODY && t != T_HTML && t != T_MAIN && t != T_ARTICLE) {
+		for (size_t i = 0; i < sizeof(neg_strong) / sizeof(neg_strong[0]); i++)
+			if (strstr(buf, neg_strong[i]))
+				return H_NEG | H_NEG_STRONG;
 		return H_NEG;
+	}
 	if (tok_match(buf, pos_tok, sizeof(pos_tok) / sizeof(pos_tok[0])))
 		h |= H_POS;
 	return h;
@@ -331,7 +338,9 @@ struct elem {
 	int end;   /* one past the last descendant's index */
 	unsigned flags;
 	uint8_t tag;
+	uint8_t hints; /* H_* of its own class/id/role */
 	double sum; /* sum of block values in the subtree */
+	double pos; /* sum of positive block values, boilerplate marks ignored */
 };
 
 enum item_type { IT_TEXT, IT_BR, IT_OPEN, IT_CLOSE };
@@ -1019,8 +1028,8 @@ static int new_elem(struct seg *s, xmlNodePtr n, int parent, enum tag t, unsigne
 		e->flags |= EF_IN_HEADER;
 	if (t == T_FIGCAPTION || t == T_CAPTION)
 		e->flags |= EF_IN_CAPTION;
-	if (hints & H_NEG)
-		e->flags |= EF_NEG;
+	e->hints = (uint8_t)hints;
+	e->pos = 0;
 	if (hints & H_POS)
 		e->flags |= EF_POS;
 	if (hints & H_POS_STRONG)
@@ -1491,8 +1500,36 @@ static bool ends_sentence(const struct seg *s, const struct block *b)
 	return false;
 }
 
+/* Which elements marked as boilerplate by their class/id really are: a wrapper whose name
+ * says "sidebar" but that holds a good share of the page's article-like text is a layout
+ * wrapper ("page-with-sidebar"), not a sidebar. Comment sections stay marked whatever
+ * their size. */
+static void resolve_neg(struct seg *s)
+{
+	for (size_t i = 0; i < s->nbl; i++) {
+		double v = block_value(s, &s->bl[i]);
+		if (v > 0)
+			s->el[s->bl[i].owner].pos += v;
+	}
+	for (size_t i = s->nel; i-- > 1;)
+		if (s->el[i].parent >= 0)
+			s->el[s->el[i].parent].pos += s->el[i].pos;
+	double total = s->nel ? s->el[0].pos : 0;
+	for (size_t i = 0; i < s->nel; i++) {
+		struct elem *e = &s->el[i];
+		bool neg = e->parent >= 0 && (s->el[e->parent].flags & EF_NEG);
+		if (!neg && (e->hints & H_NEG))
+			neg = (e->hints & H_NEG_STRONG) || e->pos < 0.3 * total;
+		if (neg)
+			e->flags |= EF_NEG;
+	}
+	for (size_t i = 0; i < s->nbl; i++)
+		s->bl[i].flags |= s->el[s->bl[i].owner].flags & EF_NEG;
+}
+
 static int pick_container(struct seg *s)
 {
+	resolve_neg(s);
 	for (size_t i = 0; i < s->nbl; i++) {
 		struct block *b = &s->bl[i];
 		b->v = block_value(s, b);
@@ -1862,6 +1899,25 @@ static void body_from_ld(const char *body, struct out *o)
 	}
 }
 
+#ifdef RD_DEBUG
+#include <stdio.h>
+static void debug_dump(const struct seg *s, size_t from, size_t to)
+{
+	struct fm_buf t = FM_BUF_INIT;
+	for (size_t i = 0; i < s->nbl; i++) {
+		const struct block *b = &s->bl[i];
+		block_text(s, b, &t);
+		const struct elem *o = &s->el[b->owner];
+		const char *cl = attr(o->node, "class");
+		fprintf(stderr, "%c%c %4zu k%d w%3u lw%3u p%2u v%7.1f f%03x <%s.%.30s> %.90s\n",
+		        i >= from && i < to ? '*' : ' ', b->keep ? 'K' : '-', i, b->kind, b->words,
+		        b->link_words, b->punct, b->v, b->flags, o->node->name, cl ? cl : "",
+		        t.data ? t.data : "");
+	}
+	fm_buf_free(&t);
+}
+#endif
+
 static int extract_doc(const char *html, size_t len, const char *url, bool fragment,
                        const struct rd_limits *lim, struct rd_boiler *boiler,
                        const char *source, struct rd_result *r)
@@ -1916,6 +1972,9 @@ static int extract_doc(const char *html, size_t len, const char *url, bool fragm
 		}
 	}
 	select_blocks(&s, from, to, r->title, boiler, source);
+#ifdef RD_DEBUG
+	debug_dump(&s, from, to);
+#endif
 	emit(&s, &o, from, to);
 
 	size_t tl = 0;

@@ -125,7 +125,11 @@ char *fm_text_utf8_repair(const char *s, size_t len, size_t *out_len)
 		fm_buf_free(&b);
 		return NULL;
 	}
-	return b.data ? fm_buf_steal(&b) : strdup("");
+	if (!b.len) { /* reserved but never written: not terminated */
+		fm_buf_free(&b);
+		return strdup("");
+	}
+	return fm_buf_steal(&b);
 }
 
 /* Characters that carry no text: soft hyphen, zero-width space and joiner, word joiner,
@@ -205,7 +209,8 @@ char *fm_text_normalize(const char *s, size_t len, unsigned flags, size_t *out_l
 		fm_buf_free(&b);
 		return NULL;
 	}
-	if (!b.data) {
+	if (!b.len) { /* reserved but never written: not terminated */
+		fm_buf_free(&b);
 		if (out_len)
 			*out_len = 0;
 		return strdup("");
