@@ -187,11 +187,41 @@ static void test_feed(void)
 	free(tmp);
 }
 
+/* A feed in a folder that does not exist yet: the folder is made. */
+static void test_new_folder(void)
+{
+	char *p = NULL, *ps = NULL, *st = NULL;
+	if (asprintf(&p, "%s/new/sub/feed.xml", dir) < 0 || asprintf(&ps, "path=%s", p) < 0 ||
+	    asprintf(&st, "%s/state-new", dir) < 0)
+		abort();
+	const char *settings[] = {ps, "fsync=no", NULL};
+	fmt_stage *s = fmt_stage_open("publish_atom", settings, st);
+	CHECK(s != NULL);
+	if (s) {
+		process(s, doc_n(7));
+		fmt_stage_close(s);
+	}
+	xmlDocPtr d = xmlReadFile(p, NULL, XML_PARSE_NONET);
+	CHECK(d != NULL);
+	xmlFreeDoc(d);
+	free(p);
+	free(ps);
+	free(st);
+}
+
 /* A feed that cannot be written: documents are handed back (FM_RETRY), not lost. */
 static void test_write_error(void)
 {
 	char *ro = NULL, *ps = NULL, *st = NULL;
-	if (asprintf(&ro, "%s/no-such-dir/feed.xml", dir) < 0 || asprintf(&ps, "path=%s", ro) < 0 ||
+	/* A folder that is really a file: the feed cannot be written there. (A folder that does
+	 * not exist is created.) */
+	if (asprintf(&ro, "%s/plain-file", dir) < 0)
+		abort();
+	FILE *f = fopen(ro, "w");
+	if (f)
+		fclose(f);
+	free(ro);
+	if (asprintf(&ro, "%s/plain-file/feed.xml", dir) < 0 || asprintf(&ps, "path=%s", ro) < 0 ||
 	    asprintf(&st, "%s/state-err", dir) < 0)
 		abort();
 	const char *settings[] = {ps, "fsync=no", "flush_interval=0", NULL};
@@ -215,6 +245,7 @@ int main(void)
 	if (asprintf(&feed_path, "%s/feed.xml", dir) < 0 || asprintf(&state_path, "%s/state", dir) < 0)
 		return 1;
 	test_feed();
+	test_new_folder();
 	test_write_error();
 	char *cmd = NULL;
 	if (fmt_failures == 0 && asprintf(&cmd, "rm -rf '%s'", dir) >= 0)
