@@ -8,6 +8,7 @@
 #include "html_sanitize.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,7 @@ static bool in_sorted(const char *const *tab, size_t n, const char *name)
 
 void fm_html_escape(struct fm_buf *out, const char *s, size_t len, int attr)
 {
+
 	const char *run = s, *end = s + len;
 	for (const char *p = s; p < end; p++) {
 		const char *rep = NULL;
@@ -175,6 +177,26 @@ void fm_html_escape(struct fm_buf *out, const char *s, size_t len, int attr)
 		}
 	}
 	fm_buf_append(out, run, (size_t)(end - run));
+}
+
+/* Escape a NUL-terminated string: strcspn finds the next special byte a word at a time,
+ * which matters because most of a feed's bytes pass through here. */
+static void escape_cstr(struct fm_buf *out, const char *s, int attr)
+{
+	const char *set = attr ? "&<>\"" : "&<>";
+	for (;;) {
+		size_t n = strcspn(s, set);
+		fm_buf_append(out, s, n);
+		s += n;
+		switch (*s) {
+		case '\0': return;
+		case '&': fm_buf_append(out, "&amp;", 5); break;
+		case '<': fm_buf_append(out, "&lt;", 4); break;
+		case '>': fm_buf_append(out, "&gt;", 4); break;
+		default: fm_buf_append(out, "&quot;", 6); break;
+		}
+		s++;
+	}
 }
 
 /* ---- URLs ---- */
@@ -525,7 +547,7 @@ static enum ns_mode node_ns(xmlNodePtr n, enum ns_mode parent)
 static void put_text(struct fm_buf *out, const xmlChar *s)
 {
 	if (s)
-		fm_html_escape(out, (const char *)s, strlen((const char *)s), 0);
+		escape_cstr(out, (const char *)s, 0);
 }
 
 static void put_attrs(struct walker *w, xmlNodePtr n, const char *base, enum ns_mode mode,
@@ -550,12 +572,12 @@ static void put_attrs(struct walker *w, xmlNodePtr n, const char *base, enum ns_
 		if (prefix) {
 			if (!strcmp(prefix, "xml") && (!strcmp(name, "lang") || !strcmp(name, "space"))) {
 				fm_buf_printf(w->out, " xml:%s=\"", name);
-				fm_html_escape(w->out, v, strlen(v), 1);
+				escape_cstr(w->out, v, 1);
 				fm_buf_putc(w->out, '"');
 			} else if (!strcmp(name, "href") && mode == NS_SVG && v[0] == '#') {
 				/* same-document references only (<use>) */
 				fm_buf_puts(w->out, " xlink:href=\"");
-				fm_html_escape(w->out, v, strlen(v), 1);
+				escape_cstr(w->out, v, 1);
 				fm_buf_putc(w->out, '"');
 			} else if (!strcmp(name, "href") && mode == NS_SVG && !strcmp(elname, "a")) {
 				put_url_attr(w->out, "xlink:href", v, base, false);
@@ -574,17 +596,17 @@ static void put_attrs(struct walker *w, xmlNodePtr n, const char *base, enum ns_
 			const char *canon = find_linear(svg_attributes, NELEM(svg_attributes), name);
 			if (canon) {
 				fm_buf_printf(w->out, " %s=\"", canon);
-				fm_html_escape(w->out, v, strlen(v), 1);
+				escape_cstr(w->out, v, 1);
 				fm_buf_putc(w->out, '"');
 			} else if (!strcasecmp(name, "style")) {
 				put_style(w->out, v);
 			} else if (!strcasecmp(name, "class")) {
 				fm_buf_puts(w->out, " class=\"");
-				fm_html_escape(w->out, v, strlen(v), 1);
+				escape_cstr(w->out, v, 1);
 				fm_buf_putc(w->out, '"');
 			} else if (!strcmp(name, "href") && v[0] == '#') {
 				fm_buf_puts(w->out, " href=\"");
-				fm_html_escape(w->out, v, strlen(v), 1);
+				escape_cstr(w->out, v, 1);
 				fm_buf_putc(w->out, '"');
 			}
 			xmlFree(raw);
@@ -594,7 +616,7 @@ static void put_attrs(struct walker *w, xmlNodePtr n, const char *base, enum ns_
 			const char *canon = find_linear(math_attributes, NELEM(math_attributes), name);
 			if (canon) {
 				fm_buf_printf(w->out, " %s=\"", canon);
-				fm_html_escape(w->out, v, strlen(v), 1);
+				escape_cstr(w->out, v, 1);
 				fm_buf_putc(w->out, '"');
 			}
 			xmlFree(raw);
@@ -620,7 +642,7 @@ static void put_attrs(struct walker *w, xmlNodePtr n, const char *base, enum ns_
 			put_url_attr(w->out, lname, v, base, image && !strcmp(lname, "src"));
 		} else {
 			fm_buf_printf(w->out, " %s=\"", lname);
-			fm_html_escape(w->out, v, strlen(v), 1);
+			escape_cstr(w->out, v, 1);
 			fm_buf_putc(w->out, '"');
 		}
 		xmlFree(raw);
@@ -747,7 +769,25 @@ void fm_html_sanitize_node(xmlNodePtr node, const char *base_url, struct fm_buf 
 
 static const char FRAG_PREFIX[] = "<html><body>";
 
-/* Parse a fragment as the content of <body>: returns the document, or NULL. */
+/* Parse a fragment as the content of <body>: returns the document, or NULL. A parser context
+ * is kept per thread and reset between fragments: creating one (dictionary, SAX table, stacks)
+ * cost as much as parsing a typical item. */
+static __thread htmlParserCtxtPtr frag_ctxt;
+static __thread unsigned frag_uses;
+static pthread_key_t frag_key;
+static pthread_once_t frag_once = PTHREAD_ONCE_INIT;
+
+static void frag_ctxt_free(void *p)
+{
+	htmlFreeParserCtxt(p);
+	frag_ctxt = NULL;
+}
+
+static void frag_key_init(void)
+{
+	pthread_key_create(&frag_key, frag_ctxt_free);
+}
+
 static htmlDocPtr parse_fragment(const char *html, size_t len)
 {
 	size_t plen = sizeof(FRAG_PREFIX) - 1;
@@ -759,10 +799,24 @@ static htmlDocPtr parse_fragment(const char *html, size_t len)
 	memcpy(buf, FRAG_PREFIX, plen);
 	memcpy(buf + plen, html, len);
 	buf[plen + len] = '\0';
-	htmlDocPtr doc = htmlReadMemory(buf, (int)(plen + len), NULL, "UTF-8",
-	                                HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-	                                        HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
-	                                        HTML_PARSE_NOIMPLIED | HTML_PARSE_NODEFDTD);
+	/* the context's dictionary only grows: start afresh now and then */
+	if (frag_ctxt && ++frag_uses > 2000) {
+		htmlFreeParserCtxt(frag_ctxt);
+		frag_ctxt = NULL;
+	}
+	if (!frag_ctxt) {
+		/* freed by the key's destructor when the thread exits */
+		pthread_once(&frag_once, frag_key_init);
+		frag_ctxt = htmlNewParserCtxt();
+		frag_uses = 0;
+	}
+	pthread_setspecific(frag_key, frag_ctxt);
+	htmlDocPtr doc = NULL;
+	if (frag_ctxt)
+		doc = htmlCtxtReadMemory(frag_ctxt, buf, (int)(plen + len), NULL, "UTF-8",
+		                         HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
+		                                 HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+		                                 HTML_PARSE_NOIMPLIED | HTML_PARSE_NODEFDTD);
 	free(buf);
 	return doc;
 }
