@@ -117,10 +117,11 @@ static int convert(const char *from, const char *data, size_t len, char **out, s
 		char *o = buf + used;
 		size_t oleft = cap - used;
 		size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+		int err = errno;
 		used = (size_t)(o - buf);
 		if (r != (size_t)-1)
 			break;
-		if (errno == E2BIG || cap - used < 4) {
+		if (err == E2BIG || cap - used < 4) {
 			size_t ncap = cap * 2;
 			char *nb = realloc(buf, ncap + 1);
 			if (!nb) {
@@ -130,7 +131,7 @@ static int convert(const char *from, const char *data, size_t len, char **out, s
 			}
 			buf = nb;
 			cap = ncap;
-			if (errno == E2BIG)
+			if (err == E2BIG)
 				continue;
 		}
 		/* EILSEQ / EINVAL: an undecodable or truncated sequence: U+FFFD, skip a byte */
