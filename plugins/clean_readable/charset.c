@@ -234,3 +234,77 @@ cp1252: {
 	return r;
 }
 }
+
+/* Drop the bodies of <script> (except JSON-LD, which carries metadata) and <style> elements
+ * in place before parsing: they are half the bytes of a typical news page, never content,
+ * and the HTML tokenizer ends them at the first "</script" / "</style" exactly as done here.
+ * Returns the new length. */
+size_t rd_strip_scripts(char *buf, size_t len)
+{
+	char *end = buf + len, *w = buf, *r = buf;
+	while (r < end) {
+		char *lt = memchr(r, '<', (size_t)(end - r));
+		if (!lt)
+			break;
+		size_t nlen = 0;
+		if (end - lt > 7 && !strncasecmp(lt + 1, "script", 6))
+			nlen = 6;
+		else if (end - lt > 6 && !strncasecmp(lt + 1, "style", 5))
+			nlen = 5;
+		char d = nlen ? lt[1 + nlen] : 0;
+		if (!nlen || !(d == '>' || d == ' ' || d == '\t' || d == '\n' || d == '\r' ||
+		               d == '/')) {
+			/* copy through this '<' */
+			size_t n = (size_t)(lt + 1 - r);
+			if (w != r)
+				memmove(w, r, n);
+			w += n;
+			r = lt + 1;
+			continue;
+		}
+		char *gt = memchr(lt, '>', (size_t)(end - lt));
+		if (!gt)
+			break;
+		bool keep = false;
+		if (nlen == 6) {
+			/* type="application/ld+json" somewhere in the open tag */
+			for (char *q = lt; q + 7 < gt; q++)
+				if ((*q == 'l' || *q == 'L') && !strncasecmp(q, "ld+json", 7)) {
+					keep = true;
+					break;
+				}
+		}
+		/* copy up to and including the open tag */
+		size_t n = (size_t)(gt + 1 - r);
+		if (w != r)
+			memmove(w, r, n);
+		w += n;
+		r = gt + 1;
+		if (keep || gt[-1] == '/')
+			continue;
+		/* find the close tag */
+		char *q = r;
+		char *close = NULL;
+		while (q < end) {
+			char *c = memchr(q, '<', (size_t)(end - q));
+			if (!c || end - c < (ptrdiff_t)(nlen + 2))
+				break;
+			if (c[1] == '/' && !strncasecmp(c + 2, nlen == 6 ? "script" : "style", nlen)) {
+				close = c;
+				break;
+			}
+			q = c + 1;
+		}
+		if (!close) /* unterminated: the parser would swallow the rest as script too */
+			r = end;
+		else
+			r = close;
+	}
+	if (r < end) {
+		if (w != r)
+			memmove(w, r, (size_t)(end - r));
+		w += end - r;
+	}
+	*w = 0;
+	return (size_t)(w - buf);
+}

@@ -2048,6 +2048,7 @@ int rd_extract_page(const char *data, size_t len, const char *url, const struct 
 		return r->text && r->html ? 0 : -ENOMEM;
 	}
 	bool truncated = r->truncated;
+	ulen = rd_strip_scripts(utf8, ulen);
 	int ret = extract_doc(utf8, ulen, url, false, lim, boiler, source, r);
 	r->truncated = truncated;
 	free(utf8);

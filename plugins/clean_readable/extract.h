@@ -59,6 +59,10 @@ int rd_extract_fragment(const char *html, size_t len, const char *url,
  * buffer and its length, or NULL with *err set to a static message (binary data, OOM). */
 char *rd_decode_page(const char *data, size_t len, size_t *out_len, const char **err);
 
+/* Remove the contents of <script> (but JSON-LD) and <style> elements in place; returns the new
+ * length (buf stays NUL-terminated). */
+size_t rd_strip_scripts(char *buf, size_t len);
+
 /* Parse a date as found in HTML pages (ISO 8601, RFC 2822, "November 19, 2019", "19 Nov 2019",
  * "2019/11/19", with or without time and zone). Returns seconds since the epoch (UTC) or -1. */
 time_t rd_parse_date(const char *s);
