@@ -122,7 +122,6 @@ struct dd_ctx {
 	struct fm_buf key;
 	struct u32set qset, cset;
 	uint8_t *qncl;                /* per query sample: stories holding it (255: too many) */
-	struct dd_cluster **qcl;      /* ... and which, when exactly one */
 	uint32_t *touched;
 	size_t scratch_cap, touched_cap;
 	uint32_t qstamp, cstamp;
@@ -230,10 +229,6 @@ static int ensure_scratch(struct dd_ctx *c, size_t n)
 	if (!a)
 		return -ENOMEM;
 	c->qncl = a;
-	struct dd_cluster **b = realloc(c->qcl, nc * sizeof(*b));
-	if (!b)
-		return -ENOMEM;
-	c->qcl = b;
 	c->scratch_cap = nc;
 	return 0;
 }
@@ -416,7 +411,6 @@ static uint32_t find_near(struct dd_ctx *c)
 		bool fresh = set_add(&c->qset, sk->samples[i]);
 		const struct dd_posting *p = dd_index_posting(ix, sk->samples[i]);
 		c->qncl[i] = 0;
-		c->qcl[i] = NULL;
 		if (!p)
 			continue;
 		if (p->stop) {
@@ -425,7 +419,6 @@ static uint32_t find_near(struct dd_ctx *c)
 		}
 		/* distinct stories holding this shingle: a shingle of many stories counts little */
 		uint32_t ncl = 0;
-		struct dd_cluster *last = NULL;
 		if (++c->cstamp == 0)
 			c->cstamp = 1;
 		for (uint16_t k = 0; k < p->n; k++) {
@@ -433,11 +426,9 @@ static uint32_t find_near(struct dd_ctx *c)
 			if (cl->stamp != c->cstamp) {
 				cl->stamp = c->cstamp;
 				ncl++;
-				last = cl;
 			}
 		}
 		c->qncl[i] = (uint8_t)(ncl > 254 ? 254 : ncl);
-		c->qcl[i] = ncl == 1 ? last : NULL;
 		/* candidates come from the samples every sketch has (0 mod 4), so that a dense short
 		 * text and a long one score alike */
 		if (!fresh || !ncl || sk->samples[i] % FM_DD_SAMPLE_MOD)
@@ -651,9 +642,20 @@ static void dd_fini(void *ctx)
 	free(c->qset.slots);
 	free(c->cset.slots);
 	free(c->qncl);
-	free(c->qcl);
 	free(c->touched);
 	free(c);
+}
+
+/* Move a damaged index aside, so that the next save does not destroy what someone may want
+ * to look at. */
+static void keep_bad_file(const char *dir)
+{
+	char *from = NULL, *to = NULL;
+	if (asprintf(&from, "%s/%s", dir, DD_STATE_FILE) >= 0 &&
+	    asprintf(&to, "%s/%s.bad", dir, DD_STATE_FILE) >= 0)
+		(void)rename(from, to);
+	free(from);
+	free(to);
 }
 
 static int dd_init(void **ctxp, const fm_host *host, fm_instance *inst, const void *config)
@@ -687,7 +689,9 @@ static int dd_init(void **ctxp, const fm_host *host, fm_instance *inst, const vo
 			}
 			if (rc < 0) {
 				/* a damaged index costs some missed duplicates, never the stage */
-				fm_warn(host, inst, "ignoring the saved dedupe index: %s", err);
+				fm_warn(host, inst, "ignoring the saved dedupe index: %s (kept as %s.bad)",
+				        err, DD_STATE_FILE);
+				keep_bad_file(c->state_dir);
 				c->dirty = true;
 			} else if (found) {
 				dd_index_evict(&c->ix, (uint32_t)cfg->max_docs, cfg->window_ms);

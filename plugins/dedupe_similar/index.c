@@ -412,8 +412,12 @@ size_t dd_index_evict(struct dd_index *ix, uint32_t max_docs, int64_t window_ms)
 
 void dd_index_fini(struct dd_index *ix)
 {
-	while (ix->fifo_len)
-		evict_one(ix);
+	/* no need to unlink each document from the postings: everything goes */
+	for (uint32_t i = 0; i < ix->fifo_len; i++) {
+		struct dd_slot *s = &ix->slots[dd_index_fifo_at(ix, i)];
+		free(s->samples);
+		dd_cluster_unref(ix, s->cl);
+	}
 	for (size_t i = 0; i < ix->post_cap; i++)
 		free(ix->post[i].ids);
 	free(ix->post);

@@ -75,7 +75,7 @@ static bool is_unspaced(uint32_t cp)
 	       (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x20000 && cp <= 0x2ffff);
 }
 
-static bool is_word_cp(uint32_t cp)
+static inline bool is_word_cp(uint32_t cp)
 {
 	if (cp < 0x80)
 		return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
@@ -189,7 +189,23 @@ int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t ma
 	uint32_t nchars = 0;
 	while (i < len) {
 		uint32_t cp;
-		size_t k = utf8_next(s + i, len - i, &cp);
+		size_t k;
+		unsigned char b = s[i];
+		/* ASCII letters and digits: the common case, without the Unicode tables */
+		if (b < 0x80 && in_word &&
+		    ((unsigned)((b | 0x20) - 'a') < 26u || (unsigned)(b - '0') < 10u)) {
+			if ((unsigned)(b - 'A') < 26u)
+				b |= 0x20;
+			else if ((unsigned)(b - '0') < 10u)
+				digit = true;
+			else
+				all_caps = false;
+			h = (h ^ b) * FNV_PRIME;
+			nchars++;
+			i++;
+			continue;
+		}
+		k = utf8_next(s + i, len - i, &cp);
 		bool wc = is_word_cp(cp);
 		if (wc && is_unspaced(cp)) {
 			if (in_word && take_word(sk, &st, h, cap, all_caps && nchars > 1, digit) < 0)

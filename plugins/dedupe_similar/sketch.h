@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #define FM_DD_SAMPLE_MOD 4u /* keep one shingle in 4 (by hash) */
-#define FM_DD_DENSE_WORDS 400u /* below: one in 2; below half of it: every shingle */
+#define FM_DD_DENSE_WORDS 240u /* below: one in 2; below half of it: every shingle */
 #define FM_DD_MAX_ANCHORS 128u
 
 struct dd_sketch {
