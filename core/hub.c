@@ -940,7 +940,7 @@ int fm_hub_run(struct fm_hub *h)
 		bool sched_done = !h->opts.sched || fm_sched_finished(h->opts.sched);
 		if (h->live == 0 && (draining || (input_done && sched_done &&
 		                                  (h->opts.sched || h->in_fd >= 0))))
-			return 0;
+			return h->given_up ? 1 : 0;
 		if (draining && now_mono >= drain_deadline) {
 			log_err("drain timeout: %lld documents still in flight are abandoned",
 			        (long long)h->live);

@@ -39,7 +39,8 @@ struct fm_hub_opts {
 struct fm_hub *fm_hub_new(struct fm_config *cfg, struct fm_stage_cfg *chain,
                           const struct fm_hub_opts *opts);
 /* Route until the work is done (once / end of input) or a stop is requested and drained.
- * Returns 0 when everything that came in left the pipeline, 1 otherwise. */
+ * Returns 0 when everything that came in went through, 1 when documents were given up after
+ * max_attempts or abandoned at the drain timeout. */
 int fm_hub_run(struct fm_hub *hub);
 /* Ask the hub to stop taking work and drain (async-signal-safe). */
 void fm_hub_request_stop(void);
