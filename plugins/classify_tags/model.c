@@ -60,9 +60,8 @@ static long vocab_find(const struct vocab *v, const char *s, size_t n, uint64_t 
 	return -1;
 }
 
-static int vocab_grow(struct vocab *v)
+static int vocab_rehash(struct vocab *v, size_t ns)
 {
-	size_t ns = v->slots ? (v->mask + 1) * 2 : 1024;
 	uint32_t *slots = calloc(ns, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
@@ -76,6 +75,30 @@ static int vocab_grow(struct vocab *v)
 	v->slots = slots;
 	v->mask = ns - 1;
 	return 0;
+}
+
+static int vocab_grow(struct vocab *v)
+{
+	return vocab_rehash(v, v->slots ? (v->mask + 1) * 2 : 1024);
+}
+
+/* Size the table for n terms of about `bytes` in all (a model being loaded), so it is never
+ * rehashed nor moved while loading. */
+static int vocab_reserve(struct vocab *v, size_t n, size_t bytes)
+{
+	size_t ns = 1024;
+	while (ns < n * 2)
+		ns *= 2;
+	if ((!v->slots || v->mask + 1 < ns) && vocab_rehash(v, ns) < 0)
+		return -ENOMEM;
+	if (v->cap < n) {
+		struct term *t = realloc(v->terms, n * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		v->terms = t;
+		v->cap = n;
+	}
+	return fm_buf_reserve(&v->arena, bytes) ? 0 : -ENOMEM;
 }
 
 /* Index of s, added when absent; -1 on OOM. */
@@ -730,13 +753,63 @@ static char *next_line(struct loader *l)
 	return l->buf;
 }
 
+/* A decimal number as fm_model_save writes it ("%.6g"/"%.9g": sign, up to 17 significant
+ * digits, optional fraction and exponent) in a fraction of strtod's time; anything else falls
+ * back to strtod. Loading a model is start-up time that the classify stage pays each run. */
+static double parse_number(const char *s, char **end)
+{
+	static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+	                               1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+	                               1e18, 1e19, 1e20, 1e21, 1e22};
+	const char *p = s;
+	bool neg = *p == '-';
+	if (*p == '-' || *p == '+')
+		p++;
+	uint64_t mant = 0;
+	int digits = 0, scale = 0;
+	const char *d0 = p;
+	while (*p >= '0' && *p <= '9' && digits < 18)
+		mant = mant * 10 + (uint64_t)(*p++ - '0'), digits += mant > 0;
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9' && digits < 18) {
+			mant = mant * 10 + (uint64_t)(*p++ - '0');
+			digits += mant > 0;
+			scale--;
+		}
+	}
+	if (p == d0 || (*p >= '0' && *p <= '9'))
+		return strtod(s, end); /* empty or too many digits */
+	if (*p == 'e' || *p == 'E') {
+		const char *e = p + 1;
+		bool eneg = *e == '-';
+		if (*e == '-' || *e == '+')
+			e++;
+		if (!(*e >= '0' && *e <= '9'))
+			return strtod(s, end);
+		int ex = 0;
+		while (*e >= '0' && *e <= '9' && ex < 1000)
+			ex = ex * 10 + (*e++ - '0');
+		scale += eneg ? -ex : ex;
+		p = e;
+	}
+	if (scale < -22 || scale > 22)
+		return strtod(s, end);
+	double v = (double)mant;
+	v = scale < 0 ? v / pow10[-scale] : v * pow10[scale];
+	*end = (char *)p;
+	return neg ? -v : v;
+}
+
 /* Parse k floats separated by spaces from s; returns false on a malformed list. */
 static bool parse_floats(const char *s, size_t k, float *out, double *dout)
 {
 	char *end;
 	for (size_t c = 0; c < k; c++) {
+		while (*s == ' ')
+			s++;
 		errno = 0;
-		double v = strtod(s, &end);
+		double v = parse_number(s, &end);
 		if (end == s || errno || !isfinite(v))
 			return false;
 		if (out)
@@ -795,6 +868,9 @@ struct fm_model *fm_model_load(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	size_t nf = (size_t)n;
+	/* Terms average well under 16 bytes; the arena grows if not. */
+	if (vocab_reserve(&m->vocab, nf, nf * 16) < 0)
+		goto oom;
 	if (!(m->idf = malloc((nf ? nf : 1) * sizeof(*m->idf))) ||
 	    !(m->w = malloc((nf ? nf : 1) * m->k * sizeof(*m->w))))
 		goto oom;
@@ -809,19 +885,19 @@ struct fm_model *fm_model_load(const char *path, char *err, size_t errlen)
 			lerr(&l, "expected TERM<TAB>IDF<TAB>WEIGHTS");
 			goto fail;
 		}
-		m->idf[i] = strtof(tab1 + 1, &end);
+		m->idf[i] = (float)parse_number(tab1 + 1, &end);
 		if (end != tab2 || !parse_floats(tab2 + 1, m->k, m->w + i * m->k, NULL)) {
 			lerr(&l, "bad numbers (expected an idf and %zu weights)", m->k);
 			goto fail;
 		}
-		size_t len = (size_t)(tab1 - line);
-		uint64_t h = hash_bytes(line, len);
-		if (vocab_find(&m->vocab, line, len, h) >= 0) {
+		size_t len = (size_t)(tab1 - line), before = m->vocab.n;
+		long id = vocab_add(&m->vocab, line, len, hash_bytes(line, len));
+		if (id < 0)
+			goto oom;
+		if (m->vocab.n == before) {
 			lerr(&l, "term '%.*s' listed twice", (int)(len > 40 ? 40 : len), line);
 			goto fail;
 		}
-		if (vocab_add(&m->vocab, line, len, h) < 0)
-			goto oom;
 	}
 	fclose(l.f);
 	free(l.buf);
