@@ -723,6 +723,15 @@ static void put_element(struct walker *w, xmlNodePtr n, const char *base, enum n
 
 static void put_entity_ref(struct fm_buf *out, xmlNodePtr n)
 {
+	xmlEntityPtr ent = n->doc ? xmlGetDocEntity(n->doc, n->name) : NULL;
+	if (ent) {
+		/* declared in the document: its replacement text, unexpanded further (so nested
+		 * declarations cannot multiply) and escaped; external entities are never loaded */
+		if ((ent->etype == XML_INTERNAL_GENERAL_ENTITY ||
+		     ent->etype == XML_INTERNAL_PREDEFINED_ENTITY) && ent->content)
+			put_text(out, ent->content);
+		return;
+	}
 	const htmlEntityDesc *e = htmlEntityLookup(n->name);
 	if (e) {
 		char u[8];

@@ -34,7 +34,7 @@ struct feed_ctx {
 	const char *base_url;
 	size_t max_items, max_depth;
 	size_t entity_left; /* bytes of entity text we may still expand */
-	bool entity_limit_hit, entity_bomb, items_limit_hit;
+	bool entity_limit_hit, entity_bomb, items_limit_hit, external_entity_seen;
 	int format;
 	void *root; /* xmlNodePtr of the document element */
 	struct fm_buf tmp;

@@ -118,6 +118,13 @@ static void add_error(struct feed_ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	size_t i;
+	json_t *e;
+	json_array_foreach(c->errors, i, e)
+	{
+		if (!strcmp(json_string_value(e), msg))
+			return;
+	}
 	json_t *v = json_string(msg);
 	json_array_append_new(c->errors, v ? v : json_string("error"));
 }
@@ -144,6 +151,92 @@ static void xml_error(void *ud, xmlErrorPtr e)
 
 /* ---- text ---- */
 
+static void append_html_entity(struct fm_buf *b, const char *name)
+{
+	const htmlEntityDesc *h = htmlEntityLookup(BAD_CAST name);
+	if (h) {
+		char u[8];
+		int len = xmlCopyCharMultiByte((xmlChar *)u, (int)h->value);
+		if (len > 0)
+			fm_buf_append(b, u, (size_t)len);
+	} else {
+		fm_buf_printf(b, "&%s;", name);
+	}
+}
+
+static void expand_text(struct feed_ctx *c, xmlDocPtr doc, const char *s, struct fm_buf *b,
+                        int depth);
+
+/* Expand entity `name` into b. Declared internal entities are expanded from their replacement
+ * text, recursively, within the byte budget (entity_left) and a depth bound, so nested
+ * "billion laughs" declarations cannot blow up; external entities are never loaded; undeclared
+ * names are read as HTML entities (&nbsp; in feeds that never declared it). */
+static void expand_entity(struct feed_ctx *c, xmlDocPtr doc, const char *name, struct fm_buf *b,
+                          int depth)
+{
+	xmlEntityPtr ent = xmlGetDocEntity(doc, BAD_CAST name);
+	if (!ent) {
+		append_html_entity(b, name);
+		return;
+	}
+	switch (ent->etype) {
+	case XML_INTERNAL_PREDEFINED_ENTITY:
+		if (ent->content)
+			fm_buf_puts(b, (const char *)ent->content);
+		return;
+	case XML_INTERNAL_GENERAL_ENTITY:
+		if (ent->content && c->entity_left >= (size_t)ent->length && depth < 16) {
+			c->entity_left -= (size_t)ent->length;
+			expand_text(c, doc, (const char *)ent->content, b, depth + 1);
+		} else if (!c->entity_limit_hit) {
+			c->entity_limit_hit = true;
+			add_error(c, "entity expansion limit reached at &%s;: text cut", name);
+		}
+		return;
+	default:
+		if (!c->external_entity_seen) {
+			c->external_entity_seen = true;
+			add_error(c, "external entity &%s; not loaded", name);
+		}
+		return;
+	}
+}
+
+/* Replacement text of an entity: character data with references (markup is kept as text). */
+static void expand_text(struct feed_ctx *c, xmlDocPtr doc, const char *s, struct fm_buf *b,
+                        int depth)
+{
+	while (*s) {
+		const char *amp = strchr(s, '&');
+		if (!amp) {
+			fm_buf_puts(b, s);
+			return;
+		}
+		fm_buf_append(b, s, (size_t)(amp - s));
+		const char *semi = strchr(amp, ';');
+		if (!semi || semi - amp > 64) {
+			fm_buf_putc(b, '&');
+			s = amp + 1;
+			continue;
+		}
+		char name[72];
+		size_t n = (size_t)(semi - amp - 1);
+		memcpy(name, amp + 1, n);
+		name[n] = '\0';
+		if (name[0] == '#') {
+			long v = name[1] == 'x' || name[1] == 'X' ? strtol(name + 2, NULL, 16)
+			                                         : strtol(name + 1, NULL, 10);
+			char u[8];
+			int len = v > 0 && v <= 0x10ffff ? xmlCopyCharMultiByte((xmlChar *)u, (int)v) : 0;
+			if (len > 0)
+				fm_buf_append(b, u, (size_t)len);
+		} else {
+			expand_entity(c, doc, name, b, depth);
+		}
+		s = semi + 1;
+	}
+}
+
 /* Append the text of a node list to b, expanding entity references within the budget. */
 static void gather_text(struct feed_ctx *c, xmlNodePtr n, struct fm_buf *b, int depth)
 {
@@ -154,30 +247,9 @@ static void gather_text(struct feed_ctx *c, xmlNodePtr n, struct fm_buf *b, int 
 			if (n->content)
 				fm_buf_puts(b, (const char *)n->content);
 			break;
-		case XML_ENTITY_REF_NODE: {
-			xmlEntityPtr ent = xmlGetDocEntity(n->doc, n->name);
-			if (ent && ent->etype == XML_INTERNAL_GENERAL_ENTITY) {
-				if (ent->length > 0 && c->entity_left >= (size_t)ent->length && depth < 20) {
-					c->entity_left -= (size_t)ent->length;
-					gather_text(c, ent->children, b, depth + 1);
-				} else if (!c->entity_limit_hit) {
-					c->entity_limit_hit = true;
-					add_error(c, "entity expansion limit reached (&%s;): text cut",
-					          (const char *)n->name);
-				}
-			} else if (!ent) {
-				const htmlEntityDesc *h = htmlEntityLookup(n->name);
-				if (h) {
-					char u[8];
-					int len = xmlCopyCharMultiByte((xmlChar *)u, (int)h->value);
-					if (len > 0)
-						fm_buf_append(b, u, (size_t)len);
-				} else {
-					fm_buf_printf(b, "&%s;", (const char *)n->name);
-				}
-			}
+		case XML_ENTITY_REF_NODE:
+			expand_entity(c, n->doc, (const char *)n->name, b, depth);
 			break;
-		}
 		case XML_ELEMENT_NODE:
 			if (depth < 64)
 				gather_text(c, n->children, b, depth + 1);
@@ -1379,6 +1451,146 @@ static bool too_deep(xmlNodePtr n, size_t max)
 	return false;
 }
 
+/*
+ * Entity repair before parsing. libxml2 (2.9) stops expanding every entity reference, even
+ * &lt; and &amp;, after the first well-formedness error in a document, so one stray '&' or an
+ * undeclared &nbsp; would strip all escaped markup from the rest of the feed. Both are common,
+ * so they are repaired here instead: an undeclared HTML entity name becomes a character
+ * reference, any other '&' that does not start a reference becomes &amp;. Each repair is
+ * reported (unless an external DTD, which we never load, may have declared the name).
+ * CDATA sections, comments and processing instructions are left alone.
+ */
+static bool declared_entity(const char *data, size_t dlen, const char *name, size_t n)
+{
+	const char *p = data, *end = data + dlen;
+	while ((p = memmem(p, (size_t)(end - p), "<!ENTITY", 8)) != NULL) {
+		p += 8;
+		while (p < end && isspace((unsigned char)*p))
+			p++;
+		if (p + n < end && !memcmp(p, name, n) && isspace((unsigned char)p[n]))
+			return true;
+	}
+	return false;
+}
+
+static char *repair_entities(struct feed_ctx *c, const char *data, size_t len, size_t *outlen)
+{
+	struct fm_buf out = FM_BUF_INIT;
+	const char *p = data, *end = data + len, *copied = data;
+	size_t line = 1;
+	const char *line_pos = data;
+	/* the internal subset, where declared names live, and whether an external DTD exists */
+	const char *dt = memmem(data, len < 4096 ? len : 4096, "<!DOCTYPE", 9);
+	size_t dt_len = 0;
+	bool external_dtd = false;
+	if (dt) {
+		const char *gt = memchr(dt, '>', (size_t)(end - dt));
+		const char *br = memchr(dt, '[', (size_t)(end - dt));
+		const char *close = br ? memmem(br, (size_t)(end - br), "]>", 2) : NULL;
+		if (br && gt && br < gt && close)
+			dt_len = (size_t)(close - dt);
+		else if (gt)
+			dt_len = (size_t)(gt - dt);
+		external_dtd = memmem(dt, dt_len, "SYSTEM", 6) || memmem(dt, dt_len, "PUBLIC", 6);
+	}
+	while (p < end) {
+		const char *q = p;
+		while (q < end && *q != '&' && *q != '<')
+			q++;
+		if (q >= end)
+			break;
+		if (*q == '<') {
+			const char *skip_to = NULL;
+			size_t skip_len = 0;
+			size_t rest = (size_t)(end - q);
+			if (rest >= 9 && !memcmp(q, "<![CDATA[", 9)) {
+				skip_len = 3;
+				skip_to = memmem(q + 9, rest - 9, "]]>", 3);
+			} else if (rest >= 4 && !memcmp(q, "<!--", 4)) {
+				skip_to = memmem(q + 4, rest - 4, "-->", 3);
+				skip_len = 3;
+			} else if (rest >= 2 && q[1] == '?') {
+				skip_to = memmem(q + 2, rest - 2, "?>", 2);
+				skip_len = 2;
+			}
+			if (skip_to)
+				p = skip_to + skip_len;
+			else if (skip_len)
+				p = end; /* unterminated: the parser will say so */
+			else
+				p = q + 1;
+			continue;
+		}
+		/* q points at '&' */
+		if (dt && q > dt && q < dt + dt_len) {
+			p = q + 1;
+			continue;
+		}
+		const char *r = q + 1;
+		bool ok = false;
+		if (r < end && *r == '#') {
+			r++;
+			if (r < end && (*r == 'x' || *r == 'X')) {
+				r++;
+				while (r < end && isxdigit((unsigned char)*r))
+					r++;
+			} else {
+				while (r < end && isdigit((unsigned char)*r))
+					r++;
+			}
+			ok = r < end && *r == ';' && r > q + 2;
+			p = r;
+			if (ok) {
+				p = r + 1;
+				continue;
+			}
+		}
+		const char *name = q + 1;
+		r = name;
+		while (r < end && r - name < 40 && (isalnum((unsigned char)*r) || *r == '_' || *r == '-' ||
+		                                    *r == '.' || *r == ':'))
+			r++;
+		size_t n = (size_t)(r - name);
+		if (n && r < end && *r == ';') {
+			char nm[48];
+			memcpy(nm, name, n);
+			nm[n] = '\0';
+			if (!strcmp(nm, "amp") || !strcmp(nm, "lt") || !strcmp(nm, "gt") ||
+			    !strcmp(nm, "quot") || !strcmp(nm, "apos") ||
+			    (dt_len && declared_entity(dt, dt_len, nm, n))) {
+				p = r + 1;
+				continue;
+			}
+			const htmlEntityDesc *h = htmlEntityLookup(BAD_CAST nm);
+			if (h) {
+				fm_buf_append(&out, copied, (size_t)(q - copied));
+				fm_buf_printf(&out, "&#%u;", h->value);
+				copied = p = r + 1;
+				if (!external_dtd) {
+					for (; line_pos < q; line_pos++)
+						line += *line_pos == '\n';
+					add_error(c, "line %zu: undeclared entity &%s; read as HTML", line, nm);
+				}
+				continue;
+			}
+		}
+		/* a bare '&' */
+		fm_buf_append(&out, copied, (size_t)(q - copied));
+		fm_buf_puts(&out, "&amp;");
+		copied = p = q + 1;
+		for (; line_pos < q; line_pos++)
+			line += *line_pos == '\n';
+		add_error(c, "line %zu: '&' does not start an entity reference; read as text", line);
+	}
+	if (copied == data) {
+		fm_buf_free(&out);
+		return NULL;
+	}
+	fm_buf_append(&out, copied, (size_t)(end - copied));
+	*outlen = out.len;
+	return fm_buf_steal(&out);
+}
+
 int fm_feed_parse_xml(struct feed_ctx *c, const char *data, size_t len)
 {
 	xmlParserCtxtPtr px = xmlNewParserCtxt();
@@ -1393,6 +1605,12 @@ int fm_feed_parse_xml(struct feed_ctx *c, const char *data, size_t len)
 	int opts = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_IGNORE_ENC |
 	           XML_PARSE_NOWARNING | XML_PARSE_COMPACT;
 	xmlDocPtr doc = NULL;
+	size_t fixed_len = 0;
+	char *fixed = memchr(data, '&', len) ? repair_entities(c, data, len, &fixed_len) : NULL;
+	if (fixed) {
+		data = fixed;
+		len = fixed_len;
+	}
 	if (len > INT32_MAX) {
 		add_error(c, "document too large");
 	} else {
@@ -1434,5 +1652,6 @@ done:
 	if (doc)
 		xmlFreeDoc(doc);
 	xmlFreeParserCtxt(px);
+	free(fixed);
 	return 0;
 }
