@@ -641,9 +641,26 @@ void fm_config_validate_stage(struct fm_config *cfg, struct fm_stage_cfg *st,
 		            "run_as = remote needs bind = tcp://*:PORT (the core's side) and connect = "
 		            "tcp://HOST:PORT (the remote stage's side)");
 	/* Check the options now so that `feedmill check` reports them before anything runs. */
+	size_t first = diag->n;
 	void *config = fm_plugin_config_new(p, st->options, diag);
 	if (config)
 		fm_plugin_config_free(p, config);
+	/* What the option table says about the section as a whole (a required option left
+	 * unset) comes without a place: it belongs at the section's header. */
+	for (size_t i = first; st->line > 0 && i < diag->n; i++) {
+		struct fm_diag_entry *e = &diag->e[i];
+		char *text = NULL, *file = strdup(st->file);
+		if (e->file || !file ||
+		    asprintf(&text, "%s:%d: %s '%s': %s", st->file, st->line,
+		             st->is_output ? "output" : "stage", st->name, e->text) < 0) {
+			free(file);
+			continue;
+		}
+		free(e->text);
+		e->text = text;
+		e->file = file;
+		e->line = st->line;
+	}
 	(void)cfg;
 }
 
@@ -665,9 +682,14 @@ static void validate_source(struct fm_source_cfg *s, const struct fm_loaded_plug
 		char *dir = fm_path_dirname(e->file);
 		json_t *v = fm_option_value_json(o, e->value, dir, err, sizeof(err));
 		free(dir);
+		json_t *prev = json_object_get(s->options, e->key);
 		if (!v)
 			fm_diag_add(diag, e->file, e->line, "%s: %s", e->key, err);
-		else
+		else if (o->type == FM_OPT_LIST && json_is_array(prev)) {
+			/* A list builds up over repeated lines, as in a [stage] section. */
+			json_array_extend(prev, v);
+			json_decref(v);
+		} else
 			json_object_set_new(s->options, e->key, v);
 	}
 }

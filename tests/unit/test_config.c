@@ -1,0 +1,512 @@
+/*
+ * pipeline.conf: good files whose parsed values are asserted, and broken files whose every
+ * problem must be reported as the exact "FILE:LINE: message" lines an operator reads.
+ * Plugin-related checks use the real bundled plugins ($FEEDMILL_PLUGIN_DIR).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+
+#include <feedmill/plugin.h>
+
+#include "config.h"
+#include "instance.h"
+#include "loader.h"
+#include "log.h"
+#include "options.h"
+#include "unit.h"
+
+#define MIN (60 * 1000)
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return strndup(path, slash ? (size_t)(slash - path) : 0);
+}
+
+/* Where option `key` of plugin p lands inside a filled config. */
+static const void *slot(const struct fm_plugin *p, const void *config, const char *key)
+{
+	const struct fm_option *o = fm_option_find(p->options, key);
+	if (!o) {
+		fprintf(stderr, "plugin %s has no option %s\n", p->name, key);
+		abort();
+	}
+	return (const char *)config + o->offset;
+}
+
+static bool strlist_is(const struct fm_strlist *l, const char *const *want)
+{
+	size_t n = 0;
+	while (want[n])
+		n++;
+	if (l->n != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(l->items[i], want[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool json_strings_are(const json_t *arr, const char *const *want)
+{
+	size_t n = 0;
+	while (want[n])
+		n++;
+	if (!json_is_array(arr) || json_array_size(arr) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!json_is_string(json_array_get(arr, i)) ||
+		    strcmp(json_string_value(json_array_get(arr, i)), want[i]) != 0)
+			return false;
+	return true;
+}
+
+static struct fm_source_cfg *source(struct fm_config *c, const char *name)
+{
+	for (struct fm_source_cfg *s = c->sources; s; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ good files */
+
+static void test_good_full(void)
+{
+	char *path = unit_config_path("good/pipeline.conf");
+	char *dir = dir_of(path);
+	struct fm_diag diag = {0};
+	struct fm_loader l;
+	struct fm_config *c = fm_config_load(path, &diag);
+	CHECK(c != NULL);
+	if (!c)
+		goto out_nocfg;
+	fm_loader_init(&l, NULL);
+	CHECK(fm_config_validate(c, &l, &diag) == 0);
+	CHECK(diag.n == 0);
+	if (diag.n)
+		fm_diag_print(&diag, stderr);
+
+	/* globals */
+	char *want = NULL;
+	if (asprintf(&want, "%s/var/state", dir) < 0)
+		abort();
+	CHECK_STR(c->state_dir, want);
+	free(want);
+	CHECK(c->log_level == FM_LOG_INFO);
+	CHECK(c->default_interval_ms == 20 * MIN);
+	CHECK(fabs(c->jitter - 0.2) < 1e-9);
+	CHECK(c->max_backoff_ms == 120 * MIN);
+	CHECK(c->drain_timeout_ms == 45000);
+	CHECK(c->max_attempts == 5);
+	CHECK(c->max_doc_size == 8u << 20);
+	CHECK(c->queue_limit == 500);
+
+	/* sources: the included ones where the include line is, in glob order; a file the
+	 * pattern does not match (30-ignored.conf.disabled) is not read */
+	const char *order[] = {"mill-town", "river-board", "harbour-news", "quiet-valley"};
+	size_t n = 0;
+	for (struct fm_source_cfg *s = c->sources; s; s = s->next, n++)
+		if (n < 4)
+			CHECK_STR(s->name, order[n]);
+	CHECK(n == 4);
+	CHECK(source(c, "never-read") == NULL);
+
+	struct fm_source_cfg *s = source(c, "harbour-news");
+	CHECK(s != NULL);
+	if (s) {
+		CHECK_STR(s->url, "https://harbour.example.org/feed.xml");
+		CHECK(s->interval_ms == 30 * MIN);
+		CHECK_STR(s->type, "feed");
+		CHECK(s->enabled);
+		CHECK(s->line == 16);
+		CHECK(json_strings_are(s->tags, (const char *[]){"local", "boats", "weather", NULL}));
+		/* per-source overrides of fetch_http's options, typed */
+		CHECK(json_integer_value(json_object_get(s->options, "max_redirects")) == 2);
+		CHECK(json_integer_value(json_object_get(s->options, "max_size")) == 2 << 20);
+		CHECK(json_is_true(json_object_get(s->options, "full_article")));
+		/* a list repeated in a source section builds up, as in a stage section */
+		CHECK(json_strings_are(json_object_get(s->options, "headers"),
+		                       (const char *[]){"X-Token: abc", "X-Other: def", NULL}));
+		CHECK(json_object_size(s->options) == 4);
+	}
+	s = source(c, "quiet-valley");
+	CHECK(s != NULL);
+	if (s) {
+		/* quoted: '#' does not start a comment */
+		CHECK_STR(s->url, "https://valley.example.net/news?a=1#top");
+		CHECK(!s->enabled);
+		CHECK(s->interval_ms == 20 * MIN); /* default_interval */
+		CHECK_STR(s->type, "auto");
+		CHECK(json_object_size(s->options) == 0);
+	}
+	s = source(c, "mill-town");
+	CHECK(s != NULL);
+	if (s) {
+		CHECK_STR(s->url, "http://mill.example.com/atom");
+		CHECK(s->interval_ms == 60 * MIN);
+		CHECK(strstr(s->file, "/good/sources.d/10-mill.conf") != NULL);
+		CHECK(s->line == 2);
+	}
+	s = source(c, "river-board");
+	CHECK(s != NULL);
+	if (s) {
+		CHECK_STR(s->type, "html");
+		CHECK(json_strings_are(s->tags, (const char *[]){"fish # chips", NULL}));
+	}
+
+	/* stages, in order, and the output */
+	struct fm_stage_cfg *st = c->stages;
+	CHECK(st && strcmp(st->name, "fetch") == 0);
+	if (st) {
+		CHECK_STR(st->plugin, "fetch_http");
+		CHECK(st->mode == FM_MODE_PROCESS);
+		CHECK(st->workers == 4);
+		CHECK(!st->is_output);
+		CHECK(st->timeout_ms == 5 * MIN);
+		CHECK(st->max_in_flight == 256);
+		CHECK(st->loaded != NULL);
+		if (st->loaded) {
+			const struct fm_plugin *p = &st->loaded->desc;
+			struct fm_diag d2 = {0};
+			void *cfg = fm_plugin_config_new(p, st->options, &d2);
+			CHECK(cfg != NULL);
+			if (cfg) {
+				CHECK_STR(*(char *const *)slot(p, cfg, "user_agent"),
+				          "feedmill \"test\"\tv1 # not a comment");
+				CHECK(*(const int64_t *)slot(p, cfg, "max_items") == 250);
+				fm_plugin_config_free(p, cfg);
+			}
+			fm_diag_free(&d2);
+		}
+		st = st->next;
+	}
+	CHECK(st && strcmp(st->name, "clean") == 0);
+	if (st) {
+		CHECK_STR(st->plugin, "clean_readable");
+		CHECK(st->mode == FM_MODE_REMOTE);
+		CHECK_STR(st->bind, "tcp://*:7100");
+		CHECK_STR(st->connect, "tcp://clean-box.example.net:7100");
+		CHECK(st->timeout_ms == 90000);
+		CHECK(st->max_in_flight == 64);
+		st = st->next;
+	}
+	CHECK(st && strcmp(st->name, "dedupe") == 0);
+	if (st) {
+		CHECK(st->mode == FM_MODE_THREAD);
+		CHECK(st->workers == 1);
+		CHECK(st->loaded != NULL);
+		if (st->loaded) {
+			const struct fm_plugin *p = &st->loaded->desc;
+			CHECK(p->flags & FM_PLUGIN_SINGLETON);
+			struct fm_diag d2 = {0};
+			void *cfg = fm_plugin_config_new(p, st->options, &d2);
+			CHECK(cfg != NULL);
+			if (cfg) {
+				/* the plugin's own "mode", distinct from the stage's run_as */
+				CHECK_STR(*(char *const *)slot(p, cfg, "mode"), "mark");
+				CHECK(*(const int64_t *)slot(p, cfg, "window") == 2 * 86400000LL);
+				CHECK(*(const uint64_t *)slot(p, cfg, "max_text") == 32768);
+				CHECK(fabs(*(const double *)slot(p, cfg, "threshold") - 0.6) < 1e-9);
+				CHECK(strlist_is(slot(p, cfg, "strip_params"),
+				                 (const char *[]){"utm_*", "fbclid", "ref", NULL}));
+				fm_plugin_config_free(p, cfg);
+			}
+			fm_diag_free(&d2);
+		}
+		st = st->next;
+	}
+	CHECK(st == NULL);
+
+	st = c->outputs;
+	CHECK(st && strcmp(st->name, "archive") == 0 && st->is_output);
+	if (st && st->loaded) {
+		const struct fm_plugin *p = &st->loaded->desc;
+		struct fm_diag d2 = {0};
+		void *cfg = fm_plugin_config_new(p, st->options, &d2);
+		CHECK(cfg != NULL);
+		if (cfg) {
+			/* a path option is resolved against the folder of the file that set it */
+			char *want_path = NULL;
+			if (asprintf(&want_path, "%s/out/docs.jsonl", dir) < 0)
+				abort();
+			CHECK_STR(*(char *const *)slot(p, cfg, "path"), want_path);
+			free(want_path);
+			CHECK(strlist_is(slot(p, cfg, "fields"),
+			                 (const char *[]){"id", "title", "url", NULL}));
+			CHECK(*(const bool *)slot(p, cfg, "fsync") == false);
+			fm_plugin_config_free(p, cfg);
+		}
+		fm_diag_free(&d2);
+	}
+	CHECK(st && st->next == NULL);
+
+	fm_loader_fini(&l);
+	fm_config_free(c);
+out_nocfg:
+	fm_diag_free(&diag);
+	free(dir);
+	free(path);
+}
+
+static void test_defaults(void)
+{
+	char *path = unit_config_path("minimal.conf");
+	char *dir = dir_of(path);
+	struct fm_diag diag = {0};
+	struct fm_loader l;
+	struct fm_config *c = fm_config_load(path, &diag);
+	CHECK(c != NULL);
+	if (!c)
+		goto out;
+	fm_loader_init(&l, NULL);
+	CHECK(fm_config_validate(c, &l, &diag) == 0);
+	CHECK(diag.n == 0);
+	char *want = NULL;
+	if (asprintf(&want, "%s/state", dir) < 0)
+		abort();
+	CHECK_STR(c->state_dir, want); /* "state" beside the configuration */
+	free(want);
+	CHECK(c->log_level == FM_LOG_NOTICE);
+	CHECK(c->default_interval_ms == 15 * MIN);
+	CHECK(fabs(c->jitter - 0.1) < 1e-9);
+	CHECK(c->max_backoff_ms == 6 * 60 * MIN);
+	CHECK(c->max_attempts == 3);
+	CHECK(c->max_doc_size == 16u << 20);
+	CHECK(c->sources == NULL && c->outputs == NULL);
+	struct fm_stage_cfg *st = c->stages;
+	CHECK(st && st->mode == FM_MODE_THREAD && st->workers == 1 && !st->bind && !st->connect);
+	if (st && st->loaded) {
+		const struct fm_plugin *p = &st->loaded->desc;
+		void *cfg = fm_plugin_config_new(p, st->options, &diag);
+		CHECK(cfg != NULL);
+		if (cfg) {
+			CHECK_STR(*(char *const *)slot(p, cfg, "mode"), "drop");
+			CHECK(((const struct fm_strlist *)slot(p, cfg, "strip_params"))->n == 0);
+			fm_plugin_config_free(p, cfg);
+		}
+	}
+
+	/* --set: the plugin's own key named like a core one goes to the plugin */
+	CHECK(fm_config_set(c, "dedupe.mode=mark", &diag) == 0);
+	CHECK(fm_config_set(c, "dedupe.run_as=process", &diag) == 0);
+	CHECK(fm_config_set(c, "dedupe.workers=2", &diag) == 0);
+	CHECK(st && st->mode == FM_MODE_PROCESS && st->workers == 2);
+	CHECK(diag.n == 0);
+	CHECK(fm_config_set(c, "nosuch.mode=mark", &diag) == -EINVAL);
+	CHECK(fm_config_set(c, "dedupe-mode-mark", &diag) == -EINVAL);
+	CHECK(fm_config_set(c, "dedupe.run_as=fibre", &diag) == -EINVAL);
+	CHECK(fm_config_set(c, "dedupe.threshold=9", &diag) == 0); /* checked in validation */
+	CHECK(fm_config_validate(c, &l, &diag) == -EINVAL);
+	char *text = unit_diag_text(&diag);
+	char *expect = NULL;
+	/* printed by place: "--set" sorts before an absolute path */
+	if (asprintf(&expect,
+	             "--set: no stage named 'nosuch' in the configuration\n"
+	             "--set: 'dedupe-mode-mark' is not STAGE.KEY=VALUE\n"
+	             "--set: run_as: 'fibre' is not one of thread, process, remote\n"
+	             "--set: threshold: 9 is out of range (allowed: 0.05 to 1)\n"
+	             "%s:1: plugin dedupe_similar keeps shared state and runs as one instance: "
+	             "workers must be 1\n",
+	             path) < 0)
+		abort();
+	CHECK_STR(text, expect);
+	free(text);
+	free(expect);
+	fm_loader_fini(&l);
+	fm_config_free(c);
+out:
+	fm_diag_free(&diag);
+	free(dir);
+	free(path);
+}
+
+static void test_crlf(void)
+{
+	char *path = unit_config_path("good/crlf.conf");
+	struct fm_diag diag = {0};
+	struct fm_loader l;
+	fm_loader_init(&l, NULL);
+	struct fm_config *c = fm_config_load(path, &diag);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK(fm_config_validate(c, &l, &diag) == 0);
+		CHECK(c->stages && c->stages->line == 2);
+		CHECK(c->stages && c->stages->plugin && strcmp(c->stages->plugin, "dedupe_similar") == 0);
+		if (c->stages && c->stages->loaded) {
+			const struct fm_plugin *p = &c->stages->loaded->desc;
+			void *cfg = fm_plugin_config_new(p, c->stages->options, &diag);
+			CHECK(cfg != NULL);
+			if (cfg) {
+				CHECK_STR(*(char *const *)slot(p, cfg, "mode"), "mark");
+				CHECK(*(const int64_t *)slot(p, cfg, "window") == 3 * 60 * MIN);
+				fm_plugin_config_free(p, cfg);
+			}
+		}
+	}
+	CHECK(diag.n == 0);
+	fm_config_free(c);
+	fm_loader_fini(&l);
+	fm_diag_free(&diag);
+	free(path);
+}
+
+/* ------------------------------------------------------------------ broken files */
+
+/*
+ * Load and validate `rel`; what the core reports must be exactly `expected` (one line each, in
+ * the order `feedmill check` prints them). In expected: {F} is the file's path, {D} its folder,
+ * {P} the plugin directory.
+ */
+static void expect_problems(const char *rel, const char *const *expected)
+{
+	char *path = unit_config_path(rel);
+	char *dir = dir_of(path);
+	const char *plugins = getenv("FEEDMILL_PLUGIN_DIR");
+	struct fm_diag diag = {0};
+	struct fm_loader l;
+	fm_loader_init(&l, NULL);
+	struct fm_config *c = fm_config_load(path, &diag);
+	CHECK(c != NULL);
+	if (c)
+		CHECK(fm_config_validate(c, &l, &diag) == -EINVAL || diag.n > 0);
+
+	char *want = strdup("");
+	for (size_t i = 0; expected[i]; i++) {
+		char *line = NULL;
+		if (asprintf(&line, "%s%s\n", want, expected[i]) < 0)
+			abort();
+		free(want);
+		want = line;
+	}
+	want = unit_replace(want, "{F}", path);
+	want = unit_replace(want, "{D}", dir);
+	want = unit_replace(want, "{P}", plugins ? plugins : "");
+	char *got = unit_diag_text(&diag);
+	if (strcmp(got, want) != 0) {
+		fprintf(stderr, "%s: problems reported differ\n--- expected\n%s--- got\n%s---\n", rel,
+		        want, got);
+		fmt_failures++;
+	}
+	free(got);
+	free(want);
+	fm_config_free(c);
+	fm_loader_fini(&l);
+	fm_diag_free(&diag);
+	free(dir);
+	free(path);
+}
+
+static void test_bad_globals(void)
+{
+	expect_problems("bad/globals.conf", (const char *[]){
+		"{F}:2: unknown global setting 'colour' (known: state_dir, plugin_dir, log_level, "
+		"include, default_interval, jitter, max_backoff, drain_timeout, max_attempts, "
+		"max_doc_size, queue_limit)",
+		"{F}:3: default_interval: '5 parsecs' is not a positive duration (like 30s, 15m, 6h)",
+		"{F}:4: max_doc_size: '12Q' is not a size of at least 1K (like 16M)",
+		"{F}:5: log_level: 'loud' is not a log level (err, warn, notice, info, debug)",
+		"{F}:6: jitter: '0.9' is not a fraction from 0 to 0.5",
+		"{F}:7: max_attempts: '0' is not a positive integer",
+		"{F}:8: expected 'key = value'",
+		"{F}:9: missing key before '='",
+		"{F}:10: drain_timeout: unterminated quoted value",
+		"{F}:11: state_dir: unknown escape in quoted value (use \\\" \\\\ \\n \\t)",
+		"{F}:12: queue_limit: text after the closing quote",
+		"{F}:13: max_backoff: '0s' is not a positive duration (like 30s, 15m, 6h)",
+		"{F}:14: malformed section header (expected [kind NAME])",
+		"{F}:16: unknown section [sink]: expected [source NAME], [stage NAME] or [output NAME]",
+		NULL});
+}
+
+static void test_bad_sections(void)
+{
+	expect_problems("bad/sections.conf", (const char *[]){
+		"{F}:2: [source] needs a name of letters, digits, '_', '-' or '.' (got '')",
+		"{F}:4: [source] needs a name of letters, digits, '_', '-' or '.' (got 'two words')",
+		"{F}:8: duplicate source 'alpha' (first defined at {F}:5)",
+		"{F}:11: source 'no-url' has no url",
+		"{F}:13: enabled: 'maybe' is not yes or no",
+		"{F}:14: interval: '0.5s' is not a duration of at least 1s (like 15m)",
+		"{F}:15: type: 'podcast' is not one of auto, feed, html",
+		"{F}:16: source 'ftp' has no url",
+		"{F}:17: url: 'ftp://files.example.com/feed' is not an http:// or https:// URL",
+		"{F}:21: duplicate stage or output name 'fetch' (first defined at {F}:19)",
+		"{F}:23: duplicate stage or output name 'fetch' (first defined at {F}:19)",
+		"{F}:25: stage 'lonely' has no plugin",
+		NULL});
+}
+
+static void test_bad_plugins(void)
+{
+	expect_problems("bad/plugins.conf", (const char *[]){
+		"{F}:2: include: {D}/missing.d/nothing-here.conf: no such file",
+		"{F}:7: unknown source setting 'colour' (known: url, interval, type, enabled, tags, "
+		"and the per-source options of the fetch plugin)",
+		"{F}:8: max_redirects: 'lots' is not an integer",
+		"{F}:10: unknown source setting 'low_speed_limit' (known: url, interval, type, "
+		"enabled, tags, and the per-source options of the fetch plugin)",
+		"{F}:14: workers: '0' is not a number from 1 to 256",
+		"{F}:15: run_as: 'fibre' is not one of thread, process, remote",
+		"{F}:16: unknown option 'retries' for plugin fetch_http",
+		"{F}:18: plugin dedupe_similar keeps shared state and runs as one instance: "
+		"workers must be 1",
+		"{F}:21: mode: 'erase' is not one of drop|mark",
+		"{F}:22: threshold: 2 is out of range (allowed: 0.05 to 1)",
+		"{F}:23: window: 'soon' is not a duration (like 500ms, 30s, 5m, 2h, 1d)",
+		"{F}:24: max_text: '12 parsecs' is not a size (like 512K, 10M, 1G)",
+		"{F}:25: persist: 'perhaps' is not yes or no",
+		"{F}:27: unknown plugin 'classify_tagz': no classify_tagz.so in {P}",
+		"{F}:30: run_as = remote needs bind = tcp://*:PORT (the core's side) and connect = "
+		"tcp://HOST:PORT (the remote stage's side)",
+		"{F}:35: 'Classify.Tags' is not a plugin name (lower-case letters, digits, _ and -)",
+		"{F}:38: output 'archive': plugin publish_jsonl needs option 'path' (the JSON Lines "
+		"file written (replaced atomically on each flush))",
+		"{F}:41: keep: 'many' is not an integer",
+		"{F}:42: connect: 'udp://x:1' is not tcp://HOST:PORT",
+		"{D}/sources-bad/extra.conf:3: unknown source setting 'proxy' (known: url, interval, "
+		"type, enabled, tags, and the per-source options of the fetch plugin)",
+		"{D}/sources-bad/extra.conf:4: interval: '1 fortnight' is not a duration of at least "
+		"1s (like 15m)",
+		NULL});
+}
+
+static void test_include_loop(void)
+{
+	/* A file that includes itself stops at the depth limit with one message. */
+	expect_problems("bad/loop.conf", (const char *[]){
+		"{F}:1: include: nested more than 8 deep",
+		NULL});
+}
+
+static void test_unreadable(void)
+{
+	char *path = unit_config_path("bad/does-not-exist.conf");
+	struct fm_diag diag = {0};
+	struct fm_config *c = fm_config_load(path, &diag);
+	CHECK(c == NULL);
+	char *got = unit_diag_text(&diag);
+	char *want = NULL;
+	if (asprintf(&want, "%s: cannot read %s: No such file or directory\n", path, path) < 0)
+		abort();
+	CHECK_STR(got, want);
+	free(got);
+	free(want);
+	fm_diag_free(&diag);
+	free(path);
+}
+
+int main(void)
+{
+	fm_log_set_level(FM_LOG_ERR);
+	test_good_full();
+	test_defaults();
+	test_crlf();
+	test_bad_globals();
+	test_bad_sections();
+	test_bad_plugins();
+	test_include_loop();
+	test_unreadable();
+	return fmt_done("test_config");
+}
