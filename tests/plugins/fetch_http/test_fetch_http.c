@@ -363,6 +363,42 @@ static void test_full_article(fmt_stage *s)
 	result_free(&r);
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_full_article_politeness(fmt_stage *s)
+{
+	/* a page that is gone: the item keeps its summary, the next item still gets its page;
+	 * and the two requests to the same host are spaced by full_article_delay (a lower
+	 * bound: sleeping can only make it longer) */
+	double t0 = mono_s();
+	struct result r = run(s, request("/partial.rss", NULL,
+	                                 "{\"full_article\": true, \"full_article_delay\": 700}"));
+	double took = mono_s() - t0;
+	CHECK(rep_str(&r, "error") == NULL);
+	CHECK(json_array_size(r.out) == 2);
+	json_t *gone = out_doc(&r, 0), *ok = out_doc(&r, 1);
+	CHECK(json_object_get(gone, "page_html") == NULL);
+	CHECK(contains(doc_str(gone, "summary"), "new date"));
+	CHECK(contains(doc_str(ok, "page_html"), "half past seven"));
+	CHECK(httpd_count(&d, "GET /removed-story.html 404") == 1);
+	CHECK(took >= 0.7);
+	result_free(&r);
+
+	/* full_article_max bounds the pages of one fetch */
+	r = run(s, request("/partial.rss", NULL,
+	                   "{\"full_article\": true, \"full_article_delay\": 0, "
+	                   "\"full_article_max\": 1}"));
+	CHECK(json_array_size(r.out) == 2);
+	CHECK(json_object_get(out_doc(&r, 1), "page_html") == NULL);
+	CHECK(httpd_count(&d, "GET /removed-story.html 404") == 2);
+	result_free(&r);
+}
+
 static void test_passthrough(fmt_stage *s)
 {
 	json_t *out = NULL;
@@ -394,6 +430,7 @@ int main(void)
 	test_request_headers(s);
 	test_html(s);
 	test_full_article(s);
+	test_full_article_politeness(s);
 	fmt_stage_close(s);
 	httpd_stop(&d);
 	return fmt_done("fetch_http");
