@@ -166,7 +166,7 @@ static const char *const neg_sub[] = {
 	"most-popular", "mostpopular", "popular", "skip-link", "rss", "byline", "author-bio",
 	"authorbio", "author-info", "dateline", "timestamp", "caption", "credit", "copyright",
 	"disclaimer", "alert", "banner", "teaser", "tease", "follow", "print", "login",
-	"register", "tooltip", "hidden", "offscreen", "sr-only", "visually-hidden",
+	"register", "tooltip", "offscreen", "sr-only", "visually-hidden",
 	"screen-reader", "adslot", "ad-slot", "ad-container", "ad-wrapper", "dfp", "gpt-ad",
 	"inline-ad", "native-ad", "nocontent", "keywords", "topics", "headline",
 	"article-title", "entry-title", "post-title", "page-title", "top-stories",
@@ -177,7 +177,7 @@ static const char *const neg_sub[] = {
 static const char *const neg_tok[] = {
 	"ad", "ads", "adv", "advert", "nav", "menu", "tags", "tag", "meta", "extra", "aside",
 	"date", "author", "time", "label", "share", "tools", "utility", "utilities", "links",
-	"more", "header", "top", "foot", "footer", "side", "partner", "partners", "sticky",
+	"more", "header", "top", "foot", "footer", "partner", "partners", "sticky",
 	"jump", "toc", "kicker", "eyebrow", "overline", "lede-image", "image", "photo", "media",
 	"embed", "figure", "img", "icon", "logo", "button", "btn", "cta", "form", "search",
 	"community", "replies", "reply", "contact",
@@ -341,6 +341,8 @@ struct elem {
 	uint8_t hints; /* H_* of its own class/id/role */
 	double sum; /* sum of block values in the subtree */
 	double pos; /* sum of positive block values, boilerplate marks ignored */
+	uint32_t npos; /* number of such blocks */
+	double strong_pos; /* pos inside elements marked as the article body */
 };
 
 enum item_type { IT_TEXT, IT_BR, IT_OPEN, IT_CLOSE };
@@ -1030,6 +1032,8 @@ static int new_elem(struct seg *s, xmlNodePtr n, int parent, enum tag t, unsigne
 		e->flags |= EF_IN_CAPTION;
 	e->hints = (uint8_t)hints;
 	e->pos = 0;
+	e->npos = 0;
+	e->strong_pos = 0;
 	if (hints & H_POS)
 		e->flags |= EF_POS;
 	if (hints & H_POS_STRONG)
@@ -1260,6 +1264,38 @@ static bool is_cta(const char *s, size_t len)
 		"this article was", "this story was", "published", "updated", "posted",
 		"last modified", "reporting by", "editing by", "tags:", "topics:", "filed under",
 		"by ", "source:", "credit:",
+	};
+	char low[64];
+	size_t k = 0;
+	for (size_t i = 0; i < len && k + 1 < sizeof(low); i++) {
+		char c = s[i];
+		if (k == 0 && (c == ' ' || c == '\n'))
+			continue;
+		low[k++] = (char)tolower((unsigned char)c);
+	}
+	low[k] = 0;
+	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
+		if (!strncmp(low, phrases[i], strlen(phrases[i])))
+			return true;
+	return false;
+}
+
+/* Headings that open what follows the article: related links, comments, newsletters. */
+static bool is_stop_heading(const char *s, size_t len)
+{
+	static const char *const phrases[] = {
+		"related", "you may also like", "you might also like", "you may like",
+		"more from", "more stories", "more on this", "more news", "more in", "read more",
+		"read next", "recommended", "popular", "most read", "most popular", "trending",
+		"see also", "also read", "further reading", "latest news", "latest stories",
+		"top stories", "what to read next", "comments", "leave a reply", "leave a comment",
+		"join the conversation", "share this", "about the author", "sign up", "subscribe",
+		"newsletter", "editor's picks", "editors' picks", "don't miss", "recent posts",
+		"leia também", "leia mais", "você pode gostar", "veja também", "lesen sie auch",
+		"mehr zum thema", "weitere artikel", "das könnte sie", "à lire aussi",
+		"a lire aussi", "lire aussi", "sur le même sujet", "te puede interesar",
+		"lee también", "noticias relacionadas", "leggi anche", "potrebbe interessarti",
+		"articoli correlati", "ver también", "más noticias",
 	};
 	char low[64];
 	size_t k = 0;
@@ -1508,18 +1544,29 @@ static void resolve_neg(struct seg *s)
 {
 	for (size_t i = 0; i < s->nbl; i++) {
 		double v = block_value(s, &s->bl[i]);
-		if (v > 0)
+		if (v > 0) {
 			s->el[s->bl[i].owner].pos += v;
+			s->el[s->bl[i].owner].npos++;
+		}
 	}
-	for (size_t i = s->nel; i-- > 1;)
-		if (s->el[i].parent >= 0)
-			s->el[s->el[i].parent].pos += s->el[i].pos;
+	for (size_t i = s->nel; i-- > 0;) {
+		struct elem *e = &s->el[i];
+		if (e->flags & EF_POS_STRONG)
+			e->strong_pos = e->pos;
+		if (e->parent >= 0) {
+			s->el[e->parent].pos += e->pos;
+			s->el[e->parent].npos += e->npos;
+			s->el[e->parent].strong_pos += e->strong_pos;
+		}
+	}
 	double total = s->nel ? s->el[0].pos : 0;
 	for (size_t i = 0; i < s->nel; i++) {
 		struct elem *e = &s->el[i];
 		bool neg = e->parent >= 0 && (s->el[e->parent].flags & EF_NEG);
 		if (!neg && (e->hints & H_NEG))
-			neg = (e->hints & H_NEG_STRONG) || e->pos < 0.3 * total;
+			neg = (e->hints & H_NEG_STRONG) ||
+			      ((e->npos < 3 || e->pos < 0.5 * total) &&
+			       e->strong_pos < 0.5 * e->pos);
 		if (neg)
 			e->flags |= EF_NEG;
 	}
@@ -1579,11 +1626,34 @@ static void select_blocks(struct seg *s, size_t from, size_t to, const char *tit
 	free(fp);
 	free(learned);
 
-	/* 0 drop, 1 maybe (short, kept only between content), 2 content */
 	ptrdiff_t first = -1, last = -1;
 	for (size_t i = from; i < to; i++) {
 		struct block *b = &s->bl[i];
 		b->keep = false;
+		/* a "Related stories" / "Comments" heading after the article text ends it */
+		if (!s->fragment && first >= 0 && (b->kind == BK_HEAD || b->words <= 6) &&
+		    b->words <= 12) {
+			block_text(s, b, &tmp);
+			bool stop = is_stop_heading(tmp.data, tmp.len);
+			if (!stop && b->kind == BK_HEAD && (b->flags & EF_NEG) && i + 1 < to &&
+			    !(s->bl[i + 1].flags & EF_NEG))
+				stop = true;
+			if (stop) {
+				/* an inline box in the middle of the article is followed by more
+				 * paragraphs of the same parent; a trailing section is not */
+				int lastp = s->el[s->bl[last].owner].parent;
+				for (size_t j = i + 1; j < to; j++) {
+					if (s->bl[j].v > 0) {
+						stop = s->el[s->bl[j].owner].parent != lastp;
+						break;
+					}
+				}
+			}
+			if (stop) {
+				to = i;
+				break;
+			}
+		}
 		if (b->learned)
 			continue;
 		double ld = b->chars ? (double)b->link_chars / b->chars : 0;
