@@ -308,6 +308,17 @@ static bool html_type(const char *ct)
 	return ct && (strcmp(ct, "text/html") == 0 || strcmp(ct, "application/xhtml+xml") == 0);
 }
 
+/* Types only feeds use: the parser gets the body even when the sniff does not recognise it
+ * (junk before the root, a broken prolog), so the error names what is wrong in it. */
+static bool feed_type(const char *ct)
+{
+	return ct && (strcmp(ct, "application/rss+xml") == 0 ||
+	              strcmp(ct, "application/atom+xml") == 0 ||
+	              strcmp(ct, "application/rdf+xml") == 0 ||
+	              strcmp(ct, "application/feed+json") == 0 ||
+	              strcmp(ct, "application/x-rss+xml") == 0);
+}
+
 static bool looks_binary(const char *s, size_t len)
 {
 	size_t n = len < 1024 ? len : 1024;
@@ -343,7 +354,7 @@ static enum body_kind classify(const struct fm_http_response *resp, const char *
 		return BODY_BINARY;
 	if (strcmp(source_type, "html") == 0)
 		return BODY_HTML;
-	if (fm_feed_sniff(b, len))
+	if (fm_feed_sniff(b, len) || feed_type(ct))
 		return BODY_FEED;
 	if (html_type(ct) || looks_html(b, len))
 		return BODY_HTML;
@@ -800,13 +811,12 @@ static int fh_process(void *ctx, json_t *doc, fm_out *out)
 	if (resp->status == 304) {
 		h->report(out, FM_REPORT_NOT_MODIFIED, json_true());
 		/* a 304 may omit the validators: the ones sent stay valid */
-		h->report(out, FM_REPORT_ETAG,
-		          resp->etag ? json_string(resp->etag)
-		                     : rq.etag ? json_string(rq.etag) : json_null());
-		h->report(out, FM_REPORT_LAST_MODIFIED,
-		          resp->last_modified ? json_string(resp->last_modified)
-		          : rq.last_modified  ? json_string(rq.last_modified)
-		                              : json_null());
+		const char *etag = resp->etag ? resp->etag : rq.etag;
+		const char *lm = resp->last_modified ? resp->last_modified : rq.last_modified;
+		if (etag)
+			h->report(out, FM_REPORT_ETAG, json_string(etag));
+		if (lm)
+			h->report(out, FM_REPORT_LAST_MODIFIED, json_string(lm));
 		h->report(out, FM_REPORT_ITEMS, json_integer(0));
 		h->count(fh->inst, "not_modified", 1);
 		goto done;
