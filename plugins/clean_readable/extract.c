@@ -1574,6 +1574,25 @@ static void resolve_neg(struct seg *s)
 		s->bl[i].flags |= s->el[s->bl[i].owner].flags & EF_NEG;
 }
 
+/* A teaser: an excerpt cut short with an ellipsis ("... the minister said…"). */
+static bool ends_ellipsis(const struct seg *s, const struct block *b)
+{
+	for (uint32_t k = b->item_end; k > b->item_begin; k--) {
+		const struct item *it = &s->it[k - 1];
+		if (it->type != IT_TEXT)
+			continue;
+		const char *t = s->pool.data + it->off;
+		uint32_t n = it->len;
+		while (n && (t[n - 1] == ' ' || t[n - 1] == ']' || t[n - 1] == '['))
+			n--;
+		if (!n)
+			continue;
+		return (n >= 3 && !memcmp(t + n - 3, "...", 3)) ||
+		       (n >= 3 && !memcmp(t + n - 3, "\xE2\x80\xA6", 3));
+	}
+	return false;
+}
+
 static int pick_container(struct seg *s)
 {
 	resolve_neg(s);
@@ -1604,6 +1623,28 @@ static int pick_container(struct seg *s)
 		}
 	}
 	return best;
+}
+
+/* Two excerpts cut with an ellipsis close to each other, in different parents: a list of
+ * "read more" teasers for other articles. */
+static bool teaser_run(const struct seg *s, size_t i, size_t from, size_t to)
+{
+	int par = s->el[s->bl[i].owner].parent;
+	int seen = 0;
+	for (size_t j = i + 1; j < to && seen < 2; j++)
+		if (s->bl[j].v > 0) {
+			seen++;
+			if (ends_ellipsis(s, &s->bl[j]) && s->el[s->bl[j].owner].parent != par)
+				return true;
+		}
+	seen = 0;
+	for (size_t j = i; j-- > from && seen < 2;)
+		if (s->bl[j].v > 0) {
+			seen++;
+			if (ends_ellipsis(s, &s->bl[j]) && s->el[s->bl[j].owner].parent != par)
+				return true;
+		}
+	return false;
 }
 
 /* Decide which blocks of the container [from, to) are kept. */
@@ -1641,10 +1682,9 @@ static void select_blocks(struct seg *s, size_t from, size_t to, const char *tit
 			if (stop) {
 				/* an inline box in the middle of the article is followed by more
 				 * paragraphs of the same parent; a trailing section is not */
-				int lastp = s->el[s->bl[last].owner].parent;
 				for (size_t j = i + 1; j < to; j++) {
 					if (s->bl[j].v > 0) {
-						stop = s->el[s->bl[j].owner].parent != lastp;
+						stop = ends_ellipsis(s, &s->bl[j]);
 						break;
 					}
 				}
@@ -1665,6 +1705,8 @@ static void select_blocks(struct seg *s, size_t from, size_t to, const char *tit
 			continue;
 		if (b->kind == BK_FIG || b->kind == BK_TABLE || b->kind == BK_HEAD)
 			continue; /* decided below */
+		if (b->v > 0 && ends_ellipsis(s, b) && teaser_run(s, i, from, to))
+			continue;
 		if (b->v > 0) {
 			b->keep = true;
 			if (first < 0)
