@@ -284,16 +284,16 @@ static bool q_own(struct walk *w, uint32_t i)
 
 static bool c_own(struct walk *w, uint32_t i)
 {
-	const struct dd_posting *p = dd_index_posting(&w->c->ix, w->cand->samples[i]);
-	if (!p)
-		return true;
-	if (p->stop)
+	uint32_t ids[DD_POSTING_CAP];
+	bool stop;
+	uint32_t np = dd_index_postings(&w->c->ix, w->cand->samples[i], ids, &stop);
+	if (stop)
 		return false;
 	/* distinct stories in the posting, up to one more than what still counts as own */
 	const struct dd_cluster *seen[DD_OWN_STORIES + 1];
 	uint32_t n = 0;
-	for (uint16_t k = 0; k < p->n; k++) {
-		const struct dd_cluster *cl = w->c->ix.slots[p->ids[k]].cl;
+	for (uint32_t k = 0; k < np; k++) {
+		const struct dd_cluster *cl = w->c->ix.slots[ids[k]].cl;
 		uint32_t j = 0;
 		while (j < n && seen[j] != cl)
 			j++;
@@ -409,11 +409,11 @@ static uint32_t find_near(struct dd_ctx *c)
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		bool fresh = set_add(&c->qset, sk->samples[i]);
-		const struct dd_posting *p = dd_index_posting(ix, sk->samples[i]);
+		uint32_t ids[DD_POSTING_CAP];
+		bool stop;
+		uint32_t np = dd_index_postings(ix, sk->samples[i], ids, &stop);
 		c->qncl[i] = 0;
-		if (!p)
-			continue;
-		if (p->stop) {
+		if (stop) {
 			c->qncl[i] = 255;
 			continue;
 		}
@@ -421,8 +421,8 @@ static uint32_t find_near(struct dd_ctx *c)
 		uint32_t ncl = 0;
 		if (++c->cstamp == 0)
 			c->cstamp = 1;
-		for (uint16_t k = 0; k < p->n; k++) {
-			struct dd_cluster *cl = ix->slots[p->ids[k]].cl;
+		for (uint32_t k = 0; k < np; k++) {
+			struct dd_cluster *cl = ix->slots[ids[k]].cl;
 			if (cl->stamp != c->cstamp) {
 				cl->stamp = c->cstamp;
 				ncl++;
@@ -434,8 +434,8 @@ static uint32_t find_near(struct dd_ctx *c)
 		if (!fresh || !ncl || sk->samples[i] % FM_DD_SAMPLE_MOD)
 			continue;
 		float wgt = 1.0f / (float)ncl;
-		for (uint16_t k = 0; k < p->n; k++) {
-			struct dd_slot *s = &ix->slots[p->ids[k]];
+		for (uint32_t k = 0; k < np; k++) {
+			struct dd_slot *s = &ix->slots[ids[k]];
 			if (s->qstamp != c->qstamp) {
 				s->qstamp = c->qstamp;
 				s->score = 0;
@@ -447,7 +447,7 @@ static uint32_t find_near(struct dd_ctx *c)
 					c->touched = t;
 					c->touched_cap = nc;
 				}
-				c->touched[ntouched++] = p->ids[k];
+				c->touched[ntouched++] = ids[k];
 			}
 			s->score += wgt;
 		}

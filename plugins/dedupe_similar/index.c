@@ -102,116 +102,113 @@ static void map_free(struct dd_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* --- posting table: u32 shingle -> slot list --- */
+/* --- postings: one flat multimap of (shingle, slot) pairs ---
+ * Most shingles of a stream belong to one document, so a list per shingle (a malloc each)
+ * would cost far more than the pair itself. Pairs live in one open-addressing table (linear
+ * probing, backward-shift deletion); the pairs of one shingle sit in the probe run from its
+ * home. A shingle reaching DD_POSTING_CAP documents gets a stop pair (slot DD_NONE) and no more
+ * pairs. */
 
-static inline size_t post_home(uint32_t key, size_t cap)
+static inline size_t pm_home(uint32_t key, size_t cap)
 {
 	return (size_t)(key * 0x9e3779b1u) & (cap - 1);
 }
 
-static int post_grow(struct dd_index *ix)
+static int pm_grow(struct dd_index *ix)
 {
-	size_t nc = ix->post_cap ? ix->post_cap * 2 : 4096;
-	struct dd_posting *p = calloc(nc, sizeof(*p));
+	size_t nc = ix->pm_cap ? ix->pm_cap * 2 : 65536;
+	struct dd_pair *p = calloc(nc, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	for (size_t i = 0; i < ix->post_cap; i++) {
-		if (!ix->post[i].key)
+	for (size_t i = 0; i < ix->pm_cap; i++) {
+		if (!ix->pm[i].key)
 			continue;
-		size_t j = post_home(ix->post[i].key, nc);
+		size_t j = pm_home(ix->pm[i].key, nc);
 		while (p[j].key)
 			j = (j + 1) & (nc - 1);
-		p[j] = ix->post[i];
+		p[j] = ix->pm[i];
 	}
-	free(ix->post);
-	ix->post = p;
-	ix->post_cap = nc;
+	free(ix->pm);
+	ix->pm = p;
+	ix->pm_cap = nc;
 	return 0;
 }
 
-static size_t post_find(const struct dd_index *ix, uint32_t key)
+uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *out, bool *stop)
 {
-	if (!ix->post_cap)
-		return SIZE_MAX;
-	size_t mask = ix->post_cap - 1, j = post_home(key, ix->post_cap);
-	while (ix->post[j].key) {
-		if (ix->post[j].key == key)
-			return j;
-		j = (j + 1) & mask;
+	*stop = false;
+	if (!ix->pm_cap)
+		return 0;
+	uint32_t n = 0;
+	size_t mask = ix->pm_cap - 1;
+	for (size_t j = pm_home(key, ix->pm_cap); ix->pm[j].key; j = (j + 1) & mask) {
+		if (ix->pm[j].key != key)
+			continue;
+		if (ix->pm[j].slot == DD_NONE)
+			*stop = true;
+		else if (n < DD_POSTING_CAP)
+			out[n++] = ix->pm[j].slot;
 	}
-	return SIZE_MAX;
-}
-
-const struct dd_posting *dd_index_posting(const struct dd_index *ix, uint32_t key)
-{
-	size_t j = post_find(ix, key);
-	return j == SIZE_MAX ? NULL : &ix->post[j];
+	return n;
 }
 
 static int post_add(struct dd_index *ix, uint32_t key, uint32_t slot)
 {
-	if ((ix->post_n + 1) * 2 > ix->post_cap && post_grow(ix) < 0)
+	if ((ix->pm_n + 1) * 10 > ix->pm_cap * 6 && pm_grow(ix) < 0)
 		return -ENOMEM;
-	size_t mask = ix->post_cap - 1, j = post_home(key, ix->post_cap);
-	while (ix->post[j].key && ix->post[j].key != key)
-		j = (j + 1) & mask;
-	struct dd_posting *p = &ix->post[j];
-	if (!p->key) {
-		p->key = key;
-		ix->post_n++;
+	size_t mask = ix->pm_cap - 1, j = pm_home(key, ix->pm_cap);
+	uint32_t same = 0;
+	for (; ix->pm[j].key; j = (j + 1) & mask) {
+		if (ix->pm[j].key != key)
+			continue;
+		if (ix->pm[j].slot == slot || ix->pm[j].slot == DD_NONE)
+			return 0; /* the same shingle twice in one document, or a stopped one */
+		same++;
 	}
-	if (p->n && p->ids[p->n - 1] == slot)
-		return 0; /* the same shingle twice in one document */
-	if (p->stop)
-		return 0;
-	if (p->n == DD_POSTING_CAP) {
-		p->stop = 1;
-		return 0;
-	}
-	if (p->n == p->cap) {
-		uint16_t nc = p->cap ? (uint16_t)(p->cap * 2) : 2;
-		if (nc > DD_POSTING_CAP)
-			nc = DD_POSTING_CAP;
-		uint32_t *ids = realloc(p->ids, nc * sizeof(*ids));
-		if (!ids)
-			return -ENOMEM;
-		ix->posting_bytes += (size_t)(nc - p->cap) * sizeof(*ids);
-		p->ids = ids;
-		p->cap = nc;
-	}
-	p->ids[p->n++] = slot;
+	/* the pair that stops a shingle: slot DD_NONE, found by the same probe as the others */
+	ix->pm[j].key = key;
+	ix->pm[j].slot = same >= DD_POSTING_CAP ? DD_NONE : slot;
+	ix->pm_n++;
 	return 0;
+}
+
+static void pm_delete_at(struct dd_index *ix, size_t j)
+{
+	size_t mask = ix->pm_cap - 1, hole = j;
+	for (size_t i = (hole + 1) & mask; ix->pm[i].key; i = (i + 1) & mask) {
+		size_t home = pm_home(ix->pm[i].key, ix->pm_cap);
+		bool between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+		if (!between) {
+			ix->pm[hole] = ix->pm[i];
+			hole = i;
+		}
+	}
+	ix->pm[hole].key = 0;
+	ix->pm[hole].slot = 0;
+	ix->pm_n--;
 }
 
 static void post_remove(struct dd_index *ix, uint32_t key, uint32_t slot)
 {
-	size_t j = post_find(ix, key);
-	if (j == SIZE_MAX)
+	if (!ix->pm_cap)
 		return;
-	struct dd_posting *p = &ix->post[j];
-	for (uint16_t i = 0; i < p->n; i++) {
-		if (p->ids[i] == slot) {
-			/* keep arrival order: candidates are scored in it */
-			memmove(&p->ids[i], &p->ids[i + 1], (size_t)(p->n - i - 1) * sizeof(*p->ids));
-			p->n--;
-			break;
-		}
-	}
-	if (p->n)
+	size_t mask = ix->pm_cap - 1, j = pm_home(key, ix->pm_cap);
+	while (ix->pm[j].key && (ix->pm[j].key != key || ix->pm[j].slot != slot))
+		j = (j + 1) & mask;
+	if (!ix->pm[j].key)
 		return;
-	ix->posting_bytes -= (size_t)p->cap * sizeof(*p->ids);
-	free(p->ids);
-	size_t mask = ix->post_cap - 1, hole = j;
-	for (size_t i = (hole + 1) & mask; ix->post[i].key; i = (i + 1) & mask) {
-		size_t home = post_home(ix->post[i].key, ix->post_cap);
-		bool between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
-		if (!between) {
-			ix->post[hole] = ix->post[i];
-			hole = i;
-		}
+	pm_delete_at(ix, j);
+	/* a stopped shingle is forgotten with its last indexed document */
+	size_t marker = SIZE_MAX;
+	for (j = pm_home(key, ix->pm_cap); ix->pm[j].key; j = (j + 1) & mask) {
+		if (ix->pm[j].key != key)
+			continue;
+		if (ix->pm[j].slot != DD_NONE)
+			return;
+		marker = j;
 	}
-	memset(&ix->post[hole], 0, sizeof(ix->post[hole]));
-	ix->post_n--;
+	if (marker != SIZE_MAX)
+		pm_delete_at(ix, marker);
 }
 
 /* --- clusters --- */
@@ -418,9 +415,7 @@ void dd_index_fini(struct dd_index *ix)
 		free(s->samples);
 		dd_cluster_unref(ix, s->cl);
 	}
-	for (size_t i = 0; i < ix->post_cap; i++)
-		free(ix->post[i].ids);
-	free(ix->post);
+	free(ix->pm);
 	free(ix->slots);
 	free(ix->freelist);
 	free(ix->fifo);
@@ -434,7 +429,7 @@ size_t dd_index_memory(const struct dd_index *ix)
 {
 	return (size_t)ix->slots_cap * sizeof(struct dd_slot) + (size_t)ix->free_cap * 4 +
 	       (size_t)ix->fifo_cap * 4 + (ix->by_id.cap + ix->by_url.cap + ix->by_fp.cap) * 12 +
-	       ix->post_cap * sizeof(struct dd_posting) + ix->posting_bytes + ix->sketch_bytes +
+	       ix->pm_cap * sizeof(struct dd_pair) + ix->sketch_bytes +
 	       ix->cluster_bytes;
 }
 

@@ -60,11 +60,9 @@ struct dd_map {
 	size_t cap, n;
 };
 
-struct dd_posting {
-	uint32_t key; /* 0: empty */
-	uint16_t n, cap;
-	uint8_t stop; /* overflowed: too common to index */
-	uint32_t *ids;
+struct dd_pair {
+	uint32_t key; /* sampled shingle; 0: empty */
+	uint32_t slot;
 };
 
 struct dd_index {
@@ -75,11 +73,11 @@ struct dd_index {
 	uint32_t *fifo; /* ring of slot indices, arrival order */
 	uint32_t fifo_cap, fifo_head, fifo_len;
 	struct dd_map by_id, by_url, by_fp;
-	struct dd_posting *post;
-	size_t post_cap, post_n;
+	struct dd_pair *pm; /* postings (index.c) */
+	size_t pm_cap, pm_n;
 	uint64_t next_seq;
 	int64_t newest_ms;
-	size_t sketch_bytes, posting_bytes, cluster_bytes;
+	size_t sketch_bytes, cluster_bytes;
 	size_t nclusters;
 };
 
@@ -88,7 +86,9 @@ void dd_index_fini(struct dd_index *ix);
 
 uint32_t dd_map_get(const struct dd_map *m, uint64_t key);
 
-const struct dd_posting *dd_index_posting(const struct dd_index *ix, uint32_t key);
+/* The slots holding shingle key (at most DD_POSTING_CAP) into out; *stop tells that the
+ * shingle is in too many documents to be indexed (boilerplate). Returns the count. */
+uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *out, bool *stop);
 
 /* New story with one reference held by the caller. */
 struct dd_cluster *dd_cluster_new(struct dd_index *ix, const char *key, const char *source);
