@@ -172,7 +172,8 @@ static const char *const neg_sub[] = {
 	"article-title", "entry-title", "post-title", "page-title", "top-stories",
 	"further-reading", "see-also", "next-article", "prev", "upsell", "donate", "survey",
 	"feedback", "rating", "playlist", "carousel", "slideshow", "gallery-nav", "video-player",
-	"audio-player", "podcast",
+	"audio-player", "podcast", "rightrail", "right-rail", "leftrail", "left-rail",
+	"rail-", "privacy",
 };
 static const char *const neg_tok[] = {
 	"ad", "ads", "adv", "advert", "nav", "menu", "tags", "tag", "meta", "extra", "aside",
@@ -180,7 +181,7 @@ static const char *const neg_tok[] = {
 	"more", "header", "top", "foot", "footer", "partner", "partners", "sticky",
 	"jump", "toc", "kicker", "eyebrow", "overline", "lede-image", "image", "photo", "media",
 	"embed", "figure", "img", "icon", "logo", "button", "btn", "cta", "form", "search",
-	"community", "replies", "reply", "contact",
+	"community", "replies", "reply", "contact", "rail",
 };
 static const char *const pos_strong[] = {
 	"articlebody", "article-body", "article__body", "article_body", "articletext",
@@ -1253,7 +1254,7 @@ static int walk(struct seg *s, xmlNodePtr root)
 static bool is_cta(const char *s, size_t len)
 {
 	static const char *const phrases[] = {
-		"advertisement", "advertising", "sponsored", "read more", "read next", "related",
+		"advert", "sponsored", "read more", "read next", "related",
 		"see also", "share this", "share on", "share:", "follow us", "follow me",
 		"sign up", "subscribe", "click here", "tap here", "recommended", "more:", "more on",
 		"more from", "watch:", "listen:", "photo:", "image:", "getty images", "pictured:",
@@ -1280,6 +1281,29 @@ static bool is_cta(const char *s, size_t len)
 	return false;
 }
 
+/* Text that is not prose: a cookie/consent notice, or markup that the page escaped into text
+ * ("&lt;img src=...&gt;"). */
+static bool is_notice(const char *s, size_t len)
+{
+	if (!s || !len)
+		return false;
+	size_t i = 0;
+	while (i < len && s[i] == ' ')
+		i++;
+	if (i + 1 < len && s[i] == '<' && (isalpha((unsigned char)s[i + 1]) || s[i + 1] == '/') &&
+	    memchr(s + i, '>', len - i))
+		return true;
+	if (len > 2000)
+		return false;
+	char low[2001];
+	for (size_t k = 0; k < len; k++)
+		low[k] = (char)tolower((unsigned char)s[k]);
+	low[len] = 0;
+	return strstr(low, "cookie") &&
+	       (strstr(low, "website") || strstr(low, "browser") || strstr(low, "consent") ||
+	        strstr(low, "privacy") || strstr(low, "this site"));
+}
+
 /* Headings that open what follows the article: related links, comments, newsletters. */
 static bool is_stop_heading(const char *s, size_t len)
 {
@@ -1295,7 +1319,8 @@ static bool is_stop_heading(const char *s, size_t len)
 		"mehr zum thema", "weitere artikel", "das könnte sie", "à lire aussi",
 		"a lire aussi", "lire aussi", "sur le même sujet", "te puede interesar",
 		"lee también", "noticias relacionadas", "leggi anche", "potrebbe interessarti",
-		"articoli correlati", "ver también", "más noticias",
+		"articoli correlati", "ver también", "más noticias", "tell us what you think",
+		"what do you think", "have your say",
 	};
 	char low[64];
 	size_t k = 0;
@@ -1708,6 +1733,11 @@ static void select_blocks(struct seg *s, size_t from, size_t to, const char *tit
 		if (b->v > 0 && ends_ellipsis(s, b) && teaser_run(s, i, from, to))
 			continue;
 		if (b->v > 0) {
+			block_text(s, b, &tmp);
+			if (is_notice(tmp.data, tmp.len))
+				continue;
+		}
+		if (b->v > 0) {
 			b->keep = true;
 			if (first < 0)
 				first = (ptrdiff_t)i;
@@ -1741,6 +1771,8 @@ static void select_blocks(struct seg *s, size_t from, size_t to, const char *tit
 			continue;
 		}
 		if (b->words <= 12 && is_cta(tmp.data, tmp.len))
+			continue;
+		if (is_notice(tmp.data, tmp.len))
 			continue;
 		if (b->kind == BK_TABLE) {
 			b->keep = inside || b->v > 0;
