@@ -19,6 +19,7 @@
 
 #include <curl/curl.h>
 #include <feedmill/plugin.h>
+#include <libxml/parser.h>
 
 #include "discover.h"
 #include "feed.h"
@@ -849,8 +850,10 @@ static CURLcode curl_init_rc;
 static void curl_init(void)
 {
 	/* Process-wide and not thread-safe before curl 7.84: once, and never cleaned up (other
-	 * libraries in the process may use curl too). */
+	 * libraries in the process may use curl too). libxml2 2.9 likewise wants its global
+	 * state set up once before parsers run in several threads. */
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	xmlInitParser();
 }
 
 static int fh_init(void **ctx, const fm_host *host, fm_instance *inst, const void *config)
