@@ -1,0 +1,118 @@
+/*
+ * The wire envelope between the hub and stage workers: a message sent with fm_msg_send arrives
+ * whole through fm_msg_recv; a message from another wire version, or with a broken envelope,
+ * is refused with -EPROTO and consumed entirely, so the next good message still arrives intact.
+ */
+#include <errno.h>
+
+#include <zmq.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "unit.h"
+
+/* Send raw frames as one message, as a peer of another version would. */
+static void send_raw(void *sock, const char *const *frames, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (zmq_send(sock, frames[i], strlen(frames[i]), i + 1 < n ? ZMQ_SNDMORE : 0) < 0)
+			abort();
+}
+
+static void send_good(void *push, const char *tag, size_t ndocs)
+{
+	json_t *env = json_pack("{s:i,s:s,s:i,s:s}", "v", FM_WIRE_VERSION, "t", "doc", "hop", 7,
+	                        "src", tag);
+	char *frames[3];
+	size_t lens[3];
+	for (size_t i = 0; i < ndocs; i++) {
+		if (asprintf(&frames[i], "{\"id\":\"%s-%zu\",\"text\":\"caf\\u00e9 \\u0000 nul\"}", tag,
+		             i) < 0)
+			abort();
+		lens[i] = strlen(frames[i]);
+	}
+	CHECK(fm_msg_send(push, env, frames, lens, ndocs, 0) == 0);
+	for (size_t i = 0; i < ndocs; i++)
+		free(frames[i]);
+	json_decref(env);
+}
+
+static void expect_good(void *pull, const char *tag, size_t ndocs)
+{
+	struct fm_msg m;
+	int rc = fm_msg_recv(pull, &m, 0);
+	CHECK(rc == 0);
+	if (rc != 0)
+		return;
+	CHECK(json_integer_value(json_object_get(m.env, "v")) == FM_WIRE_VERSION);
+	CHECK_STR(json_string_value(json_object_get(m.env, "t")), "doc");
+	CHECK_STR(json_string_value(json_object_get(m.env, "src")), tag);
+	CHECK(json_integer_value(json_object_get(m.env, "hop")) == 7);
+	CHECK(m.nframes == ndocs);
+	for (size_t i = 0; i < m.nframes && i < ndocs; i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "%s-%zu", tag, i);
+		json_error_t jerr;
+		json_t *doc = json_loadb(m.frames[i], m.lens[i], JSON_ALLOW_NUL, &jerr);
+		CHECK(doc != NULL);
+		CHECK_STR(json_string_value(json_object_get(doc, "id")), want);
+		CHECK(m.frames[i][m.lens[i]] == '\0'); /* frames come NUL-terminated */
+		json_decref(doc);
+	}
+	fm_msg_free(&m);
+	CHECK(m.env == NULL && m.frames == NULL && m.nframes == 0);
+}
+
+static void expect_refused(void *pull)
+{
+	struct fm_msg m;
+	CHECK(fm_msg_recv(pull, &m, 0) == -EPROTO);
+	CHECK(m.env == NULL && m.nframes == 0 && m.frames == NULL);
+}
+
+int main(void)
+{
+	fm_log_set_level(FM_LOG_ERR);
+	void *ctx = zmq_ctx_new();
+	void *push = zmq_socket(ctx, ZMQ_PUSH);
+	void *pull = zmq_socket(ctx, ZMQ_PULL);
+	CHECK(zmq_bind(pull, "inproc://envelope-test") == 0);
+	CHECK(zmq_connect(push, "inproc://envelope-test") == 0);
+
+	/* nothing there yet */
+	struct fm_msg m;
+	CHECK(fm_msg_recv(pull, &m, ZMQ_DONTWAIT) == -EAGAIN);
+
+	/* round trips: one document, several, none (a bare envelope, like "hello") */
+	send_good(push, "one", 1);
+	expect_good(pull, "one", 1);
+	send_good(push, "three", 3);
+	expect_good(pull, "three", 3);
+	send_good(push, "none", 0);
+	expect_good(pull, "none", 0);
+
+	/* another major version, with documents behind it: refused and consumed */
+	send_raw(push, (const char *[]){"{\"v\":2,\"t\":\"doc\",\"hop\":1}", "{\"id\":\"x\"}",
+	                                "{\"id\":\"y\"}"},
+	         3);
+	send_good(push, "after-v2", 2);
+	expect_refused(pull);
+	expect_good(pull, "after-v2", 2);
+
+	/* broken envelopes: not JSON, not an object, no version, version as a string */
+	send_raw(push, (const char *[]){"{\"v\":1,", "{\"id\":\"x\"}"}, 2);
+	send_raw(push, (const char *[]){"[1,2,3]"}, 1);
+	send_raw(push, (const char *[]){"{\"t\":\"doc\"}", "{}"}, 2);
+	send_raw(push, (const char *[]){"{\"v\":\"1\",\"t\":\"doc\"}"}, 1);
+	send_raw(push, (const char *[]){""}, 1);
+	send_good(push, "survivor", 1);
+	for (int i = 0; i < 5; i++)
+		expect_refused(pull);
+	expect_good(pull, "survivor", 1);
+	CHECK(fm_msg_recv(pull, &m, ZMQ_DONTWAIT) == -EAGAIN);
+
+	zmq_close(push);
+	zmq_close(pull);
+	zmq_ctx_term(ctx);
+	return fmt_done("test_envelope");
+}

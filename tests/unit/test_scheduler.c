@@ -1,0 +1,323 @@
+/*
+ * The scheduler and its state: validators survive a restart (but only once every document of
+ * the fetch has left the pipeline), a changed URL forgets them, a failing source backs off
+ * exponentially up to max_backoff and honours Retry-After, and a successful source comes back
+ * after its interval, give or take the jitter. Time is passed in, so nothing here sleeps.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "scheduler.h"
+#include "state.h"
+#include "unit.h"
+#include "util.h"
+
+#define SEC 1000LL
+#define MIN (60 * SEC)
+#define T0 1700000000000LL /* some wall-clock instant, ms */
+
+static char tmpdir[] = "/tmp/fm-test-sched-XXXXXX";
+
+/* A configuration with the given text, written to a file in the temporary folder. */
+static struct fm_config *config(const char *name, const char *text)
+{
+	char *path = fm_path_join(tmpdir, name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		abort();
+	fputs(text, f);
+	fclose(f);
+	struct fm_diag diag = {0};
+	struct fm_config *c = fm_config_load(path, &diag);
+	if (!c || diag.n) {
+		fm_diag_print(&diag, stderr);
+		abort();
+	}
+	fm_diag_free(&diag);
+	free(path);
+	return c;
+}
+
+static struct fm_state *state_open(const char *sub)
+{
+	char err[256];
+	char *dir = fm_path_join(tmpdir, sub);
+	struct fm_state *st = fm_state_open(dir, err, sizeof(err));
+	if (!st) {
+		fprintf(stderr, "%s\n", err);
+		abort();
+	}
+	free(dir);
+	return st;
+}
+
+static const char *str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* The request of the next due source, taken at the moment it falls due. */
+static json_t *take_next(struct fm_scheduler *s, int64_t *when, int *src)
+{
+	*when = fm_sched_next_due(s);
+	if (*when == INT64_MAX)
+		return NULL;
+	return fm_sched_take_due(s, *when, src);
+}
+
+static const char one_source[] = "jitter = 0.1\n"
+                                 "max_backoff = 6h\n"
+                                 "[source harbour]\n"
+                                 "url = https://harbour.example.org/feed\n"
+                                 "interval = 10m\n";
+
+static void test_validators_persist(void)
+{
+	struct fm_config *cfg = config("v.conf", one_source);
+	struct fm_state *st = state_open("v-state");
+	int src = -1;
+	int64_t when;
+
+	/* first poll: nothing known yet, due within the start-up spread */
+	struct fm_scheduler *s = fm_sched_new(cfg, st, false, T0);
+	CHECK(fm_sched_count(s) == 1);
+	CHECK(fm_sched_next_due(s) >= T0 && fm_sched_next_due(s) <= T0 + 5 * SEC);
+	CHECK(fm_sched_take_due(s, T0 - 1, &src) == NULL); /* not yet */
+	json_t *req = take_next(s, &when, &src);
+	CHECK(req != NULL && src == 0);
+	CHECK_STR(str(req, "type"), "fetch");
+	CHECK_STR(str(req, "source"), "harbour");
+	CHECK_STR(str(req, "url"), "https://harbour.example.org/feed");
+	CHECK(json_object_get(req, "etag") == NULL);
+	json_decref(req);
+	/* in flight: never handed out twice, whatever the time */
+	CHECK(fm_sched_take_due(s, T0 + 365LL * 86400 * SEC, &src) == NULL);
+	CHECK(fm_sched_next_due(s) == INT64_MAX);
+
+	json_t *rep = json_pack("{s:s,s:s,s:i}", "etag", "\"v1\"", "last_modified",
+	                        "Tue, 14 Nov 2023 22:13:20 GMT", "items", 3);
+	fm_sched_done(s, src, rep, false, when + 2 * SEC);
+	json_decref(rep);
+	CHECK(fm_sched_totals(s).items == 3 && fm_sched_totals(s).polled == 1);
+
+	/* documents still in the pipeline: the validators are not kept yet, neither in the
+	 * state nor in the next request */
+	struct fm_source_state ss;
+	CHECK(fm_state_get(st, "harbour", &ss) == 0);
+	CHECK(ss.etag == NULL && ss.last_modified == NULL);
+	CHECK(ss.items == 3 && ss.failures == 0);
+	fm_source_state_clear(&ss);
+	req = take_next(s, &when, &src);
+	CHECK(req && json_object_get(req, "etag") == NULL);
+	json_decref(req);
+	fm_sched_done(s, src, NULL, false, when + SEC); /* a 304-like answer: no validators */
+
+	/* every document has left: now they are kept, and survive a restart */
+	fm_sched_fetch_complete(s, src, when + 3 * SEC);
+	CHECK(fm_state_get(st, "harbour", &ss) == 0);
+	CHECK(ss.etag == NULL); /* the second fetch's (empty) answer was the pending one */
+	fm_source_state_clear(&ss);
+	fm_sched_free(s);
+
+	/* again, completing the fetch that carried validators */
+	s = fm_sched_new(cfg, st, false, T0);
+	req = take_next(s, &when, &src);
+	json_decref(req);
+	rep = json_pack("{s:s,s:s}", "etag", "\"v2\"", "last_modified",
+	                "Wed, 15 Nov 2023 08:00:00 GMT");
+	fm_sched_done(s, src, rep, false, when + SEC);
+	json_decref(rep);
+	fm_sched_fetch_complete(s, src, when + 2 * SEC);
+	int64_t due = fm_sched_next_due(s);
+	fm_sched_free(s);
+	fm_state_close(st);
+
+	/* a new process: validators and the due time come back from the state */
+	st = state_open("v-state");
+	CHECK(fm_state_get(st, "harbour", &ss) == 0);
+	CHECK_STR(ss.etag, "\"v2\"");
+	CHECK_STR(ss.last_modified, "Wed, 15 Nov 2023 08:00:00 GMT");
+	CHECK(ss.next_due_ms == due);
+	fm_source_state_clear(&ss);
+	s = fm_sched_new(cfg, st, false, due - MIN);
+	CHECK(fm_sched_next_due(s) == due); /* not polled early because of the restart */
+	req = take_next(s, &when, &src);
+	CHECK(req != NULL);
+	CHECK_STR(str(req, "etag"), "\"v2\"");
+	CHECK_STR(str(req, "last_modified"), "Wed, 15 Nov 2023 08:00:00 GMT");
+	json_decref(req);
+	fm_sched_free(s);
+
+	/* the source now points elsewhere: the old validators do not apply */
+	struct fm_config *moved = config("v2.conf", "[source harbour]\n"
+	                                            "url = https://harbour.example.org/new-feed\n");
+	s = fm_sched_new(moved, st, false, T0);
+	req = take_next(s, &when, &src);
+	CHECK(req != NULL);
+	CHECK_STR(str(req, "url"), "https://harbour.example.org/new-feed");
+	CHECK(json_object_get(req, "etag") == NULL);
+	CHECK(json_object_get(req, "last_modified") == NULL);
+	CHECK(when <= T0 + 5 * SEC); /* and it is polled now, not at the old due time */
+	json_decref(req);
+	fm_sched_done(s, src, NULL, false, when);
+	fm_sched_free(s);
+	CHECK(fm_state_get(st, "harbour", &ss) == 0);
+	CHECK_STR(ss.url, "https://harbour.example.org/new-feed");
+	CHECK(ss.etag == NULL);
+	fm_source_state_clear(&ss);
+
+	fm_state_close(st);
+	fm_config_free(moved);
+	fm_config_free(cfg);
+}
+
+static void test_interval_and_jitter(void)
+{
+	struct fm_config *cfg = config("j.conf", one_source);
+	struct fm_scheduler *s = fm_sched_new(cfg, NULL, false, T0);
+	int src;
+	int64_t when;
+	int64_t lo = INT64_MAX, hi = 0;
+	for (int i = 0; i < 200; i++) {
+		json_t *req = take_next(s, &when, &src);
+		CHECK(req != NULL);
+		json_decref(req);
+		int64_t done_at = when + 1500;
+		fm_sched_done(s, src, NULL, false, done_at);
+		int64_t wait = fm_sched_next_due(s) - done_at;
+		if (wait < lo)
+			lo = wait;
+		if (wait > hi)
+			hi = wait;
+	}
+	/* 10 minutes, +-10% */
+	CHECK(lo >= 9 * MIN);
+	CHECK(hi <= 11 * MIN);
+	CHECK(hi > lo); /* it is spread, not fixed */
+	CHECK(fm_sched_totals(s).polled == 200);
+	fm_sched_free(s);
+	fm_config_free(cfg);
+}
+
+static void test_backoff(void)
+{
+	struct fm_config *cfg = config("b.conf", one_source);
+	struct fm_state *st = state_open("b-state");
+	struct fm_scheduler *s = fm_sched_new(cfg, st, false, T0);
+	int src;
+	int64_t when;
+	json_t *fail = json_pack("{s:s}", "error", "HTTP 503");
+
+	/* 10m interval: waits of 20m, 40m, 80m, 160m, then the 6h ceiling, each +-10% */
+	const int64_t expect[] = {20 * MIN, 40 * MIN, 80 * MIN, 160 * MIN, 320 * MIN, 360 * MIN,
+	                          360 * MIN};
+	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+		json_decref(take_next(s, &when, &src));
+		fm_sched_done(s, src, fail, false, when);
+		int64_t wait = fm_sched_next_due(s) - when;
+		if (wait < expect[i] * 9 / 10 || wait > expect[i] * 11 / 10) {
+			fprintf(stderr, "failure %zu: waits %llds, expected %llds +-10%%\n", i + 1,
+			        (long long)(wait / SEC), (long long)(expect[i] / SEC));
+			fmt_failures++;
+		}
+	}
+	struct fm_source_state ss;
+	CHECK(fm_state_get(st, "harbour", &ss) == 0);
+	CHECK(ss.failures == 7);
+	CHECK_STR(ss.last_error, "HTTP 503");
+	fm_source_state_clear(&ss);
+	CHECK(fm_sched_totals(s).failed == 7);
+
+	/* Retry-After above the backoff wins */
+	json_t *limited = json_pack("{s:s,s:i}", "error", "HTTP 429", "retry_after", 9 * 3600);
+	json_decref(take_next(s, &when, &src));
+	fm_sched_done(s, src, limited, false, when);
+	CHECK(fm_sched_next_due(s) - when == 9 * 3600 * SEC);
+	json_decref(limited);
+
+	/* recovery: back to the plain interval, the failure count and error forgotten */
+	json_decref(take_next(s, &when, &src));
+	fm_sched_done(s, src, NULL, false, when);
+	int64_t wait = fm_sched_next_due(s) - when;
+	CHECK(wait >= 9 * MIN && wait <= 11 * MIN);
+	CHECK(fm_state_get(st, "harbour", &ss) == 0);
+	CHECK(ss.failures == 0 && ss.last_error == NULL && ss.last_success_ms == when);
+	fm_source_state_clear(&ss);
+
+	/* a short Retry-After does not shorten the backoff */
+	json_t *soon = json_pack("{s:s,s:i}", "error", "HTTP 429", "retry_after", 5);
+	json_decref(take_next(s, &when, &src));
+	fm_sched_done(s, src, soon, false, when);
+	wait = fm_sched_next_due(s) - when;
+	CHECK(wait >= 18 * MIN && wait <= 22 * MIN);
+	json_decref(soon);
+
+	/* a request the fetch stage could not process at all counts as a failure too */
+	json_decref(take_next(s, &when, &src));
+	fm_sched_done(s, src, NULL, true, when);
+	wait = fm_sched_next_due(s) - when;
+	CHECK(wait >= 36 * MIN && wait <= 44 * MIN);
+	CHECK(fm_state_get(st, "harbour", &ss) == 0);
+	CHECK(ss.failures == 2 && ss.last_error != NULL);
+	fm_source_state_clear(&ss);
+	fm_sched_free(s);
+
+	/* the backoff survives a restart: not polled before its time */
+	int64_t due = when + wait;
+	s = fm_sched_new(cfg, st, false, when + MIN);
+	CHECK(fm_sched_next_due(s) == due);
+	fm_sched_free(s);
+
+	json_decref(fail);
+	fm_state_close(st);
+	fm_config_free(cfg);
+}
+
+static void test_once(void)
+{
+	struct fm_config *cfg = config("o.conf", "[source a]\n"
+	                                         "url = https://a.example.org/\n"
+	                                         "[source b]\n"
+	                                         "url = https://b.example.org/\n"
+	                                         "[source off]\n"
+	                                         "url = https://off.example.org/\n"
+	                                         "enabled = no\n");
+	struct fm_scheduler *s = fm_sched_new(cfg, NULL, true, T0);
+	int src1 = -1, src2 = -1, src3 = -1;
+	json_t *r1 = fm_sched_take_due(s, T0, &src1);
+	json_t *r2 = fm_sched_take_due(s, T0, &src2);
+	json_t *r3 = fm_sched_take_due(s, T0, &src3);
+	CHECK(r1 && r2 && !r3); /* both enabled sources at once; the disabled one never */
+	CHECK(src1 != src2);
+	CHECK(!fm_sched_finished(s));
+	fm_sched_done(s, src1, NULL, false, T0 + SEC);
+	CHECK(!fm_sched_finished(s));
+	fm_sched_done(s, src2, NULL, true, T0 + SEC);
+	CHECK(fm_sched_finished(s));
+	/* once means once, even for a failed source */
+	CHECK(fm_sched_take_due(s, T0 + 365LL * 86400 * SEC, &src3) == NULL);
+	CHECK(fm_sched_source_index(s, "off") == 2);
+	CHECK_STR(fm_sched_source_name(s, 1), "b");
+	json_decref(r1);
+	json_decref(r2);
+	fm_sched_free(s);
+	fm_config_free(cfg);
+}
+
+int main(void)
+{
+	fm_log_set_level(FM_LOG_ERR);
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_validators_persist();
+	test_interval_and_jitter();
+	test_backoff();
+	test_once();
+	fm_remove_tree(tmpdir);
+	return fmt_done("test_scheduler");
+}
