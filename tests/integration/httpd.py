@@ -273,6 +273,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.end_headers()
                 return
         code = code or 200
+        if code < 200 or code in (204, 304):
+            body = b""  # these statuses have no body (RFC 9110)
 
         extra = []
         if code in (429, 503):
