@@ -23,11 +23,19 @@ struct term {
 	uint32_t off, len;
 };
 
+/* A table slot carries 32 bits of the hash, so a probe that will not match is rejected
+ * without touching the term array (most lookups at prediction time are misses: unseen
+ * bigrams). */
+struct slot {
+	uint32_t idx; /* index + 1; 0 = empty */
+	uint32_t tag; /* high half of the hash */
+};
+
 struct vocab {
 	struct fm_buf arena; /* the terms' bytes, each NUL-terminated */
 	struct term *terms;
 	size_t n, cap;
-	uint32_t *slots; /* index + 1; 0 = empty */
+	struct slot *slots;
 	size_t mask;
 };
 
@@ -52,24 +60,27 @@ static long vocab_find(const struct vocab *v, const char *s, size_t n, uint64_t 
 {
 	if (!v->slots)
 		return -1;
-	for (size_t i = h & v->mask; v->slots[i]; i = (i + 1) & v->mask) {
-		const struct term *t = &v->terms[v->slots[i] - 1];
-		if (t->h == h && t->len == n && memcmp(v->arena.data + t->off, s, n) == 0)
-			return (long)v->slots[i] - 1;
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (size_t i = h & v->mask; v->slots[i].idx; i = (i + 1) & v->mask) {
+		if (v->slots[i].tag != tag)
+			continue;
+		const struct term *t = &v->terms[v->slots[i].idx - 1];
+		if (t->len == n && memcmp(v->arena.data + t->off, s, n) == 0)
+			return (long)v->slots[i].idx - 1;
 	}
 	return -1;
 }
 
 static int vocab_rehash(struct vocab *v, size_t ns)
 {
-	uint32_t *slots = calloc(ns, sizeof(*slots));
+	struct slot *slots = calloc(ns, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
 	for (size_t i = 0; i < v->n; i++) {
 		size_t j = v->terms[i].h & (ns - 1);
-		while (slots[j])
+		while (slots[j].idx)
 			j = (j + 1) & (ns - 1);
-		slots[j] = (uint32_t)i + 1;
+		slots[j] = (struct slot){(uint32_t)i + 1, (uint32_t)(v->terms[i].h >> 32)};
 	}
 	free(v->slots);
 	v->slots = slots;
@@ -87,7 +98,7 @@ static int vocab_grow(struct vocab *v)
 static int vocab_reserve(struct vocab *v, size_t n, size_t bytes)
 {
 	size_t ns = 1024;
-	while (ns < n * 2)
+	while (ns < n * 4) /* load <= 1/4: short probe runs for the many misses */
 		ns *= 2;
 	if ((!v->slots || v->mask + 1 < ns) && vocab_rehash(v, ns) < 0)
 		return -ENOMEM;
@@ -126,9 +137,9 @@ static long vocab_add(struct vocab *v, const char *s, size_t n, uint64_t h)
 		return -1;
 	v->terms[v->n] = (struct term){h, (uint32_t)off, (uint32_t)n};
 	size_t j = h & v->mask;
-	while (v->slots[j])
+	while (v->slots[j].idx)
 		j = (j + 1) & v->mask;
-	v->slots[j] = (uint32_t)v->n + 1;
+	v->slots[j] = (struct slot){(uint32_t)v->n + 1, (uint32_t)(h >> 32)};
 	return (long)v->n++;
 }
 
@@ -155,6 +166,8 @@ struct fm_model_scratch {
 	float *vals;
 	uint32_t *uniq;
 	size_t capuniq;
+	uint32_t *seen;  /* per term id: 1 + position in uniq in the current document, or 0 */
+	size_t capseen;
 	double *scores;
 	size_t capscores;
 };
@@ -174,6 +187,7 @@ void fm_model_scratch_free(struct fm_model_scratch *s)
 	free(s->ids);
 	free(s->vals);
 	free(s->uniq);
+	free(s->seen);
 	free(s->scores);
 	free(s);
 }
@@ -281,8 +295,9 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Sort the ids and collapse repeats: uniq[0..k) with counts in vals. Returns k or -ENOMEM. */
-static long count_ids(struct fm_model_scratch *s)
+/* Collapse repeated ids: uniq[0..k) in first-seen order with counts in vals. nterms bounds the
+ * ids. One pass with a position table instead of a sort. Returns k or -ENOMEM. */
+static long count_ids(struct fm_model_scratch *s, size_t nterms)
 {
 	if (s->capuniq < s->nids) {
 		size_t cap = s->nids;
@@ -296,16 +311,28 @@ static long count_ids(struct fm_model_scratch *s)
 		s->vals = v;
 		s->capuniq = cap;
 	}
-	qsort(s->ids, s->nids, sizeof(*s->ids), cmp_u32);
+	if (s->capseen < nterms) {
+		size_t cap = nterms + nterms / 2 + 1024;
+		uint32_t *n = realloc(s->seen, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		memset(n + s->capseen, 0, (cap - s->capseen) * sizeof(*n));
+		s->seen = n;
+		s->capseen = cap;
+	}
 	long k = 0;
 	for (size_t i = 0; i < s->nids; i++) {
-		if (k && s->uniq[k - 1] == s->ids[i]) {
-			s->vals[k - 1] += 1.0f;
+		uint32_t id = s->ids[i];
+		if (s->seen[id]) {
+			s->vals[s->seen[id] - 1] += 1.0f;
 		} else {
-			s->uniq[k] = s->ids[i];
+			s->uniq[k] = id;
 			s->vals[k++] = 1.0f;
+			s->seen[id] = (uint32_t)k;
 		}
 	}
+	for (long i = 0; i < k; i++)
+		s->seen[s->uniq[i]] = 0; /* clean for the next document */
 	return k;
 }
 
@@ -391,7 +418,7 @@ const char *fm_model_predict(const struct fm_model *m, struct fm_model_scratch *
 	}
 	if (doc_terms(s, title, text, field_limit, lookup_term, (void *)m) < 0)
 		return NULL;
-	long n = count_ids(s);
+	long n = count_ids(s, m->vocab.n);
 	if (n < 0)
 		return NULL;
 	tfidf(s->uniq, s->vals, n, m->idf);
@@ -464,7 +491,7 @@ int fm_trainer_add(struct fm_trainer *t, const char *title, const char *text, co
 		return -ENOMEM;
 	if (doc_terms(t->s, title, text, t->p.field_limit, add_term, t) < 0)
 		return -ENOMEM;
-	long n = count_ids(t->s);
+	long n = count_ids(t->s, t->vocab.n);
 	if (n < 0)
 		return -ENOMEM;
 	if (t->vocab.n > t->capdf) {
