@@ -98,6 +98,7 @@ static const struct fm_option dd_options[] = {
 /* A u32 hash set rebuilt per use (samples of one document). */
 struct u32set {
 	uint32_t *slots;
+	uint8_t *aux; /* a byte per slot for the user (qset: stories holding the shingle) */
 	size_t cap;
 };
 
@@ -141,6 +142,10 @@ static int set_reset(struct u32set *s, size_t n)
 		if (!p)
 			return -ENOMEM;
 		s->slots = p;
+		uint8_t *a = realloc(s->aux, want);
+		if (!a)
+			return -ENOMEM;
+		s->aux = a;
 		s->cap = want;
 	} else {
 		want = s->cap;
@@ -160,6 +165,18 @@ static bool set_add(struct u32set *s, uint32_t v)
 	}
 	s->slots[j] = v;
 	return true;
+}
+
+/* Where v sits in the set, or SIZE_MAX. */
+static size_t set_index(const struct u32set *s, uint32_t v)
+{
+	size_t mask = s->cap - 1, j = (size_t)(v * 0x9e3779b1u) & mask;
+	while (s->slots[j]) {
+		if (s->slots[j] == v)
+			return j;
+		j = (j + 1) & mask;
+	}
+	return SIZE_MAX;
 }
 
 static bool set_has(const struct u32set *s, uint32_t v)
@@ -284,6 +301,10 @@ static bool q_own(struct walk *w, uint32_t i)
 
 static bool c_own(struct walk *w, uint32_t i)
 {
+	/* a shingle the new text has too was counted when the candidates were sought */
+	size_t at = set_index(&w->c->qset, w->cand->samples[i]);
+	if (at != SIZE_MAX)
+		return w->c->qset.aux[at] <= DD_OWN_STORIES;
 	uint32_t ids[DD_POSTING_CAP];
 	bool stop;
 	uint32_t np = dd_index_postings(&w->c->ix, w->cand->samples[i], ids, &stop);
@@ -415,6 +436,7 @@ static uint32_t find_near(struct dd_ctx *c)
 		c->qncl[i] = 0;
 		if (stop) {
 			c->qncl[i] = 255;
+			c->qset.aux[set_index(&c->qset, sk->samples[i])] = 255;
 			continue;
 		}
 		/* distinct stories holding this shingle: a shingle of many stories counts little */
@@ -429,6 +451,7 @@ static uint32_t find_near(struct dd_ctx *c)
 			}
 		}
 		c->qncl[i] = (uint8_t)(ncl > 254 ? 254 : ncl);
+		c->qset.aux[set_index(&c->qset, sk->samples[i])] = c->qncl[i];
 		/* candidates come from the samples every sketch has (0 mod 4), so that a dense short
 		 * text and a long one score alike */
 		if (!fresh || !ncl || sk->samples[i] % FM_DD_SAMPLE_MOD)
@@ -640,6 +663,8 @@ static void dd_fini(void *ctx)
 	fm_buf_free(&c->url);
 	fm_buf_free(&c->key);
 	free(c->qset.slots);
+	free(c->qset.aux);
+	free(c->cset.aux);
 	free(c->cset.slots);
 	free(c->qncl);
 	free(c->touched);
