@@ -105,7 +105,8 @@ struct host_slot {
 	char *host;
 	int64_t count;
 	int64_t last_ms; /* monotonic ms of the last request; 0: none */
-	bool warned;
+	bool warned;      /* the per-host limit was logged */
+	bool fail_logged; /* a failed page was logged: further ones go to debug */
 };
 
 struct fh {
@@ -550,10 +551,17 @@ static void full_article(struct run *r, json_t *doc, const char *link)
 	}
 	free(u.owned);
 	if (why) {
-		char *safe = fm_http_redact(link);
-		fm_notice(h, fh->inst, "source %s: full article %s: %s; keeping the summary",
-		          r->source ? r->source : "?", safe ? safe : "?", why);
-		free(safe);
+		/* one line per host and fetch at notice: a site refusing every page would
+		 * otherwise log full_article_max lines each poll */
+		int lvl = slot->fail_logged ? FM_LOG_DEBUG : FM_LOG_NOTICE;
+		if (h->log_level() >= lvl) {
+			char *safe = fm_http_redact(link);
+			h->log(fh->inst, lvl, "source %s: full article %s: %s; keeping the summary%s",
+			       r->source ? r->source : "?", safe ? safe : "?", why,
+			       slot->fail_logged ? "" : " (further failures on this host: debug)");
+			free(safe);
+		}
+		slot->fail_logged = true;
 		h->count(fh->inst, "full_article_errors", 1);
 		return;
 	}
