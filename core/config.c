@@ -353,6 +353,18 @@ static bool is_one_of(const char *key, const char *const *keys)
 	return false;
 }
 
+/* tcp://HOST:PORT with a numeric port; results travel on PORT+1, which must exist too. */
+static bool valid_tcp_endpoint(const char *v)
+{
+	const char *colon = strncmp(v, "tcp://", 6) == 0 ? strrchr(v + 6, ':') : NULL;
+	if (!colon || colon == v + 6 || !isdigit((unsigned char)colon[1]))
+		return false;
+	char *end;
+	errno = 0;
+	long port = strtol(colon + 1, &end, 10);
+	return errno == 0 && !*end && port >= 1 && port <= 65534;
+}
+
 static void stage_key_set(struct fm_stage_cfg *st, struct fm_diag *diag, const char *key,
                           const char *value, const char *file, int line)
 {
@@ -377,7 +389,7 @@ static void stage_key_set(struct fm_stage_cfg *st, struct fm_diag *diag, const c
 		else
 			st->workers = (int)v;
 	} else if (strcmp(key, "bind") == 0 || strcmp(key, "connect") == 0) {
-		if (strncmp(value, "tcp://", 6) != 0 || !strrchr(value + 6, ':'))
+		if (!valid_tcp_endpoint(value))
 			fm_diag_add(diag, where, line, "%s: '%s' is not tcp://HOST:PORT", key, value);
 		else
 			set_str(key[0] == 'b' ? &st->bind : &st->connect, value);
@@ -405,7 +417,8 @@ static void handle_line(struct reader *r, char *line, const char *file, int line
 		return;
 	if (*s == '[') {
 		char *close = strchr(s, ']');
-		if (!close || *trim(close + 1)) {
+		char *rest = close ? trim(close + 1) : NULL;
+		if (!close || (*rest && *rest != '#' && *rest != ';')) {
 			fm_diag_add(r->diag, file, lineno, "malformed section header (expected [kind NAME])");
 			r->kind = -1;
 			return;
@@ -593,9 +606,10 @@ struct fm_stage_cfg *fm_config_find_stage(struct fm_config *cfg, const char *nam
 
 int fm_config_set(struct fm_config *cfg, const char *assignment, struct fm_diag *diag)
 {
-	const char *dot = strchr(assignment, '.');
+	/* Stage names may hold dots, keys do not: the key starts after the last dot before '='. */
 	const char *eq = strchr(assignment, '=');
-	if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1) {
+	const char *dot = eq ? memrchr(assignment, '.', (size_t)(eq - assignment)) : NULL;
+	if (!dot || !eq || dot == assignment || eq == dot + 1) {
 		fm_diag_add(diag, "--set", 0, "'%s' is not STAGE.KEY=VALUE", assignment);
 		return -EINVAL;
 	}

@@ -18,12 +18,10 @@
 #include "fm_build_config.h"
 #include "instance.h"
 #include "log.h"
+#include "service.h"
 #include "util.h"
 #include "worker.h"
 
-#if FM_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #define LOOP_MS 200
 #define RESTART_MIN_MS 500
@@ -883,25 +881,16 @@ static void read_input(struct fm_hub *h)
 
 static void notify(struct fm_hub *h, const char *what)
 {
-#if FM_HAVE_SYSTEMD
 	if (h->opts.systemd)
-		sd_notify(0, what);
-#else
-	(void)h;
-	(void)what;
-#endif
+		fm_service_notify(what);
 }
 
 int fm_hub_run(struct fm_hub *h)
 {
 	bool draining = false;
 	int64_t drain_deadline = 0, last_check = 0;
-	uint64_t watchdog_usec = 0;
+	uint64_t watchdog_usec = h->opts.systemd ? fm_service_watchdog_usec() : 0;
 	int64_t last_watchdog = 0;
-#if FM_HAVE_SYSTEMD
-	if (h->opts.systemd && sd_watchdog_enabled(0, &watchdog_usec) <= 0)
-		watchdog_usec = 0;
-#endif
 	notify(h, "READY=1");
 
 	for (;;) {

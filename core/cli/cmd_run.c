@@ -9,6 +9,7 @@
 #include "hub.h"
 #include "log.h"
 #include "scheduler.h"
+#include "service.h"
 #include "state.h"
 #include "util.h"
 
@@ -146,7 +147,7 @@ int fm_cmd_run(int argc, char **argv)
 		.state_dir = cfg->state_dir,
 		.sched = sched,
 		.input_fd = -1,
-		.systemd = getenv("NOTIFY_SOCKET") != NULL,
+		.systemd = fm_service_managed(),
 	};
 	hub = fm_hub_new(cfg, cfg->stages, &opts);
 	if (!hub)

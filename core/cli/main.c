@@ -3,8 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-#include <libxml/xmlversion.h>
+#include <sqlite3.h>
 #include <zmq.h>
 
 #include <feedmill/plugin.h>
@@ -49,9 +48,8 @@ static int cmd_version(void)
 	int maj, min, pat;
 	zmq_version(&maj, &min, &pat);
 	printf("feedmill %s (plugin ABI %d.%d)\n", FM_VERSION, FM_ABI_MAJOR, FM_ABI_MINOR);
-	printf("libcurl %s, libxml2 %s, jansson %s, libzmq %d.%d.%d\n",
-	       curl_version_info(CURLVERSION_NOW)->version, LIBXML_DOTTED_VERSION, JANSSON_VERSION,
-	       maj, min, pat);
+	printf("libzmq %d.%d.%d, jansson %s, sqlite %s\n", maj, min, pat, JANSSON_VERSION,
+	       sqlite3_libversion());
 	return FM_EXIT_OK;
 }
 

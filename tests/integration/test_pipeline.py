@@ -142,6 +142,32 @@ class Pipeline(Case):
         self.assertEqual(self.server.requests()[-1][2], "304")
 
 
+    def test_service_notifications(self):
+        """Type=notify: READY=1 once running, WATCHDOG=1 when asked, STOPPING=1 on SIGTERM."""
+        import socket
+        self.feed(3)
+        conf = self.config([("news", self.server.url("feed.xml"))])
+        path = os.path.join(self.dir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(30)
+        env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000")
+        proc = subprocess.Popen([FEEDMILL, "run", "-c", conf], cwd=self.dir, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        got = []
+        try:
+            while "WATCHDOG=1" not in got:
+                got.append(sock.recv(4096).decode())
+            self.assertEqual(got[0], "READY=1")
+            proc.send_signal(signal.SIGTERM)
+            while "STOPPING=1" not in got:
+                got.append(sock.recv(4096).decode())
+        finally:
+            out, err = proc.communicate(timeout=60)
+            sock.close()
+        self.assertEqual(proc.returncode, 0, err)
+
+
 class Pipe(Case):
     def test_pipe_marks_a_republished_copy(self):
         body = " ".join(paragraph(i) for i in range(6))
