@@ -154,7 +154,7 @@ uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *ou
 
 static int post_add(struct dd_index *ix, uint32_t key, uint32_t slot)
 {
-	if ((ix->pm_n + 1) * 10 > ix->pm_cap * 6 && pm_grow(ix) < 0)
+	if ((ix->pm_n + 1) * 10 > ix->pm_cap * 7 && pm_grow(ix) < 0)
 		return -ENOMEM;
 	size_t mask = ix->pm_cap - 1, j = pm_home(key, ix->pm_cap);
 	uint32_t same = 0;

@@ -30,7 +30,7 @@
 
 #define FM_DD_SAMPLE_MOD 4u /* keep one shingle in 4 (by hash) */
 #define FM_DD_DENSE_WORDS 240u /* below: one in 2; below half of it: every shingle */
-#define FM_DD_MAX_ANCHORS 128u
+#define FM_DD_MAX_ANCHORS 64u
 
 struct dd_sketch {
 	uint64_t fp;        /* fingerprint of the word sequence; 0 when there are no words */
