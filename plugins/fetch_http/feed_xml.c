@@ -74,19 +74,37 @@ static const struct {
 	{"wfw", NS_WFW}, {"feedburner", NS_FEEDBURNER},
 };
 
-/* Namespace class and local name of an element. */
+static enum ns classify_uri(const char *h)
+{
+	if (!*h)
+		return NS_RSS;
+	for (size_t i = 0; i < sizeof(ns_uris) / sizeof(ns_uris[0]); i++)
+		if (!strcasecmp(h, ns_uris[i].uri))
+			return ns_uris[i].ns;
+	return NS_OTHER;
+}
+
+/* Namespace class and local name of an element. A document uses a handful of xmlNs
+ * structures for all its elements, so the URI comparison is cached per structure. */
+static __thread struct {
+	const void *ns;
+	enum ns cls;
+} ns_cache[8];
+static __thread unsigned ns_cache_next;
+
 static enum ns classify(xmlNodePtr n, const char **local)
 {
 	const char *name = (const char *)n->name;
 	*local = name;
 	if (n->ns && n->ns->href) {
-		const char *h = (const char *)n->ns->href;
-		if (!*h)
-			return NS_RSS;
-		for (size_t i = 0; i < sizeof(ns_uris) / sizeof(ns_uris[0]); i++)
-			if (!strcasecmp(h, ns_uris[i].uri))
-				return ns_uris[i].ns;
-		return NS_OTHER;
+		for (unsigned i = 0; i < 8; i++)
+			if (ns_cache[i].ns == n->ns)
+				return ns_cache[i].cls;
+		enum ns cls = classify_uri((const char *)n->ns->href);
+		ns_cache[ns_cache_next % 8].ns = n->ns;
+		ns_cache[ns_cache_next % 8].cls = cls;
+		ns_cache_next++;
+		return cls;
 	}
 	const char *colon = strchr(name, ':');
 	if (!colon)
@@ -1494,11 +1512,17 @@ static char *repair_entities(struct feed_ctx *c, const char *data, size_t len, s
 		external_dtd = memmem(dt, dt_len, "SYSTEM", 6) || memmem(dt, dt_len, "PUBLIC", 6);
 	}
 	while (p < end) {
-		const char *q = p;
-		while (q < end && *q != '&' && *q != '<')
-			q++;
-		if (q >= end)
+		/* only '&' matters, and "<!" / "<?" sections where '&' is literal */
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		if (!amp)
 			break;
+		const char *q = amp;
+		for (const char *lt = p; (lt = memchr(lt, '<', (size_t)(amp - lt))) != NULL; lt++) {
+			if (lt + 1 < end && (lt[1] == '!' || lt[1] == '?')) {
+				q = lt;
+				break;
+			}
+		}
 		if (*q == '<') {
 			const char *skip_to = NULL;
 			size_t skip_len = 0;
@@ -1649,6 +1673,7 @@ int fm_feed_parse_xml(struct feed_ctx *c, const char *data, size_t len)
 	if (channel != root)
 		read_items(c, root, c->items);
 done:
+	memset(ns_cache, 0, sizeof(ns_cache));
 	if (doc)
 		xmlFreeDoc(doc);
 	xmlFreeParserCtxt(px);

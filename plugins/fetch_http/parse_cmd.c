@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -89,6 +90,20 @@ static void put_json_string(struct fm_buf *b, const char *s, size_t n)
 	fm_buf_putc(b, '"');
 	const char *run = s, *end = s + n;
 	for (const char *p = s; p < end; p++) {
+		/* skip 8 plain bytes at a time (SWAR test for < 0x20, '"' and '\\') */
+		while (end - p >= 8) {
+			uint64_t w;
+			memcpy(&w, p, 8);
+			const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+			uint64_t ctl = (w - ones * 0x20) & ~w;
+			uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+			uint64_t hit = (ctl | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+			if (hit)
+				break;
+			p += 8;
+		}
+		if (p >= end)
+			break;
 		unsigned char c = (unsigned char)*p;
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
