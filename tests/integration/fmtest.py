@@ -98,7 +98,7 @@ class Case(unittest.TestCase):
         lines = ["state_dir = %s" % state, "log_level = info"]
         for sname, url in sources:
             lines += ["[source %s]" % sname, "url = %s" % url]
-        lines += ["[stage fetch]", "plugin = fetch_http", "workers = 2", "timeout = 10s",
+        lines += ["[stage fetch]", "plugin = fetch_http", "workers = 2", "timeout = 60s",
                   "[stage clean]", "plugin = clean_readable", extra_stage,
                   "[stage dedupe]", "plugin = dedupe_similar",
                   "[output jsonl]", "plugin = publish_jsonl", "path = %s/articles.jsonl" % out,

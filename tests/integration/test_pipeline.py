@@ -88,7 +88,7 @@ class Pipeline(Case):
         ])
         with open(conf, "a") as fh:
             fh.write("")
-        p = self.run_feedmill("run", "--once", "-c", conf, "--set", "fetch.timeout=2s")
+        p = self.run_feedmill("run", "--once", "-c", conf, "--set", "fetch.http_timeout=2s", "--set", "fetch.low_speed_time=2s")
         self.assertEqual(sorted(d["id"] for d in self.published()), ["g0", "g1", "g2"])
         self.assertIn("3 failed", p.stdout)
         self.assertIn("source refused", p.stderr)
