@@ -39,8 +39,11 @@ uint64_t rd_boiler_hash(const char *s, size_t len)
 		unsigned char c = (unsigned char)s[i];
 		if (isalpha(c))
 			c = (unsigned char)tolower(c);
-		else if (isdigit(c))
+		else if (isdigit(c)) {
+			if (i && isdigit((unsigned char)s[i - 1]))
+				continue; /* a number of any length is one '0' */
 			c = '0';
+		}
 		else if (c < 0x80)
 			c = ' ';
 		if (c == ' ') {

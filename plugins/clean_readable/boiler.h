@@ -35,7 +35,7 @@ struct rd_boiler_opts {
 struct rd_boiler *rd_boiler_new(const struct rd_boiler_opts *o);
 void rd_boiler_free(struct rd_boiler *b);
 
-/* Fingerprint of a block's text: case-folded ASCII letters, digits mapped to '0' (datelines
+/* Fingerprint of a block's text: case-folded ASCII letters, numbers mapped to '0' (datelines
  * differ only by their numbers), everything else as one separator. */
 uint64_t rd_boiler_hash(const char *s, size_t len);
 
