@@ -26,7 +26,7 @@
  * "also_reported_by". Counters: dedupe_unique, dedupe_duplicate, dedupe_by_{id,url,text,near}.
  *
  * Memory: about 2.8 KB per indexed document of 480 words (index.h has the breakdown), so the
- * default max_docs of 200,000 is ~560 MB at most; the index is bounded by max_docs and by the
+ * default max_docs of 100,000 is ~280 MB at most; the index is bounded by max_docs and by the
  * window of document time.
  */
 #include <errno.h>
@@ -64,7 +64,7 @@ static const struct fm_option dd_options[] = {
 	 "drop: duplicates stop here; mark: they pass with \"duplicate_of\""},
 	{"window", FM_OPT_DURATION, "7d", offsetof(struct dd_config, window_ms), 0, NULL, 0, 0,
 	 "how far back (in document time) a story is remembered; 0: no time bound"},
-	{"max_docs", FM_OPT_INT, "200000", offsetof(struct dd_config, max_docs), 0, NULL, 1,
+	{"max_docs", FM_OPT_INT, "100000", offsetof(struct dd_config, max_docs), 0, NULL, 1,
 	 50000000, "most documents indexed; the oldest leave first"},
 	{"max_text", FM_OPT_SIZE, "64K", offsetof(struct dd_config, max_text), 0, NULL, 256,
 	 16777216, "bytes of a document's text read for its sketch"},
