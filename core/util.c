@@ -42,7 +42,11 @@ int fm_mkdirs(const char *path, unsigned mode)
 	}
 	if (mkdir(buf, mode) != 0 && errno != EEXIST)
 		return -errno;
-	return 0;
+	/* EEXIST also comes for a file of that name: it is no directory to work in. */
+	struct stat st;
+	if (stat(buf, &st) != 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

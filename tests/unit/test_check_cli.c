@@ -82,7 +82,7 @@ static void test_broken(void)
 	if (asprintf(&line, "%s:22: threshold: 2 is out of range (allowed: 0.05 to 1)\n", path) < 0)
 		abort();
 	CHECK(err && strstr(err, line) != NULL);
-	CHECK(err && strstr(err, "feedmill: 21 problems in the configuration\n") != NULL);
+	CHECK(err && strstr(err, "feedmill: 24 problems in the configuration\n") != NULL);
 	free(line);
 	free(out);
 	free(err);

@@ -322,6 +322,42 @@ out:
 	free(path);
 }
 
+/* A stage name with dots can still be addressed by --set: the key is after the last dot. */
+static void test_dotted_stage(void)
+{
+	char *path = unit_config_path("good/dotted.conf");
+	struct fm_diag diag = {0};
+	struct fm_loader l;
+	fm_loader_init(&l, NULL);
+	struct fm_config *c = fm_config_load(path, &diag);
+	CHECK(c != NULL && diag.n == 0);
+	if (c) {
+		CHECK(c->stages && strcmp(c->stages->name, "clean.v2") == 0);
+		CHECK(fm_config_set(c, "clean.v2.workers=3", &diag) == 0);
+		CHECK(fm_config_set(c, "clean.v2.min_words=20", &diag) == 0);
+		CHECK(fm_config_validate(c, &l, &diag) == 0);
+		CHECK(c->stages && c->stages->workers == 3);
+		if (c->stages && c->stages->loaded) {
+			const struct fm_plugin *p = &c->stages->loaded->desc;
+			void *cfg = fm_plugin_config_new(p, c->stages->options, &diag);
+			CHECK(cfg && *(const int64_t *)slot(p, cfg, "min_words") == 20);
+			fm_plugin_config_free(p, cfg);
+		}
+		CHECK(fm_config_set(c, "clean.workers=3", &diag) == -EINVAL);
+		CHECK(fm_config_set(c, ".workers=3", &diag) == -EINVAL);
+		CHECK(fm_config_set(c, "clean.v2.=3", &diag) == -EINVAL);
+		char *got = unit_diag_text(&diag);
+		CHECK_STR(got, "--set: no stage named 'clean' in the configuration\n"
+		               "--set: '.workers=3' is not STAGE.KEY=VALUE\n"
+		               "--set: 'clean.v2.=3' is not STAGE.KEY=VALUE\n");
+		free(got);
+	}
+	fm_config_free(c);
+	fm_loader_fini(&l);
+	fm_diag_free(&diag);
+	free(path);
+}
+
 static void test_crlf(void)
 {
 	char *path = unit_config_path("good/crlf.conf");
@@ -465,6 +501,10 @@ static void test_bad_plugins(void)
 		"file written (replaced atomically on each flush))",
 		"{F}:41: keep: 'many' is not an integer",
 		"{F}:42: connect: 'udp://x:1' is not tcp://HOST:PORT",
+		"{F}:44: run_as = remote needs bind = tcp://*:PORT (the core's side) and connect = "
+		"tcp://HOST:PORT (the remote stage's side)",
+		"{F}:47: bind: 'tcp://*:' is not tcp://HOST:PORT",
+		"{F}:48: connect: 'tcp://box.example.net:65535' is not tcp://HOST:PORT",
 		"{D}/sources-bad/extra.conf:3: unknown source setting 'proxy' (known: url, interval, "
 		"type, enabled, tags, and the per-source options of the fetch plugin)",
 		"{D}/sources-bad/extra.conf:4: interval: '1 fortnight' is not a duration of at least "
@@ -503,6 +543,7 @@ int main(void)
 	test_good_full();
 	test_defaults();
 	test_crlf();
+	test_dotted_stage();
 	test_bad_globals();
 	test_bad_sections();
 	test_bad_plugins();

@@ -307,6 +307,72 @@ static void test_once(void)
 	fm_config_free(cfg);
 }
 
+/* A state that cannot be used is refused with the reason, not a crash. */
+static void test_state_errors(void)
+{
+	char err[512] = "";
+	/* the state "directory" is a file */
+	char *file = fm_path_join(tmpdir, "plain-file");
+	FILE *f = fopen(file, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("not a folder\n", f);
+		fclose(f);
+	}
+	CHECK(fm_state_open(file, err, sizeof(err)) == NULL);
+	char *want = NULL;
+	if (asprintf(&want, "cannot create state directory %s: Not a directory", file) < 0)
+		abort();
+	CHECK_STR(err, want);
+	free(want);
+	free(file);
+
+	/* the database is not a database */
+	char *dir = fm_path_join(tmpdir, "junk-state");
+	CHECK(fm_mkdirs(dir, 0700) == 0);
+	char *db = fm_path_join(dir, "feedmill.db");
+	f = fopen(db, "w");
+	CHECK(f != NULL);
+	if (f) {
+		for (int i = 0; i < 200; i++)
+			fputs("this file was overwritten by something else entirely\n", f);
+		fclose(f);
+	}
+	err[0] = '\0';
+	CHECK(fm_state_open(dir, err, sizeof(err)) == NULL);
+	if (asprintf(&want, "%s is not a usable feedmill state database: ", db) < 0)
+		abort();
+	CHECK(strncmp(err, want, strlen(want)) == 0);
+	free(want);
+	free(db);
+	free(dir);
+}
+
+/* A due time far beyond interval + max_backoff (the clock was wrong when it was saved) is not
+ * waited for. */
+static void test_clock_jump(void)
+{
+	struct fm_config *cfg = config("c.conf", one_source);
+	struct fm_state *st = state_open("c-state");
+	struct fm_source_state ss = {0};
+	ss.url = strdup("https://harbour.example.org/feed");
+	ss.etag = strdup("\"kept\"");
+	ss.next_due_ms = T0 + 30LL * 86400 * SEC;
+	CHECK(fm_state_put(st, "harbour", &ss) == 0);
+	fm_source_state_clear(&ss);
+	struct fm_scheduler *s = fm_sched_new(cfg, st, false, T0);
+	CHECK(fm_sched_next_due(s) <= T0 + 5 * SEC);
+	int src;
+	int64_t when;
+	json_t *req = take_next(s, &when, &src);
+	CHECK(req != NULL);
+	CHECK_STR(str(req, "etag"), "\"kept\""); /* same URL: validators still apply */
+	json_decref(req);
+	fm_sched_free(s);
+	fm_state_close(st);
+	fm_config_free(cfg);
+}
+
 int main(void)
 {
 	fm_log_set_level(FM_LOG_ERR);
@@ -318,6 +384,8 @@ int main(void)
 	test_interval_and_jitter();
 	test_backoff();
 	test_once();
+	test_state_errors();
+	test_clock_jump();
 	fm_remove_tree(tmpdir);
 	return fmt_done("test_scheduler");
 }
