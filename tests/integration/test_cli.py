@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""The command line as an operator meets it: help, exit codes, generated reference."""
+
+import os
+import subprocess
+import tempfile
+import unittest
+
+from fmtest import FEEDMILL
+
+ROOT = os.environ.get("FM_SOURCE_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def run(*args, stdin="", cwd=None):
+    return subprocess.run([FEEDMILL] + list(args), input=stdin, text=True, cwd=cwd,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+
+
+class Cli(unittest.TestCase):
+    def test_option_reference_is_generated_from_the_plugins(self):
+        """config/plugins.md must be what `feedmill plugins --markdown` prints today."""
+        p = run("plugins", "--markdown", cwd=ROOT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(ROOT, "config", "plugins.md")) as fh:
+            self.assertEqual(fh.read(), p.stdout,
+                             "config/plugins.md is stale: regenerate it with "
+                             "`build/feedmill plugins --markdown > config/plugins.md`")
+
+    def test_every_command_has_help(self):
+        for cmd in ("run", "check", "stage", "plugins", "pipe", "parse", "extract", "train"):
+            p = run(cmd, "--help")
+            self.assertEqual(p.returncode, 0, "%s --help: %s" % (cmd, p.stderr))
+            self.assertIn("usage", (p.stdout + p.stderr).lower(), cmd)
+
+    def test_exit_codes(self):
+        self.assertEqual(run("no-such-command").returncode, 2)
+        self.assertEqual(run("run", "--bogus").returncode, 2)
+        with tempfile.TemporaryDirectory() as d:
+            bad = os.path.join(d, "bad.conf")
+            with open(bad, "w") as fh:
+                fh.write("[stage x]\nplugin = dedupe_similar\nmode = sometimes\n")
+            p = run("check", "-c", bad)
+            self.assertEqual(p.returncode, 3)
+            self.assertIn("%s:3: mode: 'sometimes' is not one of drop|mark" % bad, p.stderr)
+            p = run("run", "--once", "-c", os.path.join(d, "missing.conf"))
+            self.assertEqual(p.returncode, 3)
+            self.assertIn("missing.conf", p.stderr)
+
+    def test_shipped_configuration_is_valid(self):
+        p = run("check", "-c", os.path.join(ROOT, "pipeline.conf"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("OK", p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
