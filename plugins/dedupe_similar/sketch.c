@@ -273,6 +273,5 @@ void dd_sketch_free(struct dd_sketch *sk)
 {
 	free(sk->samples);
 	free(sk->anchors);
-	free(sk->words);
 	memset(sk, 0, sizeof(*sk));
 }

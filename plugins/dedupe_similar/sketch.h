@@ -40,9 +40,7 @@ struct dd_sketch {
 	uint32_t rate;      /* 1, 2 or FM_DD_SAMPLE_MOD: samples are the shingles 0 mod rate */
 	uint32_t *samples;  /* nsamples shingle hashes, text order (never 0) */
 	uint32_t *anchors;  /* nanchors anchor-pair hashes, text order */
-	/* scratch, reused between documents */
-	uint64_t *words;
-	uint32_t words_cap, samples_cap, anchors_cap;
+	uint32_t samples_cap, anchors_cap; /* the arrays are reused between documents */
 };
 
 /* Fill sk from text[0..len) (only the first max_text bytes are read; a cut inside a UTF-8
