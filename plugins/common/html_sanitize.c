@@ -792,9 +792,25 @@ static void frag_ctxt_free(void *p)
 	frag_ctxt = NULL;
 }
 
+static bool frag_key_ok;
+
 static void frag_key_init(void)
 {
-	pthread_key_create(&frag_key, frag_ctxt_free);
+	frag_key_ok = pthread_key_create(&frag_key, frag_ctxt_free) == 0;
+}
+
+/* When the plugin holding this code is unloaded, no thread may later run a destructor that
+ * lives in it: delete the key (contexts of threads still running are then simply not freed). */
+__attribute__((destructor)) static void frag_key_fini(void)
+{
+	if (frag_key_ok) {
+		pthread_key_delete(frag_key);
+		frag_key_ok = false;
+	}
+	if (frag_ctxt) {
+		htmlFreeParserCtxt(frag_ctxt);
+		frag_ctxt = NULL;
+	}
 }
 
 static htmlDocPtr parse_fragment(const char *html, size_t len)
@@ -819,7 +835,8 @@ static htmlDocPtr parse_fragment(const char *html, size_t len)
 		frag_ctxt = htmlNewParserCtxt();
 		frag_uses = 0;
 	}
-	pthread_setspecific(frag_key, frag_ctxt);
+	if (frag_key_ok)
+		pthread_setspecific(frag_key, frag_ctxt);
 	htmlDocPtr doc = NULL;
 	if (frag_ctxt)
 		doc = htmlCtxtReadMemory(frag_ctxt, buf, (int)(plen + len), NULL, "UTF-8",

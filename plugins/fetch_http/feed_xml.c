@@ -1641,7 +1641,7 @@ int fm_feed_parse_xml(struct feed_ctx *c, const char *data, size_t len)
 		doc = xmlCtxtReadMemory(px, data, (int)len, NULL, "UTF-8", opts);
 	}
 	if (c->entity_bomb)
-		add_error(c, "entity expansion refused (entity bomb?)");
+		add_error(c, "entity expansion refused: the declared entities expand too much (billion laughs?)");
 	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
 	if (!root) {
 		if (!json_array_size(c->errors))
