@@ -11,6 +11,8 @@
  *
  * Bounded: when output + journal would pass max_size the output is rotated (PATH.1 ... PATH.keep,
  * the oldest removed), and the set of ids already written holds at most dedupe_ids entries.
+ * Each flush copies the current output (in the kernel, copy_file_range), so max_size also bounds
+ * the cost of one flush; that is why its default is modest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +48,7 @@ static const struct fm_option jsonl_options[] = {
 	 "document fields written, in this order (default: all but page_html)"},
 	{"flush_interval", FM_OPT_DURATION, "1s", offsetof(struct jsonl_config, flush_interval), 0,
 	 NULL, 0, 86400000, "longest time a document waits in the journal before the file is updated"},
-	{"max_size", FM_OPT_SIZE, "64M", offsetof(struct jsonl_config, max_size), 0, NULL, 0, 0,
+	{"max_size", FM_OPT_SIZE, "16M", offsetof(struct jsonl_config, max_size), 0, NULL, 0, 0,
 	 "rotate the file to PATH.1 when it would grow past this (0: never rotate)"},
 	{"keep", FM_OPT_INT, "5", offsetof(struct jsonl_config, keep), 0, NULL, 0, 1000,
 	 "rotated files kept (PATH.1 is the newest; 0: rotation discards the old lines)"},
@@ -130,9 +132,26 @@ out:
 	return rc;
 }
 
+/* Fast path for the common line shape {"id":"...",...} with no escapes in the id: the start-up
+ * scan of a large output then costs a memchr per line instead of a JSON parse. */
+static uint64_t line_key_fast(const char *s, size_t n)
+{
+	static const char pre[] = "{\"id\":\"";
+	size_t pl = sizeof(pre) - 1;
+	if (n <= pl || memcmp(s, pre, pl) != 0)
+		return 0;
+	const char *q = memchr(s + pl, '"', n - pl);
+	if (!q || q == s + pl || memchr(s + pl, '\\', (size_t)(q - (s + pl))))
+		return 0;
+	return fm_id_hash(s + pl, (size_t)(q - (s + pl)));
+}
+
 /* Hash of the de-duplication key of one JSON line; 0 when it has none or is not JSON. */
 static uint64_t line_key(const char *s, size_t n)
 {
+	uint64_t fast = line_key_fast(s, n);
+	if (fast)
+		return fast;
 	json_t *doc = json_loadb(s, n, JSON_DISABLE_EOF_CHECK, NULL);
 	uint64_t h = 0;
 	size_t len;
@@ -434,6 +453,15 @@ static int jsonl_init(void **ctx, const fm_host *host, fm_instance *inst, const 
 	if (asprintf(&j->journal_path, "%s/journal.jsonl", dir) < 0) {
 		j->journal_path = NULL;
 		goto fail;
+	}
+	if (cfg->fields.n) {
+		bool keyed = false;
+		for (size_t i = 0; i < cfg->fields.n; i++)
+			keyed |= !strcmp(cfg->fields.items[i], FM_DOC_ID) ||
+			         !strcmp(cfg->fields.items[i], FM_DOC_URL);
+		if (!keyed)
+			fm_warn(host, inst, "fields has neither id nor url: after a restart, documents "
+			        "already written cannot be recognised and may be written again");
 	}
 	if (!(j->ids = fm_idset_new((size_t)cfg->dedupe_ids)) || !(j->subset = json_object()))
 		goto fail;
