@@ -19,9 +19,14 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-cd "$root"
 
-feedmill=${FEEDMILL:-build/feedmill}
+# $FEEDMILL is taken relative to where the script was started; the default, to the tree.
+feedmill=${FEEDMILL:-$root/build/feedmill}
+case $feedmill in
+*/*) [ "${feedmill#/}" != "$feedmill" ] || feedmill=$PWD/$feedmill ;;
+*) feedmill=$(command -v "$feedmill" || printf '%s' "$feedmill") ;;
+esac
+cd "$root"
 out=demo-out
 port=8765
 conf=contrib/demo/pipeline.conf
@@ -106,11 +111,11 @@ elif [ "$rc" -ne 0 ]; then
 fi
 
 # What came out.
-python3 - "$out" "$port" <<'EOF'
+python3 - "$out" "$root" <<'EOF'
 import json, os, sys
 import xml.etree.ElementTree as ET
 
-out, port = sys.argv[1], sys.argv[2]
+out, root = sys.argv[1], sys.argv[2]
 jsonl = os.path.join(out, "articles.jsonl")
 atom = os.path.join(out, "feed.atom")
 
@@ -126,7 +131,7 @@ if os.path.exists(atom):
     except ET.ParseError as e:
         print("run-demo: %s is not well-formed XML: %s" % (atom, e), file=sys.stderr)
 
-print("What came out")
+print("What came out, in %s/:" % root)
 print("  %-26s %d documents, one JSON object a line" % (jsonl, len(docs)))
 if entries is not None:
     print("  %-26s %d entries" % (atom, len(entries)))
