@@ -512,6 +512,7 @@ static int start_threads(struct fm_hub *h, struct stage_rt *st)
 		                               config);
 		if (!st->insts[w])
 			return -ENOMEM;
+		fm_instance_set_temporary_state(st->insts[w], h->opts.temporary_state);
 		int rc = fm_instance_start(st->insts[w]);
 		if (rc != 0) {
 			log_err("stage %s: plugin %s could not start", st->cfg->name, st->cfg->plugin);
@@ -571,6 +572,8 @@ static pid_t spawn_process(struct fm_hub *h, struct stage_rt *st, int w)
 	argv[argc++] = st->result_ep;
 	argv[argc++] = "--state-dir";
 	argv[argc++] = (char *)h->opts.state_dir;
+	if (h->opts.temporary_state)
+		argv[argc++] = "--temporary-state";
 	argv[argc] = NULL;
 
 	pid_t parent = getpid();

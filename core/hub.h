@@ -32,6 +32,7 @@ struct fm_hub_opts {
 	int input_fd;             /* JSON Lines input instead of a scheduler (pipe), or -1 */
 	FILE *output;             /* where documents leaving the last stage go (pipe), or NULL */
 	bool systemd;             /* send sd_notify READY/STOPPING/WATCHDOG */
+	bool temporary_state;     /* state_dir is removed at exit (pipe) */
 };
 
 /* Set up sockets and start every stage's workers. stages: the chain to run (normally

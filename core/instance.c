@@ -25,6 +25,7 @@ struct fm_instance {
 	void *config;
 	void *ctx;
 	bool started;
+	bool temporary_state;
 	struct counter counters[MAX_COUNTERS];
 	size_t ncounters;
 };
@@ -130,6 +131,11 @@ static int host_worker_count(fm_instance *inst)
 	return inst->count;
 }
 
+static int host_state_persistent(fm_instance *inst)
+{
+	return inst->state_dir && !inst->temporary_state;
+}
+
 static const fm_host host_table = {
 	.abi_major = FM_ABI_MAJOR,
 	.abi_minor = FM_ABI_MINOR,
@@ -146,6 +152,7 @@ static const fm_host host_table = {
 	.count = host_count,
 	.worker_index = host_worker_index,
 	.worker_count = host_worker_count,
+	.state_persistent = host_state_persistent,
 };
 
 const fm_host *fm_host_table(void)
@@ -267,6 +274,11 @@ void fm_instance_free(fm_instance *inst)
 	free(inst->name);
 	free(inst->state_dir);
 	free(inst);
+}
+
+void fm_instance_set_temporary_state(fm_instance *inst, bool temporary)
+{
+	inst->temporary_state = temporary;
 }
 
 const char *fm_instance_name(const fm_instance *inst)

@@ -38,6 +38,8 @@ void fm_instance_flush(fm_instance *inst);
 /* fini() (when started), then free everything. */
 void fm_instance_free(fm_instance *inst);
 
+/* The state directory is removed at exit (host->state_persistent() answers 0). */
+void fm_instance_set_temporary_state(fm_instance *inst, bool temporary);
 const char *fm_instance_name(const fm_instance *inst);
 const struct fm_loaded_plugin *fm_instance_plugin(const fm_instance *inst);
 const void *fm_instance_config(const fm_instance *inst);

@@ -7,6 +7,8 @@
 #include "log.h"
 #include "util.h"
 
+#define MAX_RETRY_AFTER_S (30 * 86400)
+
 struct entry {
 	struct fm_source_cfg *cfg;
 	struct fm_source_state st;
@@ -177,6 +179,9 @@ void fm_sched_done(struct fm_scheduler *s, int source, const json_t *report, boo
 			delay = s->cfg->max_backoff_ms;
 		delay = jittered(s, delay);
 		json_int_t ra = json_integer_value(json_object_get(report, "retry_after"));
+		/* A fetch plugin may pass on whatever a server asked: bound it (30 days). */
+		if (ra > MAX_RETRY_AFTER_S)
+			ra = MAX_RETRY_AFTER_S;
 		if (ra > 0 && ra * 1000 > delay)
 			delay = (int64_t)ra * 1000;
 		e->st.next_due_ms = now + delay;

@@ -107,6 +107,7 @@ report:
 		.state_dir = cfg->state_dir,
 		.input_fd = 0,
 		.output = stdout,
+		.temporary_state = tmp_state != NULL,
 	};
 	rc = FM_EXIT_FAILURE;
 	hub = fm_hub_new(cfg, &copies[0], &opts);

@@ -39,6 +39,7 @@ int fm_cmd_stage(int argc, char **argv)
 	struct cli_conf cc;
 	const char *name = NULL, *work = NULL, *results = NULL;
 	int index = 0;
+	bool temporary = false;
 	if (fm_cli_wants_help(argc, argv)) {
 		printf("usage: feedmill stage NAME [-c FILE] [--set STAGE.KEY=VALUE]... [--worker N]\n"
 		       "Run stage NAME's plugin as a worker process. For a stage with run_as = remote,\n"
@@ -58,6 +59,8 @@ int fm_cmd_stage(int argc, char **argv)
 			work = argv[++i];
 		else if (strcmp(argv[i], "--results") == 0 && next)
 			results = argv[++i];
+		else if (strcmp(argv[i], "--temporary-state") == 0)
+			temporary = true;
 		else if (argv[i][0] != '-' && !name)
 			name = argv[i];
 		else {
@@ -114,6 +117,8 @@ int fm_cmd_stage(int argc, char **argv)
 	free(sdir_rel);
 	inst = fm_instance_new(st->loaded, name, index, st->workers, sdir, config);
 	free(sdir);
+	if (inst)
+		fm_instance_set_temporary_state(inst, temporary);
 	if (!inst || fm_instance_start(inst) != 0)
 		goto out;
 

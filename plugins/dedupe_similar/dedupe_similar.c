@@ -702,7 +702,10 @@ static int dd_init(void **ctxp, const fm_host *host, fm_instance *inst, const vo
 		fm_err(host, inst, "%s", rc == -ENOMEM ? "out of memory" : err);
 		goto fail;
 	}
-	if (cfg->persist) {
+	/* A pipe's temporary state dies with it: saving the index there only costs time. */
+	bool keep = host->struct_size > offsetof(fm_host, state_persistent) &&
+	            host->state_persistent ? host->state_persistent(inst) : true;
+	if (cfg->persist && keep) {
 		c->state_dir = host->state_dir(inst);
 		if (!c->state_dir) {
 			fm_warn(host, inst, "no state directory: the index will not survive a restart");

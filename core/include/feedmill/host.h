@@ -78,6 +78,11 @@ struct fm_host {
 	/* The worker index of this instance (0..workers-1) and the stage's worker count. */
 	int (*worker_index)(fm_instance *inst);
 	int (*worker_count)(fm_instance *inst);
+
+	/* 1 when state_dir() outlives this run (`feedmill run`, `pipe --state-dir`); 0 when it is
+	 * a temporary directory removed at exit (`feedmill pipe` by default): a plugin may then
+	 * skip saving its state. */
+	int (*state_persistent)(fm_instance *inst);
 };
 
 typedef struct fm_host fm_host;
