@@ -238,6 +238,15 @@ static void test_backoff(void)
 	CHECK(fm_sched_next_due(s) - when == 9 * 3600 * SEC);
 	json_decref(limited);
 
+	/* an absurd Retry-After (from a third-party fetch plugin) is bounded, not overflowed */
+	limited = json_pack("{s:s,s:I}", "error", "HTTP 429", "retry_after",
+	                    (json_int_t)100000000000000000LL);
+	json_decref(take_next(s, &when, &src));
+	fm_sched_done(s, src, limited, false, when);
+	CHECK(fm_sched_next_due(s) > when + 9 * 3600 * SEC);
+	CHECK(fm_sched_next_due(s) <= when + 30LL * 86400 * SEC);
+	json_decref(limited);
+
 	/* recovery: back to the plain interval, the failure count and error forgotten */
 	json_decref(take_next(s, &when, &src));
 	fm_sched_done(s, src, NULL, false, when);
