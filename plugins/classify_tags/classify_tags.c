@@ -112,8 +112,9 @@ static int tags_process(void *ctx, json_t *doc, fm_out *out)
 {
 	struct tags *t = ctx;
 	(void)out;
-	if (t->rules && apply_rules(t, doc) == FM_DROP)
-		return FM_DROP;
+	int rc = t->rules ? apply_rules(t, doc) : FM_PASS;
+	if (rc != FM_PASS)
+		return rc; /* blocked, or out of memory (retried) */
 	if (t->model) {
 		double score;
 		const char *label = fm_model_predict(t->model, t->mscratch, fm_doc_str(doc, FM_DOC_TITLE),
