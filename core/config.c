@@ -122,7 +122,8 @@ static int parse_value(char *v, const char **err)
 
 static bool valid_name(const char *s)
 {
-	if (!*s)
+	/* Stage names become folders under state_dir/stages: "." and ".." would escape. */
+	if (!*s || *s == '.')
 		return false;
 	for (const char *p = s; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
@@ -161,7 +162,9 @@ static void open_section(struct reader *r, char *head, const char *file, int lin
 	}
 	if (!valid_name(name)) {
 		fm_diag_add(r->diag, file, line,
-		            "[%s] needs a name of letters, digits, '_', '-' or '.' (got '%s')", kind,
+		            "[%s] needs a name of letters, digits, '_', '-' or '.', not starting with "
+		            "'.' (got '%s')",
+		            kind,
 		            name);
 		r->kind = -1;
 		return;

@@ -54,8 +54,10 @@ static void test_broken(void)
 	char *out, *err;
 	CHECK(run((const char *[]){"check", "-c", path, NULL}, &out, &err) == 3);
 	const char *tmpl =
-		"{F}:2: [source] needs a name of letters, digits, '_', '-' or '.' (got '')\n"
-		"{F}:4: [source] needs a name of letters, digits, '_', '-' or '.' (got 'two words')\n"
+		"{F}:2: [source] needs a name of letters, digits, '_', '-' or '.', not starting with "
+		"'.' (got '')\n"
+		"{F}:4: [source] needs a name of letters, digits, '_', '-' or '.', not starting with "
+		"'.' (got 'two words')\n"
 		"{F}:8: duplicate source 'alpha' (first defined at {F}:5)\n"
 		"{F}:11: source 'no-url' has no url\n"
 		"{F}:13: enabled: 'maybe' is not yes or no\n"
@@ -66,7 +68,9 @@ static void test_broken(void)
 		"{F}:21: duplicate stage or output name 'fetch' (first defined at {F}:19)\n"
 		"{F}:23: duplicate stage or output name 'fetch' (first defined at {F}:19)\n"
 		"{F}:25: stage 'lonely' has no plugin\n"
-		"feedmill: 12 problems in the configuration\n";
+		"{F}:27: [stage] needs a name of letters, digits, '_', '-' or '.', not starting with "
+		"'.' (got '..')\n"
+		"feedmill: 13 problems in the configuration\n";
 	char *want = unit_replace(strdup(tmpl), "{F}", path);
 	CHECK_STR(err, want);
 	CHECK_STR(out, "");

@@ -459,8 +459,10 @@ static void test_bad_globals(void)
 static void test_bad_sections(void)
 {
 	expect_problems("bad/sections.conf", (const char *[]){
-		"{F}:2: [source] needs a name of letters, digits, '_', '-' or '.' (got '')",
-		"{F}:4: [source] needs a name of letters, digits, '_', '-' or '.' (got 'two words')",
+		"{F}:2: [source] needs a name of letters, digits, '_', '-' or '.', not starting with "
+		"'.' (got '')",
+		"{F}:4: [source] needs a name of letters, digits, '_', '-' or '.', not starting with "
+		"'.' (got 'two words')",
 		"{F}:8: duplicate source 'alpha' (first defined at {F}:5)",
 		"{F}:11: source 'no-url' has no url",
 		"{F}:13: enabled: 'maybe' is not yes or no",
@@ -471,6 +473,8 @@ static void test_bad_sections(void)
 		"{F}:21: duplicate stage or output name 'fetch' (first defined at {F}:19)",
 		"{F}:23: duplicate stage or output name 'fetch' (first defined at {F}:19)",
 		"{F}:25: stage 'lonely' has no plugin",
+		"{F}:27: [stage] needs a name of letters, digits, '_', '-' or '.', not starting with "
+		"'.' (got '..')",
 		NULL});
 }
 
