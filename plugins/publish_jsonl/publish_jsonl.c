@@ -53,7 +53,7 @@ static const struct fm_option jsonl_options[] = {
 	{"keep", FM_OPT_INT, "5", offsetof(struct jsonl_config, keep), 0, NULL, 0, 1000,
 	 "rotated files kept (PATH.1 is the newest; 0: rotation discards the old lines)"},
 	{"dedupe_ids", FM_OPT_INT, "100000", offsetof(struct jsonl_config, dedupe_ids), 0, NULL, 1,
-	 100000000, "ids remembered so that no document is written twice"},
+	 10000000, "ids remembered so that no document is written twice (8-32 bytes each)"},
 	{"fsync", FM_OPT_BOOL, "yes", offsetof(struct jsonl_config, fsync), 0, NULL, 0, 0,
 	 "fsync the file and its folder on each update (off: faster, less safe on power loss)"},
 	{NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL},
