@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <feedmill/plugin.h>
 
@@ -541,6 +542,30 @@ static void test_unreadable(void)
 	free(path);
 }
 
+/* A binary file given as the configuration is refused as a whole, not read line by line. */
+static void test_binary_file(void)
+{
+	char tmpl[] = "/tmp/fm-test-config-XXXXXX";
+	int fd = mkstemp(tmpl);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	static const char bytes[] = "[stage x]\nplugin = dedupe_similar\n\0\x7f" "ELF";
+	CHECK(write(fd, bytes, sizeof(bytes)) == (ssize_t)sizeof(bytes));
+	close(fd);
+	struct fm_diag diag = {0};
+	CHECK(fm_config_load(tmpl, &diag) == NULL);
+	char *got = unit_diag_text(&diag);
+	char *want = NULL;
+	if (asprintf(&want, "%s: not a text file (contains NUL bytes)\n", tmpl) < 0)
+		abort();
+	CHECK_STR(got, want);
+	free(got);
+	free(want);
+	fm_diag_free(&diag);
+	unlink(tmpl);
+}
+
 int main(void)
 {
 	fm_log_set_level(FM_LOG_ERR);
@@ -553,5 +578,6 @@ int main(void)
 	test_bad_plugins();
 	test_include_loop();
 	test_unreadable();
+	test_binary_file();
 	return fmt_done("test_config");
 }
