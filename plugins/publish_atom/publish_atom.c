@@ -80,6 +80,7 @@ struct atom {
 	char *state_path;
 	bool dirty;
 	bool failing;
+	bool persist;         /* the state folder outlives this run: save the entry list */
 	int64_t last_write;   /* monotonic ms of the last attempt */
 	struct fm_buf out;
 };
@@ -350,6 +351,8 @@ static int write_all_files(struct atom *a)
 {
 	int rc;
 	const char *what = a->state_path;
+	if (!a->persist)
+		goto feed;
 	json_t *state = json_pack("{s:i, s:s, s:O}", "version", 1, "updated", a->updated, "entries",
 	                          a->entries);
 	char *s = state ? json_dumps(state, JSON_COMPACT) : NULL;
@@ -362,6 +365,7 @@ static int write_all_files(struct atom *a)
 	free(s);
 	if (rc < 0)
 		goto fail;
+feed:
 	what = a->cfg->path;
 	render_feed(a, &a->out);
 	if (a->out.oom) {
@@ -448,6 +452,12 @@ static int atom_init(void **ctx, const fm_host *host, fm_instance *inst, const v
 		atom_fini(a);
 		return -ENOMEM;
 	}
+	/* A temporary state folder (`feedmill pipe`) is removed at exit: saving there is waste.
+	 * Hosts older than state_persistent() always keep it. */
+	a->persist = true;
+	if (host->struct_size >= offsetof(struct fm_host, state_persistent) + sizeof(void *) &&
+	    host->state_persistent)
+		a->persist = host->state_persistent(inst) != 0;
 	format_time(host->now_ms(), a->updated, sizeof(a->updated));
 	load_state(a);
 	/* Rewrite at once: the options (title, max_entries...) may have changed since last run,
