@@ -1358,7 +1358,7 @@ static double block_value(const struct seg *s, struct block *b)
 	if (w >= (double)s->lim->min_words && (b->punct > 0 || w >= 25))
 		v = w * (1 - ld);
 	else
-		v = -0.5 * w;
+		v = -(b->link_chars ? 0.5 : 0.25) * w;
 	if (b->flags & EF_IN_HEADER)
 		v = v > 0 ? v * 0.5 : v;
 	return v;
