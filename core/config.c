@@ -448,6 +448,11 @@ static void handle_line(struct reader *r, char *line, const char *file, int line
 		fm_diag_add(r->diag, file, lineno, "%s: %s", key, err);
 		return;
 	}
+	/* include may stand anywhere, also below the sections (a sources.d/ at the end). */
+	if (strcmp(key, "include") == 0 && (int)r->kind != SEC_GLOBAL) {
+		global_key(r, key, value, file, lineno);
+		return;
+	}
 	switch ((int)r->kind) {
 	case SEC_GLOBAL:
 		global_key(r, key, value, file, lineno);
@@ -723,7 +728,10 @@ int fm_config_validate(struct fm_config *cfg, struct fm_loader *l, struct fm_dia
 		            "the first stage receives the sources' fetch requests: it should be a fetch "
 		            "plugin, not %s",
 		            fetch->id);
-	for (struct fm_source_cfg *s = cfg->sources; s; s = s->next)
+	/* Without the fetch plugin its per-source keys cannot be judged: that problem is
+	 * already reported once, at the stage. */
+	bool fetch_unknown = cfg->stages && cfg->stages->plugin && !fetch;
+	for (struct fm_source_cfg *s = cfg->sources; s && !fetch_unknown; s = s->next)
 		validate_source(s, fetch, diag);
 	return diag->n > before ? -EINVAL : 0;
 }

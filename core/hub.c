@@ -980,12 +980,19 @@ int fm_hub_run(struct fm_hub *h)
 
 /* ------------------------------------------------------------------ summary and teardown */
 
-static const char *output_path(const struct stage_rt *st)
+/* The output's "path" setting, resolved as the plugin sees it. Caller frees. */
+static char *output_path(const struct stage_rt *st)
 {
-	for (struct fm_setting *s = st->cfg->options; s; s = s->next)
+	const struct fm_setting *found = NULL;
+	for (const struct fm_setting *s = st->cfg->options; s; s = s->next)
 		if (strcmp(s->key, "path") == 0)
-			return s->value;
-	return NULL;
+			found = s;
+	if (!found)
+		return NULL;
+	char *dir = found->file ? fm_path_dirname(found->file) : NULL;
+	char *p = fm_path_join(dir, found->value);
+	free(dir);
+	return p;
 }
 
 void fm_hub_summary(struct fm_hub *h, FILE *out)
@@ -1016,9 +1023,10 @@ void fm_hub_summary(struct fm_hub *h, FILE *out)
 		{
 			fprintf(out, ", %s %lld", k, (long long)json_integer_value(v));
 		}
-		const char *path = st->is_output ? output_path(st) : NULL;
+		char *path = st->is_output ? output_path(st) : NULL;
 		if (path)
 			fprintf(out, " -> %s", path);
+		free(path);
 		fputc('\n', out);
 	}
 	if (h->given_up)

@@ -32,14 +32,31 @@ static bool is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Add each directory of a colon-separated list. */
+static int add_dirs(struct fm_loader *l, const char *list)
+{
+	int rc = 0;
+	const char *p = list;
+	while (rc == 0 && *p) {
+		size_t n = strcspn(p, ":");
+		if (n) {
+			char *dir = strndup(p, n);
+			rc = dir ? add_dir(l, dir) : -ENOMEM;
+			free(dir);
+		}
+		p += n + (p[n] == ':');
+	}
+	return rc;
+}
+
 int fm_loader_init(struct fm_loader *l, const char *configured_dir)
 {
 	memset(l, 0, sizeof(*l));
 	if (configured_dir && configured_dir[0])
-		return add_dir(l, configured_dir);
+		return add_dirs(l, configured_dir);
 	const char *env = getenv("FEEDMILL_PLUGIN_DIR");
 	if (env && env[0])
-		return add_dir(l, env);
+		return add_dirs(l, env);
 	int rc = 0;
 	char *exe = fm_exe_dir();
 	if (exe) {
@@ -126,6 +143,11 @@ static int validate(const char *path, const struct fm_plugin *d, char *err, size
 			         "%s: option '%s' lands outside the plugin's config struct "
 			         "(offset %zu + %zu > config_size %zu)",
 			         path, o->key, o->offset, sz, d->config_size);
+			return -EINVAL;
+		}
+		if (o->offset % (sz > sizeof(void *) ? sizeof(void *) : sz) != 0) {
+			snprintf(err, errlen, "%s: option '%s' is not aligned in the config struct "
+			         "(offset %zu; use offsetof)", path, o->key, o->offset);
 			return -EINVAL;
 		}
 		if (o->type == FM_OPT_ENUM && !o->choices) {
@@ -312,6 +334,18 @@ const struct fm_loaded_plugin *fm_loader_find_command(struct fm_loader *l, const
 
 const struct fm_loaded_plugin *fm_loader_find_kind(struct fm_loader *l, const char *kind)
 {
+	/* The bundled plugin of a kind comes first, so that an installed third-party plugin
+	 * cannot silently take over `feedmill pipe dedupe`. */
+	static const char *const bundled[][2] = {
+		{"fetch", "fetch_http"},         {"clean", "clean_readable"},
+		{"dedupe", "dedupe_similar"},    {"classify", "classify_tags"},
+		{"publish", "publish_jsonl"},
+	};
+	for (size_t i = 0; i < sizeof(bundled) / sizeof(bundled[0]); i++)
+		if (strcmp(kind, bundled[i][0]) == 0)
+			for (struct fm_loaded_plugin *p = l->loaded; p; p = p->next)
+				if (strcmp(p->id, bundled[i][1]) == 0)
+					return p;
 	const struct fm_loaded_plugin *best = NULL;
 	for (struct fm_loaded_plugin *p = l->loaded; p; p = p->next)
 		if (strcmp(p->desc.kind, kind) == 0 && (!best || strcmp(p->id, best->id) < 0))

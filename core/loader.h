@@ -24,8 +24,9 @@ struct fm_loader {
 	struct fm_loaded_plugin *loaded;
 };
 
-/* Directories to search: configured (may be NULL) wins; else $FEEDMILL_PLUGIN_DIR; else the
- * build tree's plugins/ beside the executable; else the installed FM_PLUGIN_DIR. */
+/* Directories to search, in order: configured (a colon-separated list; may be NULL) wins;
+ * else $FEEDMILL_PLUGIN_DIR (also a list); else the build tree's plugins/ beside the
+ * executable; else the installed FM_PLUGIN_DIR. */
 int fm_loader_init(struct fm_loader *l, const char *configured_dir);
 void fm_loader_fini(struct fm_loader *l);
 
@@ -41,7 +42,8 @@ void fm_loader_load_all(struct fm_loader *l, void (*on_error)(const char *msg, v
 /* The plugin providing command `name`, among those loaded. */
 const struct fm_loaded_plugin *fm_loader_find_command(struct fm_loader *l, const char *name,
                                                       const struct fm_command **cmd);
-/* The first loaded plugin of this kind (for `feedmill pipe dedupe` without a configuration). */
+/* The plugin of this kind (for `feedmill pipe dedupe` without a configuration): the bundled
+ * one when loaded, else the first by name. */
 const struct fm_loaded_plugin *fm_loader_find_kind(struct fm_loader *l, const char *kind);
 /* The paths searched, as one string for messages ("a:b:c"). Caller frees. */
 char *fm_loader_dirs_text(const struct fm_loader *l);

@@ -64,7 +64,7 @@ struct fm_scheduler *fm_sched_new(struct fm_config *cfg, struct fm_state *state,
 		struct entry *e = &s->e[i];
 		e->cfg = c;
 		if (state && fm_state_get(state, c->name, &e->st) == 0) {
-			if (!e->st.url || strcmp(e->st.url, c->url) != 0) {
+			if (!e->st.url || !c->url || strcmp(e->st.url, c->url) != 0) {
 				/* The source now points elsewhere: the old validators do not apply. */
 				free(e->st.etag);
 				free(e->st.last_modified);
@@ -74,7 +74,7 @@ struct fm_scheduler *fm_sched_new(struct fm_config *cfg, struct fm_state *state,
 			}
 		}
 		free(e->st.url);
-		e->st.url = strdup(c->url);
+		e->st.url = c->url ? strdup(c->url) : NULL;
 		if (once || e->st.next_due_ms <= now) {
 			/* Due now; spread a service start's first polls over a few seconds. */
 			int64_t spread = once ? 0 : (int64_t)(rnd(s) * 5000.0);
