@@ -142,6 +142,30 @@ class Pipeline(Case):
         self.assertEqual(self.server.requests()[-1][2], "304")
 
 
+    def test_remote_stage_started_by_hand(self):
+        """run_as = remote: the core listens; `feedmill stage clean` connects over tcp."""
+        import socket
+        self.feed(15)
+        with socket.socket() as probe:  # a free port pair on loopback
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port > 65000:
+            port -= 1000
+        conf = self.config([("news", self.server.url("feed.xml"))], extra_stage=(
+            "run_as = remote\nbind = tcp://127.0.0.1:%d\nconnect = tcp://127.0.0.1:%d"
+            % (port, port)))
+        worker = subprocess.Popen([FEEDMILL, "stage", "clean", "-c", conf], cwd=self.dir,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            p = self.run_feedmill("run", "--once", "-c", conf, timeout=120)
+        finally:
+            worker.terminate()
+            out, err = worker.communicate(timeout=30)
+        self.assertEqual(worker.returncode, 0, err)
+        self.assertIn("stage clean is remote", p.stderr)
+        self.assertEqual(len(self.published()), 15)
+        self.assertRegex(p.stdout, r"clean +15 in, 15 out")
+
     def test_service_notifications(self):
         """Type=notify: READY=1 once running, WATCHDOG=1 when asked, STOPPING=1 on SIGTERM."""
         import socket
