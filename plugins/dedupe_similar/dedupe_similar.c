@@ -96,11 +96,14 @@ static const struct fm_option dd_options[] = {
 /* Fewest words for the exact-copy fingerprint to speak: "Read more" is not a story. */
 #define DD_MIN_FP_WORDS 8
 
-/* A u32 hash set rebuilt per use (samples of one document). */
+/* A u32 hash set rebuilt per use (samples of one document). Sized to each use (a load of at
+ * most 1/2), so that clearing it costs what the document needs, not the largest one seen. */
 struct u32set {
 	uint32_t *slots;
 	uint8_t *aux; /* a byte per slot for the user (qset: stories holding the shingle) */
-	size_t cap;
+	size_t cap;   /* slots in use now (a power of two) */
+	size_t alloc; /* slots allocated */
+	unsigned shift; /* 64 - log2(cap): the home is the top bits of a Fibonacci product */
 };
 
 struct side {
@@ -138,7 +141,7 @@ static int set_reset(struct u32set *s, size_t n)
 	size_t want = 16;
 	while (want < n * 2)
 		want <<= 1;
-	if (want > s->cap) {
+	if (want > s->alloc) {
 		uint32_t *p = realloc(s->slots, want * sizeof(*p));
 		if (!p)
 			return -ENOMEM;
@@ -147,18 +150,25 @@ static int set_reset(struct u32set *s, size_t n)
 		if (!a)
 			return -ENOMEM;
 		s->aux = a;
-		s->cap = want;
-	} else {
-		want = s->cap;
+		s->alloc = want;
 	}
+	s->cap = want;
+	s->shift = 64u - (unsigned)__builtin_ctzll(want);
 	memset(s->slots, 0, want * sizeof(*s->slots));
 	return 0;
+}
+
+/* Samples are 0 mod their rate: their low bits say little, so the home takes the high bits
+ * of the product (Fibonacci hashing). */
+static inline size_t set_home(const struct u32set *s, uint32_t v)
+{
+	return (size_t)(((uint64_t)v * 0x9e3779b97f4a7c15ULL) >> s->shift);
 }
 
 /* true when v was not in the set yet */
 static bool set_add(struct u32set *s, uint32_t v)
 {
-	size_t mask = s->cap - 1, j = (size_t)(v * 0x9e3779b1u) & mask;
+	size_t mask = s->cap - 1, j = set_home(s, v);
 	while (s->slots[j]) {
 		if (s->slots[j] == v)
 			return false;
@@ -171,7 +181,7 @@ static bool set_add(struct u32set *s, uint32_t v)
 /* Where v sits in the set, or SIZE_MAX. */
 static size_t set_index(const struct u32set *s, uint32_t v)
 {
-	size_t mask = s->cap - 1, j = (size_t)(v * 0x9e3779b1u) & mask;
+	size_t mask = s->cap - 1, j = set_home(s, v);
 	while (s->slots[j]) {
 		if (s->slots[j] == v)
 			return j;
@@ -182,13 +192,7 @@ static size_t set_index(const struct u32set *s, uint32_t v)
 
 static bool set_has(const struct u32set *s, uint32_t v)
 {
-	size_t mask = s->cap - 1, j = (size_t)(v * 0x9e3779b1u) & mask;
-	while (s->slots[j]) {
-		if (s->slots[j] == v)
-			return true;
-		j = (j + 1) & mask;
-	}
-	return false;
+	return set_index(s, v) != SIZE_MAX;
 }
 
 /* RFC 3339 to ms since the epoch; false when it is not one. */

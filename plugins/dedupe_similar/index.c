@@ -102,113 +102,204 @@ static void map_free(struct dd_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* --- postings: one flat multimap of (shingle, slot) pairs ---
+/* --- postings: shingle -> the slots holding it ---
  * Most shingles of a stream belong to one document, so a list per shingle (a malloc each)
- * would cost far more than the pair itself. Pairs live in one open-addressing table (linear
- * probing, backward-shift deletion); the pairs of one shingle sit in the probe run from its
- * home. A shingle reaching DD_POSTING_CAP documents gets a stop pair (slot DD_NONE) and no more
- * pairs. */
+ * would cost far more than the posting itself. A key table (open addressing, linear probing,
+ * backward-shift deletion, each shingle once) holds the one slot of a shingle inline; a shingle
+ * of several documents points instead at a chain of nodes in one pool (no malloc per posting),
+ * in arrival order. Keys being unique keeps probe runs short even when many copies of a story
+ * share all their shingles (a table of (shingle, slot) pairs puts all of them in one run).
+ * A shingle reaching DD_POSTING_CAP documents is flagged stopped and takes no more postings;
+ * the flag goes with its last document. */
 
-static inline size_t pm_home(uint32_t key, size_t cap)
+#define PK_LIST 0x80000000u /* val: a chain of nodes, not a slot */
+#define PK_STOP 0x40000000u /* with PK_LIST: too many documents, boilerplate */
+#define PK_NODE 0x3fffffffu /* with PK_LIST: the first node */
+
+/* Fibonacci hashing, taking the HIGH bits of the product: samples are all 0 mod their rate
+ * (sketch.h), so their low bits are zero and a mask of the low bits would leave 3 of 4 home
+ * slots unused and make long probe runs. */
+static inline size_t pk_home(uint32_t key, size_t cap)
 {
-	return (size_t)(key * 0x9e3779b1u) & (cap - 1);
+	return (size_t)(((uint64_t)key * 0x9e3779b97f4a7c15ULL) >> (64 - __builtin_ctzll(cap)));
 }
 
-static int pm_grow(struct dd_index *ix)
+static int pk_grow(struct dd_index *ix)
 {
-	size_t nc = ix->pm_cap ? ix->pm_cap * 2 : 65536;
-	struct dd_pair *p = calloc(nc, sizeof(*p));
+	size_t nc = ix->pk_cap ? ix->pk_cap * 2 : 65536;
+	struct dd_pkey *p = calloc(nc, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	for (size_t i = 0; i < ix->pm_cap; i++) {
-		if (!ix->pm[i].key)
+	for (size_t i = 0; i < ix->pk_cap; i++) {
+		if (!ix->pk[i].key)
 			continue;
-		size_t j = pm_home(ix->pm[i].key, nc);
+		size_t j = pk_home(ix->pk[i].key, nc);
 		while (p[j].key)
 			j = (j + 1) & (nc - 1);
-		p[j] = ix->pm[i];
+		p[j] = ix->pk[i];
 	}
-	free(ix->pm);
-	ix->pm = p;
-	ix->pm_cap = nc;
+	free(ix->pk);
+	ix->pk = p;
+	ix->pk_cap = nc;
 	return 0;
+}
+
+/* The entry of key, or the empty entry where it would go. */
+static inline size_t pk_find(const struct dd_index *ix, uint32_t key)
+{
+	size_t mask = ix->pk_cap - 1, j = pk_home(key, ix->pk_cap);
+	while (ix->pk[j].key && ix->pk[j].key != key)
+		j = (j + 1) & mask;
+	return j;
+}
+
+static void pk_delete_at(struct dd_index *ix, size_t j)
+{
+	size_t mask = ix->pk_cap - 1, hole = j;
+	for (size_t i = (hole + 1) & mask; ix->pk[i].key; i = (i + 1) & mask) {
+		size_t home = pk_home(ix->pk[i].key, ix->pk_cap);
+		bool between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+		if (!between) {
+			ix->pk[hole] = ix->pk[i];
+			hole = i;
+		}
+	}
+	ix->pk[hole].key = 0;
+	ix->pk[hole].val = 0;
+	ix->pk_n--;
+}
+
+static uint32_t node_alloc(struct dd_index *ix, uint32_t slot)
+{
+	uint32_t n;
+	if (ix->pn_free != DD_NONE) {
+		n = ix->pn_free;
+		ix->pn_free = ix->pn[n].next;
+	} else {
+		if (ix->pn_n == ix->pn_cap) {
+			uint32_t nc = ix->pn_cap ? ix->pn_cap * 2 : 4096;
+			if (nc > PK_NODE)
+				return DD_NONE;
+			struct dd_pnode *p = realloc(ix->pn, (size_t)nc * sizeof(*p));
+			if (!p)
+				return DD_NONE;
+			ix->pn = p;
+			ix->pn_cap = nc;
+		}
+		n = ix->pn_n++;
+	}
+	ix->pn[n].slot = slot;
+	ix->pn[n].next = DD_NONE;
+	return n;
+}
+
+static void node_free(struct dd_index *ix, uint32_t n)
+{
+	ix->pn[n].next = ix->pn_free;
+	ix->pn_free = n;
 }
 
 uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *out, bool *stop)
 {
 	*stop = false;
-	if (!ix->pm_cap)
+	if (!ix->pk_cap)
 		return 0;
-	uint32_t n = 0;
-	size_t mask = ix->pm_cap - 1;
-	for (size_t j = pm_home(key, ix->pm_cap); ix->pm[j].key; j = (j + 1) & mask) {
-		if (ix->pm[j].key != key)
-			continue;
-		if (ix->pm[j].slot == DD_NONE)
-			*stop = true;
-		else if (n < DD_POSTING_CAP)
-			out[n++] = ix->pm[j].slot;
+	size_t j = pk_find(ix, key);
+	if (!ix->pk[j].key)
+		return 0;
+	uint32_t val = ix->pk[j].val;
+	if (!(val & PK_LIST)) {
+		out[0] = val;
+		return 1;
 	}
+	*stop = (val & PK_STOP) != 0;
+	uint32_t n = 0;
+	for (uint32_t k = val & PK_NODE; k != DD_NONE && n < DD_POSTING_CAP; k = ix->pn[k].next)
+		out[n++] = ix->pn[k].slot;
 	return n;
 }
 
 static int post_add(struct dd_index *ix, uint32_t key, uint32_t slot)
 {
-	if ((ix->pm_n + 1) * 10 > ix->pm_cap * 7 && pm_grow(ix) < 0)
+	if ((ix->pk_n + 1) * 10 > ix->pk_cap * 7 && pk_grow(ix) < 0)
 		return -ENOMEM;
-	size_t mask = ix->pm_cap - 1, j = pm_home(key, ix->pm_cap);
-	uint32_t same = 0;
-	for (; ix->pm[j].key; j = (j + 1) & mask) {
-		if (ix->pm[j].key != key)
-			continue;
-		if (ix->pm[j].slot == slot || ix->pm[j].slot == DD_NONE)
-			return 0; /* the same shingle twice in one document, or a stopped one */
-		same++;
+	size_t j = pk_find(ix, key);
+	struct dd_pkey *e = &ix->pk[j];
+	if (!e->key) {
+		e->key = key;
+		e->val = slot;
+		ix->pk_n++;
+		return 0;
 	}
-	/* the pair that stops a shingle: slot DD_NONE, found by the same probe as the others */
-	ix->pm[j].key = key;
-	ix->pm[j].slot = same >= DD_POSTING_CAP ? DD_NONE : slot;
-	ix->pm_n++;
-	return 0;
-}
-
-static void pm_delete_at(struct dd_index *ix, size_t j)
-{
-	size_t mask = ix->pm_cap - 1, hole = j;
-	for (size_t i = (hole + 1) & mask; ix->pm[i].key; i = (i + 1) & mask) {
-		size_t home = pm_home(ix->pm[i].key, ix->pm_cap);
-		bool between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
-		if (!between) {
-			ix->pm[hole] = ix->pm[i];
-			hole = i;
+	if (!(e->val & PK_LIST)) {
+		if (e->val == slot)
+			return 0; /* the same shingle twice in one document */
+		uint32_t a = node_alloc(ix, e->val);
+		if (a == DD_NONE)
+			return -ENOMEM;
+		uint32_t b = node_alloc(ix, slot);
+		if (b == DD_NONE) {
+			node_free(ix, a);
+			return -ENOMEM;
 		}
+		ix->pn[a].next = b;
+		e->val = PK_LIST | a;
+		return 0;
 	}
-	ix->pm[hole].key = 0;
-	ix->pm[hole].slot = 0;
-	ix->pm_n--;
+	if (e->val & PK_STOP)
+		return 0;
+	uint32_t same = 0, tail = DD_NONE;
+	for (uint32_t k = e->val & PK_NODE; k != DD_NONE; k = ix->pn[k].next) {
+		if (ix->pn[k].slot == slot)
+			return 0;
+		same++;
+		tail = k;
+	}
+	if (same >= DD_POSTING_CAP) {
+		e->val |= PK_STOP;
+		return 0;
+	}
+	uint32_t n = node_alloc(ix, slot);
+	if (n == DD_NONE)
+		return -ENOMEM;
+	ix->pn[tail].next = n;
+	return 0;
 }
 
 static void post_remove(struct dd_index *ix, uint32_t key, uint32_t slot)
 {
-	if (!ix->pm_cap)
+	if (!ix->pk_cap)
 		return;
-	size_t mask = ix->pm_cap - 1, j = pm_home(key, ix->pm_cap);
-	while (ix->pm[j].key && (ix->pm[j].key != key || ix->pm[j].slot != slot))
-		j = (j + 1) & mask;
-	if (!ix->pm[j].key)
+	size_t j = pk_find(ix, key);
+	struct dd_pkey *e = &ix->pk[j];
+	if (!e->key)
 		return;
-	pm_delete_at(ix, j);
-	/* a stopped shingle is forgotten with its last indexed document */
-	size_t marker = SIZE_MAX;
-	for (j = pm_home(key, ix->pm_cap); ix->pm[j].key; j = (j + 1) & mask) {
-		if (ix->pm[j].key != key)
-			continue;
-		if (ix->pm[j].slot != DD_NONE)
-			return;
-		marker = j;
+	if (!(e->val & PK_LIST)) {
+		if (e->val == slot)
+			pk_delete_at(ix, j);
+		return;
 	}
-	if (marker != SIZE_MAX)
-		pm_delete_at(ix, marker);
+	uint32_t head = e->val & PK_NODE, prev = DD_NONE, k = head;
+	while (k != DD_NONE && ix->pn[k].slot != slot) {
+		prev = k;
+		k = ix->pn[k].next;
+	}
+	if (k == DD_NONE)
+		return;
+	if (prev == DD_NONE)
+		head = ix->pn[k].next;
+	else
+		ix->pn[prev].next = ix->pn[k].next;
+	node_free(ix, k);
+	if (head == DD_NONE) {
+		/* a stopped shingle is forgotten with its last indexed document */
+		pk_delete_at(ix, j);
+	} else if (!(e->val & PK_STOP) && ix->pn[head].next == DD_NONE) {
+		e->val = ix->pn[head].slot; /* one document again: inline */
+		node_free(ix, head);
+	} else {
+		e->val = (e->val & ~PK_NODE) | head;
+	}
 }
 
 /* --- clusters --- */
@@ -280,6 +371,7 @@ void dd_index_init(struct dd_index *ix)
 {
 	memset(ix, 0, sizeof(*ix));
 	ix->next_seq = 1;
+	ix->pn_free = DD_NONE;
 }
 
 static int fifo_push(struct dd_index *ix, uint32_t slot)
@@ -415,7 +507,8 @@ void dd_index_fini(struct dd_index *ix)
 		free(s->samples);
 		dd_cluster_unref(ix, s->cl);
 	}
-	free(ix->pm);
+	free(ix->pk);
+	free(ix->pn);
 	free(ix->slots);
 	free(ix->freelist);
 	free(ix->fifo);
@@ -429,7 +522,7 @@ size_t dd_index_memory(const struct dd_index *ix)
 {
 	return (size_t)ix->slots_cap * sizeof(struct dd_slot) + (size_t)ix->free_cap * 4 +
 	       (size_t)ix->fifo_cap * 4 + (ix->by_id.cap + ix->by_url.cap + ix->by_fp.cap) * 12 +
-	       ix->pm_cap * sizeof(struct dd_pair) + ix->sketch_bytes +
+	       ix->pk_cap * sizeof(struct dd_pkey) + (size_t)ix->pn_cap * sizeof(struct dd_pnode) + ix->sketch_bytes +
 	       ix->cluster_bytes;
 }
 

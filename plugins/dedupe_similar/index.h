@@ -61,9 +61,15 @@ struct dd_map {
 	size_t cap, n;
 };
 
-struct dd_pair {
+/* Postings (index.c): a key table entry, and a node of a chain of slots. */
+struct dd_pkey {
 	uint32_t key; /* sampled shingle; 0: empty */
+	uint32_t val; /* the one slot holding it, or a chain of nodes (flags in index.c) */
+};
+
+struct dd_pnode {
 	uint32_t slot;
+	uint32_t next; /* DD_NONE: the last; in the free list: the next free node */
 };
 
 struct dd_index {
@@ -74,8 +80,10 @@ struct dd_index {
 	uint32_t *fifo; /* ring of slot indices, arrival order */
 	uint32_t fifo_cap, fifo_head, fifo_len;
 	struct dd_map by_id, by_url, by_fp;
-	struct dd_pair *pm; /* postings (index.c) */
-	size_t pm_cap, pm_n;
+	struct dd_pkey *pk; /* postings (index.c) */
+	size_t pk_cap, pk_n;
+	struct dd_pnode *pn;
+	uint32_t pn_cap, pn_n, pn_free;
 	uint64_t next_seq;
 	int64_t newest_ms;
 	size_t sketch_bytes, cluster_bytes;
