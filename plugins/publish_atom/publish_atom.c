@@ -2,7 +2,7 @@
  * publish:atom — an Atom 1.0 feed (RFC 4287) of the latest max_entries documents.
  *
  * The entries live in memory, newest first; the feed is re-rendered and replaced atomically
- * (temporary file + rename, see ../publish_jsonl/atomic.h) at most every flush_interval when
+ * (temporary file + rename, see common/atomic.h) at most every flush_interval when
  * something changed, and at flush()/fini(). The entry list is also saved (atomically) as JSON in
  * the stage's state directory, so the latest N survive a restart. Every string goes through
  * fm_xml_escape, so hostile titles or content cannot break the XML.
