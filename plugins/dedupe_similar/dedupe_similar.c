@@ -257,79 +257,74 @@ static int ensure_scratch(struct dd_ctx *c, size_t n)
 
 /* --- near-duplicate search --- */
 
-struct walk {
-	struct dd_ctx *c;
-	const struct dd_slot *cand;
-	const struct dd_cluster *cl;
+/* One step of a side's walk: sample found in the other text or not, own to the candidate's
+ * story or not. */
+struct walk_state {
+	uint32_t run, inner, best_inner;
+	bool seen_found;
 };
 
-/* Walk one text's samples (those 0 mod rate) against the other's: own() says whether sample i
- * belongs to the candidate's story alone (it weighs), found() whether the other text has it. */
-static void side_walk(struct side *s, const uint32_t *v, uint32_t n, uint32_t rate,
-                      bool (*own)(struct walk *, uint32_t), const struct u32set *other,
-                      struct walk *w)
+static inline void side_step(struct side *s, struct walk_state *ws, bool f, bool own)
 {
-	memset(s, 0, sizeof(*s));
-	uint32_t run = 0, inner = 0, best_inner = 0;
-	bool seen_found = false;
-	for (uint32_t i = 0; i < n; i++) {
-		if (v[i] % rate)
-			continue;
-		s->n++;
-		bool f = set_has(other, v[i]);
-		if (f) {
-			if (seen_found && inner > best_inner)
-				best_inner = inner;
-			inner = 0;
-			seen_found = true;
-		} else {
-			inner++;
-		}
-		if (!own(w, i))
-			continue;
-		s->tot++;
-		if (f) {
-			s->mat++;
-			run = 0;
-		} else if (++run > s->run) {
-			s->run = run;
-		}
+	s->n++;
+	if (f) {
+		if (ws->seen_found && ws->inner > ws->best_inner)
+			ws->best_inner = ws->inner;
+		ws->inner = 0;
+		ws->seen_found = true;
+	} else {
+		ws->inner++;
 	}
-	s->inner = best_inner;
+	if (!own)
+		return;
+	s->tot++;
+	if (f) {
+		s->mat++;
+		ws->run = 0;
+	} else if (++ws->run > s->run) {
+		s->run = ws->run;
+	}
+}
+
+static inline void side_end(struct side *s, const struct walk_state *ws)
+{
+	s->inner = ws->best_inner;
 	s->c = s->tot ? (double)s->mat / s->tot : 0.0;
 }
 
-static bool q_own(struct walk *w, uint32_t i)
+/* Walk the new text's samples (those 0 mod rate) against the candidate's (in cset): a sample
+ * weighs when few stories hold it (counted when the candidates were sought). */
+static void walk_query(struct side *s, struct dd_ctx *c, uint32_t rate)
 {
-	return w->c->qncl[i] <= DD_OWN_STORIES;
+	memset(s, 0, sizeof(*s));
+	struct walk_state ws = {0, 0, 0, false};
+	const uint32_t *v = c->sk.samples;
+	for (uint32_t i = 0; i < c->sk.nsamples; i++) {
+		if (v[i] % rate)
+			continue;
+		side_step(s, &ws, set_has(&c->cset, v[i]), c->qncl[i] <= DD_OWN_STORIES);
+	}
+	side_end(s, &ws);
 }
 
-static bool c_own(struct walk *w, uint32_t i)
+/* Walk the candidate's samples against the new text's (in qset). A shingle the new text has
+ * too was counted when the candidates were sought; another one is looked up. */
+static void walk_cand(struct side *s, struct dd_ctx *c, const struct dd_slot *cand,
+                      uint32_t rate)
 {
-	/* a shingle the new text has too was counted when the candidates were sought */
-	size_t at = set_index(&w->c->qset, w->cand->samples[i]);
-	if (at != SIZE_MAX)
-		return w->c->qset.aux[at] <= DD_OWN_STORIES;
-	uint32_t ids[DD_POSTING_CAP];
-	bool stop;
-	uint32_t np = dd_index_postings(&w->c->ix, w->cand->samples[i], ids, &stop);
-	if (stop)
-		return false;
-	/* distinct stories in the posting, up to one more than what still counts as own */
-	const struct dd_cluster *seen[DD_OWN_STORIES + 1];
-	uint32_t n = 0;
-	for (uint32_t k = 0; k < np; k++) {
-		const struct dd_cluster *cl = w->c->ix.slots[ids[k]].cl;
-		uint32_t j = 0;
-		while (j < n && seen[j] != cl)
-			j++;
-		if (j < n)
+	memset(s, 0, sizeof(*s));
+	struct walk_state ws = {0, 0, 0, false};
+	const uint32_t *v = cand->samples;
+	for (uint32_t i = 0; i < cand->nsamples; i++) {
+		if (v[i] % rate)
 			continue;
-		if (n == DD_OWN_STORIES)
-			return false;
-		seen[n++] = cl;
+		size_t at = set_index(&c->qset, v[i]);
+		bool f = at != SIZE_MAX;
+		bool own = f ? c->qset.aux[at] <= DD_OWN_STORIES
+		             : dd_index_few_stories(&c->ix, v[i], DD_OWN_STORIES);
+		side_step(s, &ws, f, own);
 	}
-	return true;
+	side_end(s, &ws);
 }
 
 /* Share of one anchor list found in the other (the smaller list's view). */
@@ -378,10 +373,9 @@ static bool verify(struct dd_ctx *c, const struct dd_slot *cand)
 	/* compare at the coarser sampling of the two; counts below are then scaled to words
 	 * (a sample stands for `rate` shingles) */
 	uint32_t rate = c->sk.rate > cand->rate ? c->sk.rate : cand->rate;
-	struct walk w = {c, cand, cand->cl};
 	struct side q, k;
-	side_walk(&q, c->sk.samples, c->sk.nsamples, rate, q_own, &c->cset, &w);
-	side_walk(&k, cand->samples, cand->nsamples, rate, c_own, &c->qset, &w);
+	walk_query(&q, c, rate);
+	walk_cand(&k, c, cand, rate);
 	const struct side *x = q.c >= k.c ? &q : &k;
 	uint32_t ashared = 0;
 	double a = anchor_containment(c, cand, &ashared);

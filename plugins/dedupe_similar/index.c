@@ -219,6 +219,35 @@ uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *ou
 	return n;
 }
 
+bool dd_index_few_stories(const struct dd_index *ix, uint32_t key, uint32_t max)
+{
+	if (!ix->pk_cap)
+		return true;
+	size_t j = pk_find(ix, key);
+	if (!ix->pk[j].key)
+		return true;
+	uint32_t val = ix->pk[j].val;
+	if (!(val & PK_LIST))
+		return max >= 1;
+	if (val & PK_STOP)
+		return false;
+	const struct dd_cluster *seen[8];
+	uint32_t n = 0, taken = 0;
+	for (uint32_t k = val & PK_NODE; k != DD_NONE && taken < DD_POSTING_CAP;
+	     k = ix->pn[k].next, taken++) {
+		const struct dd_cluster *cl = ix->slots[ix->pn[k].slot].cl;
+		uint32_t i = 0;
+		while (i < n && seen[i] != cl)
+			i++;
+		if (i < n)
+			continue;
+		if (n == max || n == sizeof(seen) / sizeof(seen[0]))
+			return false;
+		seen[n++] = cl;
+	}
+	return true;
+}
+
 static int post_add(struct dd_index *ix, uint32_t key, uint32_t slot)
 {
 	if ((ix->pk_n + 1) * 10 > ix->pk_cap * 7 && pk_grow(ix) < 0)

@@ -99,6 +99,9 @@ uint32_t dd_map_get(const struct dd_map *m, uint64_t key);
  * shingle is in too many documents to be indexed (boilerplate). Returns the count. */
 uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *out, bool *stop);
 
+/* Whether at most max (<= 8) distinct stories hold shingle key: false for a stopped one. */
+bool dd_index_few_stories(const struct dd_index *ix, uint32_t key, uint32_t max);
+
 /* New story with one reference held by the caller. */
 struct dd_cluster *dd_cluster_new(struct dd_index *ix, const char *key, const char *source);
 void dd_cluster_unref(struct dd_index *ix, struct dd_cluster *cl);

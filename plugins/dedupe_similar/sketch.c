@@ -75,37 +75,6 @@ static bool is_unspaced(uint32_t cp)
 	       (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x20000 && cp <= 0x2ffff);
 }
 
-static inline bool is_word_cp(uint32_t cp)
-{
-	if (cp < 0x80)
-		return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
-	if (cp == 0xfffd)
-		return false;
-	return uc_is_general_category(cp, UC_CATEGORY_L) || uc_is_general_category(cp, UC_CATEGORY_N) ||
-	       uc_is_general_category(cp, UC_CATEGORY_M);
-}
-
-static bool is_upper_cp(uint32_t cp)
-{
-	if (cp < 0x80)
-		return cp >= 'A' && cp <= 'Z';
-	return uc_is_upper(cp);
-}
-
-static bool is_digit_cp(uint32_t cp)
-{
-	if (cp < 0x80)
-		return cp >= '0' && cp <= '9';
-	return uc_is_general_category(cp, UC_CATEGORY_Nd);
-}
-
-static uint32_t lower_cp(uint32_t cp)
-{
-	if (cp < 0x80)
-		return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
-	return uc_tolower(cp);
-}
-
 /* Characters after which the next word starts a sentence (so its capital says nothing). */
 static bool is_sentence_break(uint32_t cp)
 {
@@ -117,6 +86,78 @@ static bool is_sentence_break(uint32_t cp)
 	default:
 		return false;
 	}
+}
+
+/* Byte classes for ASCII (the common case, decided without decoding): */
+enum {
+	A_ALNUM = 1,  /* a letter or digit: part of a word (lower-cased by | 0x20) */
+	A_LOWER = 2,  /* not a capital nor a digit: the word is not all capitals */
+	A_DIGIT = 4,  /* the word has a figure */
+	A_BREAK = 8,  /* is_sentence_break() */
+	A_HIGH = 16,  /* a UTF-8 lead or continuation byte: decode */
+	A_APOS = 32,  /* ' (kept inside a word) */
+};
+
+static const uint8_t ascii_class[256] = {
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  8,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  8,  8,  0,  0,  0,  0, 32,  8,  0,  8,  0,  0,  0,  8,  0,
+	 5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  8,  8,  0,  0,  0,  8,
+	 0,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
+	 1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  8,  0,  0,  0,  0,
+	 0,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,
+	 3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  0,  8,  0,  0,  0,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+};
+
+/* The same classes for a decoded code point (beyond ASCII), from the Unicode tables. Letters,
+ * numbers and marks are word characters. */
+enum {
+	C_WORD = 1, C_LOWER = 2, C_DIGIT = 4, C_BREAK = 8, C_UNSPACED = 16, C_UPPER = 32,
+};
+
+static struct dd_cpinfo cp_classify(uint32_t cp)
+{
+	struct dd_cpinfo ci = {cp, cp, 0};
+	bool word = cp != 0xfffd && (uc_is_general_category(cp, UC_CATEGORY_L) ||
+	                             uc_is_general_category(cp, UC_CATEGORY_N) ||
+	                             uc_is_general_category(cp, UC_CATEGORY_M));
+	if (word) {
+		bool digit = uc_is_general_category(cp, UC_CATEGORY_Nd);
+		ci.flags |= C_WORD;
+		bool upper = uc_is_upper(cp);
+		if (upper)
+			ci.flags |= C_UPPER;
+		if (digit)
+			ci.flags |= C_DIGIT;
+		else if (!upper)
+			ci.flags |= C_LOWER;
+		if (is_unspaced(cp))
+			ci.flags |= C_UNSPACED;
+		ci.lower = uc_tolower(cp);
+	}
+	if (is_sentence_break(cp))
+		ci.flags |= C_BREAK;
+	return ci;
+}
+
+/* Classes of code points beyond ASCII (never 0: an empty entry), through a small direct-mapped
+ * cache: a text uses few
+ * distinct ones (quotes, dashes, one alphabet), and the Unicode tables cost ~100 instructions
+ * a look-up. */
+static inline const struct dd_cpinfo *cp_info(struct dd_sketch *sk, uint32_t cp)
+{
+	struct dd_cpinfo *e = &sk->cpcache[cp & (DD_CP_CACHE - 1)];
+	if (e->cp != cp)
+		*e = cp_classify(cp);
+	return e;
 }
 
 static int push_u32(uint32_t **arr, uint32_t *n, uint32_t *cap, uint32_t v)
@@ -140,8 +181,10 @@ struct tok_state {
 	bool sentence_start;
 };
 
-static int take_word(struct dd_sketch *sk, struct tok_state *st, uint64_t h, bool cap,
-                     bool all_caps, bool digit)
+/* Inlined into its few callers: it runs once a word, and a call would spill the state. */
+static inline __attribute__((always_inline)) int
+take_word(struct dd_sketch *sk, struct tok_state *st, uint64_t h, bool cap, bool all_caps,
+          bool digit)
 {
 	h = dd_mix64(h);
 	sk->fp = dd_mix64(sk->fp ^ h) + 0x9e3779b97f4a7c15ULL;
@@ -173,87 +216,133 @@ static int take_word(struct dd_sketch *sk, struct tok_state *st, uint64_t h, boo
 	return 0;
 }
 
+/* The word in progress: its FNV-1a hash over lower-cased code points, and what its characters
+ * were (A_LOWER / A_DIGIT, the same bits as C_LOWER / C_DIGIT). */
+struct word {
+	uint64_t h;
+	uint32_t nchars;
+	uint32_t seen;
+	bool cap;
+	bool on;
+};
+
+static inline __attribute__((always_inline)) int end_word(struct dd_sketch *sk, struct tok_state *st, struct word *w)
+{
+	if (!w->on)
+		return 0;
+	w->on = false;
+	return take_word(sk, st, w->h, w->cap, !(w->seen & A_LOWER) && w->nchars > 1,
+	                 (w->seen & A_DIGIT) != 0);
+}
+
+/* Whether the code point at s[0..n) continues a word after an apostrophe. */
+static bool word_follows(struct dd_sketch *sk, const unsigned char *s, size_t n)
+{
+	if (s[0] < 0x80)
+		return ascii_class[s[0]] & A_ALNUM;
+	uint32_t cp;
+	utf8_next(s, n, &cp);
+	const struct dd_cpinfo *ci = cp_info(sk, cp);
+	return (ci->flags & (C_WORD | C_UNSPACED)) == C_WORD;
+}
+
 int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t max_text)
 {
 	sk->fp = 0;
 	sk->nwords = sk->nsamples = sk->nanchors = 0;
 	if (!text)
 		return 0;
+	if (!sk->cpcache) {
+		sk->cpcache = calloc(DD_CP_CACHE, sizeof(*sk->cpcache));
+		if (!sk->cpcache)
+			return -ENOMEM;
+	}
 	if (max_text && len > max_text)
 		len = max_text; /* a cut inside a sequence decodes as U+FFFD: a separator */
 	const unsigned char *s = (const unsigned char *)text;
 	struct tok_state st = {0, 0, 0, false, true};
+	struct word w = {FNV_OFF, 0, 0, false, false};
 	size_t i = 0;
-	bool in_word = false, cap = false, all_caps = true, digit = false;
-	uint64_t h = FNV_OFF;
-	uint32_t nchars = 0;
 	while (i < len) {
-		uint32_t cp;
-		size_t k;
-		unsigned char b = s[i];
-		/* ASCII letters and digits: the common case, without the Unicode tables */
-		if (b < 0x80 && in_word &&
-		    ((unsigned)((b | 0x20) - 'a') < 26u || (unsigned)(b - '0') < 10u)) {
-			if ((unsigned)(b - 'A') < 26u)
-				b |= 0x20;
-			else if ((unsigned)(b - '0') < 10u)
-				digit = true;
-			else
-				all_caps = false;
-			h = (h ^ b) * FNV_PRIME;
-			nchars++;
+		unsigned b = s[i];
+		unsigned f = ascii_class[b];
+		if (f & A_ALNUM) {
+			/* the common case: a run of ASCII letters and digits, in one tight loop */
+			if (!w.on) {
+				w.on = true;
+				w.h = FNV_OFF;
+				w.nchars = 0;
+				w.seen = 0;
+				w.cap = !(f & (A_LOWER | A_DIGIT));
+			}
+			uint64_t h = w.h;
+			uint32_t seen = w.seen;
+			size_t start = i;
+			do {
+				seen |= f;
+				h = (h ^ (b | 0x20)) * FNV_PRIME;
+				if (++i == len)
+					break;
+				b = s[i];
+				f = ascii_class[b];
+			} while (f & A_ALNUM);
+			w.h = h;
+			w.seen = seen;
+			w.nchars += (uint32_t)(i - start);
+			continue;
+		}
+		if (!(f & A_HIGH)) {
+			if ((f & A_APOS) && w.on && i + 1 < len && word_follows(sk, s + i + 1, len - i - 1)) {
+				w.h = (w.h ^ '\'') * FNV_PRIME;
+				i++;
+				continue;
+			}
+			if (end_word(sk, &st, &w) < 0)
+				return -ENOMEM;
+			if (f & A_BREAK)
+				st.sentence_start = true;
 			i++;
 			continue;
 		}
-		k = utf8_next(s + i, len - i, &cp);
-		bool wc = is_word_cp(cp);
-		if (wc && is_unspaced(cp)) {
-			if (in_word && take_word(sk, &st, h, cap, all_caps && nchars > 1, digit) < 0)
+		uint32_t cp;
+		size_t k = utf8_next(s + i, len - i, &cp);
+		const struct dd_cpinfo *ci = cp_info(sk, cp);
+		unsigned cf = ci->flags;
+		if ((cf & (C_WORD | C_UNSPACED)) == (C_WORD | C_UNSPACED)) {
+			if (end_word(sk, &st, &w) < 0)
 				return -ENOMEM;
-			in_word = false;
 			uint64_t hh = (FNV_OFF ^ cp) * FNV_PRIME;
 			if (take_word(sk, &st, hh, false, false, false) < 0)
 				return -ENOMEM;
 			i += k;
 			continue;
 		}
-		if (wc) {
-			if (!in_word) {
-				in_word = true;
-				h = FNV_OFF;
-				nchars = 0;
-				cap = is_upper_cp(cp);
-				all_caps = true;
-				digit = false;
+		if (cf & C_WORD) {
+			if (!w.on) {
+				w.on = true;
+				w.h = FNV_OFF;
+				w.nchars = 0;
+				w.seen = 0;
+				w.cap = (cf & C_UPPER) != 0;
 			}
-			if (!is_upper_cp(cp) && !is_digit_cp(cp))
-				all_caps = false;
-			if (is_digit_cp(cp))
-				digit = true;
-			h = (h ^ lower_cp(cp)) * FNV_PRIME;
-			nchars++;
+			w.seen |= cf & (C_LOWER | C_DIGIT);
+			w.h = (w.h ^ ci->lower) * FNV_PRIME;
+			w.nchars++;
 			i += k;
 			continue;
 		}
-		if (in_word && (cp == '\'' || cp == 0x2019) && i + k < len) {
-			uint32_t nx;
-			utf8_next(s + i + k, len - i - k, &nx);
-			if (is_word_cp(nx) && !is_unspaced(nx)) {
-				h = (h ^ '\'') * FNV_PRIME;
-				i += k;
-				continue;
-			}
+		if (cp == 0x2019 && w.on && i + k < len && word_follows(sk, s + i + k, len - i - k)) {
+			w.h = (w.h ^ '\'') * FNV_PRIME;
+			i += k;
+			continue;
 		}
-		if (in_word) {
-			if (take_word(sk, &st, h, cap, all_caps && nchars > 1, digit) < 0)
-				return -ENOMEM;
-			in_word = false;
-		}
-		if (is_sentence_break(cp))
+		if (end_word(sk, &st, &w) < 0)
+			return -ENOMEM;
+		if (cf & C_BREAK)
 			st.sentence_start = true;
 		i += k;
 	}
-	if (in_word && take_word(sk, &st, h, cap, all_caps && nchars > 1, digit) < 0)
+	if (end_word(sk, &st, &w) < 0)
 		return -ENOMEM;
 	/* short texts keep a denser sample: one in 4 shingles of 60 words is too little evidence */
 	sk->rate = sk->nwords < FM_DD_DENSE_WORDS / 2 ? 1 : sk->nwords < FM_DD_DENSE_WORDS ? 2 : 4;
@@ -273,5 +362,6 @@ void dd_sketch_free(struct dd_sketch *sk)
 {
 	free(sk->samples);
 	free(sk->anchors);
+	free(sk->cpcache);
 	memset(sk, 0, sizeof(*sk));
 }

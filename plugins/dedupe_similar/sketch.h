@@ -32,6 +32,14 @@
 #define FM_DD_DENSE_WORDS 240u /* below: one in 2; below half of it: every shingle */
 #define FM_DD_MAX_ANCHORS 64u
 
+#define DD_CP_CACHE 512u /* code points beyond ASCII whose classes are cached (a power of 2) */
+
+struct dd_cpinfo {
+	uint32_t cp;    /* the code point this entry holds */
+	uint32_t lower; /* its lower case (word characters) */
+	uint32_t flags; /* classes (sketch.c) */
+};
+
 struct dd_sketch {
 	uint64_t fp;        /* fingerprint of the word sequence; 0 when there are no words */
 	uint32_t nwords;    /* words read (within the max_text bound) */
@@ -41,6 +49,7 @@ struct dd_sketch {
 	uint32_t *samples;  /* nsamples shingle hashes, text order (never 0) */
 	uint32_t *anchors;  /* nanchors anchor-pair hashes, text order */
 	uint32_t samples_cap, anchors_cap; /* the arrays are reused between documents */
+	struct dd_cpinfo *cpcache; /* DD_CP_CACHE entries, allocated on first use */
 };
 
 /* Fill sk from text[0..len) (only the first max_text bytes are read; a cut inside a UTF-8
