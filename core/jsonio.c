@@ -36,6 +36,14 @@
 
 typedef unsigned char uchar;
 
+/* jansson 2.14 added the key-with-length calls; with 2.13 keys go NUL-terminated (a key
+ * cannot hold a NUL anyway: "\u0000" is refused). */
+#if JANSSON_VERSION_HEX >= 0x020e00
+#define FM_JANSSON_KEYN 1
+#else
+#define FM_JANSSON_KEYN 0
+#endif
+
 #if JSON_INTEGER_IS_LONG_LONG
 #define FM_JSON_INT_MAX LLONG_MAX
 #else
@@ -570,18 +578,20 @@ static json_t *parse_object(struct parser *ps, int depth)
 		if (scan_string(ps, &key, &klen, true) < 0)
 			goto error;
 		char *kcopy = NULL;
-		if (key == ps->scratch) {
-			/* the value's strings reuse the scratch: keep the key elsewhere */
+		/* the value's strings reuse the scratch: keep the key elsewhere */
+		if (key == ps->scratch || !FM_JANSSON_KEYN) {
 			if (klen < sizeof small) {
 				memcpy(small, key, klen);
+				small[klen] = '\0';
 				key = small;
 			} else {
-				kcopy = malloc(klen);
+				kcopy = malloc(klen + 1);
 				if (!kcopy) {
 					fail(ps, ps->p, json_error_out_of_memory, "out of memory");
 					goto error;
 				}
 				memcpy(kcopy, key, klen);
+				kcopy[klen] = '\0';
 				key = kcopy;
 			}
 		}
@@ -601,7 +611,11 @@ static json_t *parse_object(struct parser *ps, int depth)
 			goto error;
 		}
 		/* duplicate keys: jansson's set replaces the value in place, so the last one wins */
+#if FM_JANSSON_KEYN
 		int rc = json_object_setn_new_nocheck(obj, key, klen, v);
+#else
+		int rc = json_object_set_new_nocheck(obj, key, v);
+#endif
 		free(kcopy);
 		if (rc) {
 			fail(ps, ps->p, json_error_out_of_memory, "out of memory");
@@ -892,6 +906,8 @@ static int dump_value(const json_t *v, struct fm_jbuf *b, int depth)
 {
 	if (!v)
 		return -EINVAL;
+	if (depth > FM_JSON_DUMP_MAX_DEPTH)
+		return -ELOOP; /* counted as the parser counts, so what is written reads back */
 	switch (json_typeof(v)) {
 	case JSON_NULL:
 		return put(b, "null", 4);
@@ -908,8 +924,6 @@ static int dump_value(const json_t *v, struct fm_jbuf *b, int depth)
 	default:
 		break;
 	}
-	if (depth > FM_JSON_DUMP_MAX_DEPTH)
-		return -ELOOP;
 	int rc;
 	if (json_is_array(v)) {
 		size_t n = json_array_size(v);
@@ -932,8 +946,13 @@ static int dump_value(const json_t *v, struct fm_jbuf *b, int depth)
 			if (!first && (rc = put(b, ",", 1)) < 0)
 				return rc;
 			first = false;
-			if ((rc = dump_string(json_object_iter_key(it), json_object_iter_key_len(it),
-			                      b)) < 0)
+			const char *key = json_object_iter_key(it);
+#if FM_JANSSON_KEYN
+			size_t klen = json_object_iter_key_len(it);
+#else
+			size_t klen = strlen(key);
+#endif
+			if ((rc = dump_string(key, klen, b)) < 0)
 				return rc;
 			if ((rc = put(b, ":", 1)) < 0)
 				return rc;

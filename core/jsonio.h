@@ -13,8 +13,9 @@
  *    ("[1\0]" loads as [1]); fm_json_parse rejects it, as RFC 8259 says.
  *  - fm_json_dump writes any value, also a bare scalar (as JSON_ENCODE_ANY would); jansson's
  *    json_dumps without that flag refuses scalars.
- *  - fm_json_dump refuses values nested deeper than FM_JSON_DUMP_MAX_DEPTH (this also stops a
- *    reference cycle, which jansson detects with a pointer set).
+ *  - fm_json_dump refuses values nested deeper than FM_JSON_DUMP_MAX_DEPTH, the parsing limit:
+ *    the next stage could not read such text back anyway (this also stops a reference cycle,
+ *    which jansson detects with a set of pointers).
  */
 #ifndef FM_CORE_JSONIO_H
 #define FM_CORE_JSONIO_H
@@ -25,7 +26,7 @@
 
 /* As jansson's JSON_PARSER_MAX_DEPTH: every value counts, the outermost one is at depth 1. */
 #define FM_JSON_PARSE_MAX_DEPTH 2048
-#define FM_JSON_DUMP_MAX_DEPTH 4096
+#define FM_JSON_DUMP_MAX_DEPTH FM_JSON_PARSE_MAX_DEPTH
 
 /* A growable byte buffer. While data is not NULL, data[len] is a NUL (so data is a C string
  * when the bytes hold none). Zero-initialised is a valid empty buffer. */

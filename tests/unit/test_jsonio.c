@@ -477,6 +477,28 @@ static void test_dump_errors(void)
 	CHECK_STR(b.data, "null");
 	json_decref(root);
 
+	/* at the limit exactly: written, and it reads back; one more level is refused */
+	for (int extra = 0; extra < 2; extra++) {
+		root = json_array();
+		cur = root;
+		for (int i = 1; i < FM_JSON_DUMP_MAX_DEPTH - 1 + extra; i++) {
+			json_t *n = json_array();
+			json_array_append_new(cur, n);
+			cur = n;
+		}
+		json_array_append_new(cur, json_integer(1));
+		struct fm_jbuf d = FM_JBUF_INIT;
+		int rc = fm_json_dump(root, &d);
+		CHECK(rc == (extra ? -ELOOP : 0));
+		if (rc == 0) {
+			json_t *back = fm_json_parse(d.data, d.len, NULL);
+			CHECK(back && json_equal(back, root));
+			json_decref(back);
+		}
+		fm_jbuf_free(&d);
+		json_decref(root);
+	}
+
 	/* appending: a second value lands after the first */
 	a = json_pack("{s:s}", "k", "v");
 	CHECK(fm_json_dump(a, &b) == 0);
