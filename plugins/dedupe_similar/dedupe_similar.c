@@ -316,6 +316,8 @@ static void walk_cand(struct side *s, struct dd_ctx *c, const struct dd_slot *ca
 	struct walk_state ws = {0, 0, 0, false};
 	const uint32_t *v = cand->samples;
 	for (uint32_t i = 0; i < cand->nsamples; i++) {
+		if (i + DD_PREFETCH < cand->nsamples)
+			dd_index_prefetch(&c->ix, v[i + DD_PREFETCH]);
 		if (v[i] % rate)
 			continue;
 		size_t at = set_index(&c->qset, v[i]);
@@ -428,6 +430,8 @@ static uint32_t find_near(struct dd_ctx *c)
 		c->qstamp = 1;
 	}
 	for (uint32_t i = 0; i < n; i++) {
+		if (i + DD_PREFETCH < n)
+			dd_index_prefetch(ix, sk->samples[i + DD_PREFETCH]);
 		bool fresh = set_add(&c->qset, sk->samples[i]);
 		uint32_t ids[DD_POSTING_CAP];
 		bool stop;

@@ -106,22 +106,24 @@ static void map_free(struct dd_map *m)
  * Most shingles of a stream belong to one document, so a list per shingle (a malloc each)
  * would cost far more than the posting itself. A key table (open addressing, linear probing,
  * backward-shift deletion, each shingle once) holds the one slot of a shingle inline; a shingle
- * of several documents points instead at a chain of nodes in one pool (no malloc per posting),
- * in arrival order. Keys being unique keeps probe runs short even when many copies of a story
- * share all their shingles (a table of (shingle, slot) pairs puts all of them in one run).
+ * of several documents points instead at a block in one pool of u32 words (no malloc per
+ * list): a header word (count, size class) then the slots in arrival order, contiguous so that
+ * reading a list touches one or two cache lines. A full block moves to the next size class
+ * (4, 8, ... 128 words); freed blocks go to a free list of their class. Keys being unique keeps
+ * probe runs short even when many copies of a story share all their shingles (a table of
+ * (shingle, slot) pairs puts all of them in one run).
  * A shingle reaching DD_POSTING_CAP documents is flagged stopped and takes no more postings;
  * the flag goes with its last document. */
 
-#define PK_LIST 0x80000000u /* val: a chain of nodes, not a slot */
+#define PK_LIST 0x80000000u /* val: a block (its word offset), not a slot */
 #define PK_STOP 0x40000000u /* with PK_LIST: too many documents, boilerplate */
-#define PK_NODE 0x3fffffffu /* with PK_LIST: the first node */
+#define PK_NODE 0x3fffffffu /* with PK_LIST: the block */
+#define PB_CLASSES DD_PB_CLASSES /* block sizes 4 << class words; the last holds 127 */
+#define PB_COUNT 0xffffu    /* header: count of slots; class in the bits above */
 
-/* Fibonacci hashing, taking the HIGH bits of the product: samples are all 0 mod their rate
- * (sketch.h), so their low bits are zero and a mask of the low bits would leave 3 of 4 home
- * slots unused and make long probe runs. */
-static inline size_t pk_home(uint32_t key, size_t cap)
+static inline uint32_t pb_cap(uint32_t cls)
 {
-	return (size_t)(((uint64_t)key * 0x9e3779b97f4a7c15ULL) >> (64 - __builtin_ctzll(cap)));
+	return (4u << cls) - 1u;
 }
 
 static int pk_grow(struct dd_index *ix)
@@ -130,10 +132,11 @@ static int pk_grow(struct dd_index *ix)
 	struct dd_pkey *p = calloc(nc, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	unsigned shift = 64u - (unsigned)__builtin_ctzll(nc);
 	for (size_t i = 0; i < ix->pk_cap; i++) {
 		if (!ix->pk[i].key)
 			continue;
-		size_t j = pk_home(ix->pk[i].key, nc);
+		size_t j = dd_pk_home(ix->pk[i].key, shift);
 		while (p[j].key)
 			j = (j + 1) & (nc - 1);
 		p[j] = ix->pk[i];
@@ -141,13 +144,14 @@ static int pk_grow(struct dd_index *ix)
 	free(ix->pk);
 	ix->pk = p;
 	ix->pk_cap = nc;
+	ix->pk_shift = shift;
 	return 0;
 }
 
 /* The entry of key, or the empty entry where it would go. */
 static inline size_t pk_find(const struct dd_index *ix, uint32_t key)
 {
-	size_t mask = ix->pk_cap - 1, j = pk_home(key, ix->pk_cap);
+	size_t mask = ix->pk_cap - 1, j = dd_pk_home(key, ix->pk_shift);
 	while (ix->pk[j].key && ix->pk[j].key != key)
 		j = (j + 1) & mask;
 	return j;
@@ -157,7 +161,7 @@ static void pk_delete_at(struct dd_index *ix, size_t j)
 {
 	size_t mask = ix->pk_cap - 1, hole = j;
 	for (size_t i = (hole + 1) & mask; ix->pk[i].key; i = (i + 1) & mask) {
-		size_t home = pk_home(ix->pk[i].key, ix->pk_cap);
+		size_t home = dd_pk_home(ix->pk[i].key, ix->pk_shift);
 		bool between = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
 		if (!between) {
 			ix->pk[hole] = ix->pk[i];
@@ -169,34 +173,38 @@ static void pk_delete_at(struct dd_index *ix, size_t j)
 	ix->pk_n--;
 }
 
-static uint32_t node_alloc(struct dd_index *ix, uint32_t slot)
+/* A block of class cls (header set to count 0), or DD_NONE. */
+static uint32_t pb_alloc(struct dd_index *ix, uint32_t cls)
 {
-	uint32_t n;
-	if (ix->pn_free != DD_NONE) {
-		n = ix->pn_free;
-		ix->pn_free = ix->pn[n].next;
+	uint32_t b = ix->pb_free[cls];
+	if (b != DD_NONE) {
+		ix->pb_free[cls] = ix->pb[b];
 	} else {
-		if (ix->pn_n == ix->pn_cap) {
-			uint32_t nc = ix->pn_cap ? ix->pn_cap * 2 : 4096;
-			if (nc > PK_NODE)
+		size_t words = 4u << cls;
+		if (ix->pb_n + words > ix->pb_cap) {
+			size_t nc = ix->pb_cap ? ix->pb_cap * 2 : 16384;
+			while (nc < ix->pb_n + words)
+				nc *= 2;
+			if (nc > (size_t)PK_NODE + 1)
 				return DD_NONE;
-			struct dd_pnode *p = realloc(ix->pn, (size_t)nc * sizeof(*p));
+			uint32_t *p = realloc(ix->pb, nc * sizeof(*p));
 			if (!p)
 				return DD_NONE;
-			ix->pn = p;
-			ix->pn_cap = nc;
+			ix->pb = p;
+			ix->pb_cap = nc;
 		}
-		n = ix->pn_n++;
+		b = (uint32_t)ix->pb_n;
+		ix->pb_n += words;
 	}
-	ix->pn[n].slot = slot;
-	ix->pn[n].next = DD_NONE;
-	return n;
+	ix->pb[b] = cls << 16;
+	return b;
 }
 
-static void node_free(struct dd_index *ix, uint32_t n)
+static void pb_release(struct dd_index *ix, uint32_t b)
 {
-	ix->pn[n].next = ix->pn_free;
-	ix->pn_free = n;
+	uint32_t cls = ix->pb[b] >> 16;
+	ix->pb[b] = ix->pb_free[cls];
+	ix->pb_free[cls] = b;
 }
 
 uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *out, bool *stop)
@@ -213,9 +221,11 @@ uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *ou
 		return 1;
 	}
 	*stop = (val & PK_STOP) != 0;
-	uint32_t n = 0;
-	for (uint32_t k = val & PK_NODE; k != DD_NONE && n < DD_POSTING_CAP; k = ix->pn[k].next)
-		out[n++] = ix->pn[k].slot;
+	const uint32_t *blk = ix->pb + (val & PK_NODE);
+	uint32_t n = blk[0] & PB_COUNT;
+	if (n > DD_POSTING_CAP)
+		n = DD_POSTING_CAP;
+	memcpy(out, blk + 1, n * sizeof(*out));
 	return n;
 }
 
@@ -231,11 +241,12 @@ bool dd_index_few_stories(const struct dd_index *ix, uint32_t key, uint32_t max)
 		return max >= 1;
 	if (val & PK_STOP)
 		return false;
+	const uint32_t *blk = ix->pb + (val & PK_NODE);
+	uint32_t cnt = blk[0] & PB_COUNT;
 	const struct dd_cluster *seen[8];
-	uint32_t n = 0, taken = 0;
-	for (uint32_t k = val & PK_NODE; k != DD_NONE && taken < DD_POSTING_CAP;
-	     k = ix->pn[k].next, taken++) {
-		const struct dd_cluster *cl = ix->slots[ix->pn[k].slot].cl;
+	uint32_t n = 0;
+	for (uint32_t t = 1; t <= cnt && t <= DD_POSTING_CAP; t++) {
+		const struct dd_cluster *cl = ix->slots[blk[t]].cl;
 		uint32_t i = 0;
 		while (i < n && seen[i] != cl)
 			i++;
@@ -263,35 +274,40 @@ static int post_add(struct dd_index *ix, uint32_t key, uint32_t slot)
 	if (!(e->val & PK_LIST)) {
 		if (e->val == slot)
 			return 0; /* the same shingle twice in one document */
-		uint32_t a = node_alloc(ix, e->val);
-		if (a == DD_NONE)
+		uint32_t b = pb_alloc(ix, 0);
+		if (b == DD_NONE)
 			return -ENOMEM;
-		uint32_t b = node_alloc(ix, slot);
-		if (b == DD_NONE) {
-			node_free(ix, a);
-			return -ENOMEM;
-		}
-		ix->pn[a].next = b;
-		e->val = PK_LIST | a;
+		ix->pb[b] |= 2;
+		ix->pb[b + 1] = e->val;
+		ix->pb[b + 2] = slot;
+		e->val = PK_LIST | b;
 		return 0;
 	}
 	if (e->val & PK_STOP)
 		return 0;
-	uint32_t same = 0, tail = DD_NONE;
-	for (uint32_t k = e->val & PK_NODE; k != DD_NONE; k = ix->pn[k].next) {
-		if (ix->pn[k].slot == slot)
-			return 0;
-		same++;
-		tail = k;
-	}
-	if (same >= DD_POSTING_CAP) {
+	uint32_t b = e->val & PK_NODE, hdr = ix->pb[b], cnt = hdr & PB_COUNT, cls = hdr >> 16;
+	/* a document's postings go in together, and a slot leaves every list before it is
+	 * reused: the same shingle twice in one document finds its slot last */
+	if (ix->pb[b + cnt] == slot)
+		return 0;
+	if (cnt >= DD_POSTING_CAP) {
 		e->val |= PK_STOP;
 		return 0;
 	}
-	uint32_t n = node_alloc(ix, slot);
-	if (n == DD_NONE)
-		return -ENOMEM;
-	ix->pn[tail].next = n;
+	if (cnt == pb_cap(cls)) {
+		if (cls + 1 >= PB_CLASSES)
+			return -ENOMEM; /* cannot happen: the largest class holds DD_POSTING_CAP */
+		uint32_t nb = pb_alloc(ix, cls + 1);
+		if (nb == DD_NONE)
+			return -ENOMEM;
+		memcpy(ix->pb + nb + 1, ix->pb + b + 1, cnt * sizeof(uint32_t));
+		ix->pb[nb] |= cnt;
+		pb_release(ix, b);
+		b = nb;
+		e->val = (e->val & ~PK_NODE) | b;
+	}
+	ix->pb[b + 1 + cnt] = slot;
+	ix->pb[b]++;
 	return 0;
 }
 
@@ -308,26 +324,23 @@ static void post_remove(struct dd_index *ix, uint32_t key, uint32_t slot)
 			pk_delete_at(ix, j);
 		return;
 	}
-	uint32_t head = e->val & PK_NODE, prev = DD_NONE, k = head;
-	while (k != DD_NONE && ix->pn[k].slot != slot) {
-		prev = k;
-		k = ix->pn[k].next;
-	}
-	if (k == DD_NONE)
+	uint32_t b = e->val & PK_NODE, cnt = ix->pb[b] & PB_COUNT;
+	uint32_t *v = ix->pb + b + 1;
+	uint32_t t = 0;
+	while (t < cnt && v[t] != slot)
+		t++;
+	if (t == cnt)
 		return;
-	if (prev == DD_NONE)
-		head = ix->pn[k].next;
-	else
-		ix->pn[prev].next = ix->pn[k].next;
-	node_free(ix, k);
-	if (head == DD_NONE) {
+	memmove(v + t, v + t + 1, (cnt - t - 1) * sizeof(*v));
+	cnt--;
+	ix->pb[b]--;
+	if (cnt == 0) {
 		/* a stopped shingle is forgotten with its last indexed document */
+		pb_release(ix, b);
 		pk_delete_at(ix, j);
-	} else if (!(e->val & PK_STOP) && ix->pn[head].next == DD_NONE) {
-		e->val = ix->pn[head].slot; /* one document again: inline */
-		node_free(ix, head);
-	} else {
-		e->val = (e->val & ~PK_NODE) | head;
+	} else if (cnt == 1 && !(e->val & PK_STOP)) {
+		e->val = v[0]; /* one document again: inline */
+		pb_release(ix, b);
 	}
 }
 
@@ -400,7 +413,8 @@ void dd_index_init(struct dd_index *ix)
 {
 	memset(ix, 0, sizeof(*ix));
 	ix->next_seq = 1;
-	ix->pn_free = DD_NONE;
+	for (uint32_t i = 0; i < PB_CLASSES; i++)
+		ix->pb_free[i] = DD_NONE;
 }
 
 static int fifo_push(struct dd_index *ix, uint32_t slot)
@@ -492,8 +506,11 @@ uint32_t dd_index_add(struct dd_index *ix, uint64_t seq, int64_t time_ms, struct
 	(void)map_put(&ix->by_id, idkey, si);
 	(void)map_put(&ix->by_url, urlkey, si);
 	(void)map_put(&ix->by_fp, fp, si);
-	for (uint32_t i = 0; i < nsamples; i++)
+	for (uint32_t i = 0; i < nsamples; i++) {
+		if (i + DD_PREFETCH < nsamples)
+			dd_index_prefetch(ix, samples[i + DD_PREFETCH]);
 		(void)post_add(ix, samples[i], si);
+	}
 	return si;
 }
 
@@ -537,7 +554,7 @@ void dd_index_fini(struct dd_index *ix)
 		dd_cluster_unref(ix, s->cl);
 	}
 	free(ix->pk);
-	free(ix->pn);
+	free(ix->pb);
 	free(ix->slots);
 	free(ix->freelist);
 	free(ix->fifo);
@@ -551,7 +568,7 @@ size_t dd_index_memory(const struct dd_index *ix)
 {
 	return (size_t)ix->slots_cap * sizeof(struct dd_slot) + (size_t)ix->free_cap * 4 +
 	       (size_t)ix->fifo_cap * 4 + (ix->by_id.cap + ix->by_url.cap + ix->by_fp.cap) * 12 +
-	       ix->pk_cap * sizeof(struct dd_pkey) + (size_t)ix->pn_cap * sizeof(struct dd_pnode) + ix->sketch_bytes +
+	       ix->pk_cap * sizeof(struct dd_pkey) + ix->pb_cap * sizeof(uint32_t) + ix->sketch_bytes +
 	       ix->cluster_bytes;
 }
 

@@ -29,6 +29,7 @@
 
 #define DD_NONE UINT32_MAX
 #define DD_POSTING_CAP 64u
+#define DD_PB_CLASSES 6u /* posting block sizes (index.c) */
 
 /* A story: the first document's key and the sources that carried it. Shared by the slots of
  * its documents (refcounted); it outlives the first document's slot. */
@@ -61,15 +62,10 @@ struct dd_map {
 	size_t cap, n;
 };
 
-/* Postings (index.c): a key table entry, and a node of a chain of slots. */
+/* Postings (index.c): a key table entry. */
 struct dd_pkey {
 	uint32_t key; /* sampled shingle; 0: empty */
-	uint32_t val; /* the one slot holding it, or a chain of nodes (flags in index.c) */
-};
-
-struct dd_pnode {
-	uint32_t slot;
-	uint32_t next; /* DD_NONE: the last; in the free list: the next free node */
+	uint32_t val; /* the one slot holding it, or a block of the pool (flags in index.c) */
 };
 
 struct dd_index {
@@ -82,8 +78,10 @@ struct dd_index {
 	struct dd_map by_id, by_url, by_fp;
 	struct dd_pkey *pk; /* postings (index.c) */
 	size_t pk_cap, pk_n;
-	struct dd_pnode *pn;
-	uint32_t pn_cap, pn_n, pn_free;
+	unsigned pk_shift;  /* 64 - log2(pk_cap) */
+	uint32_t *pb;       /* pool of posting blocks */
+	size_t pb_cap, pb_n;
+	uint32_t pb_free[DD_PB_CLASSES]; /* free blocks of each size class */
 	uint64_t next_seq;
 	int64_t newest_ms;
 	size_t sketch_bytes, cluster_bytes;
@@ -98,6 +96,23 @@ uint32_t dd_map_get(const struct dd_map *m, uint64_t key);
 /* The slots holding shingle key (at most DD_POSTING_CAP) into out; *stop tells that the
  * shingle is in too many documents to be indexed (boilerplate). Returns the count. */
 uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *out, bool *stop);
+
+/* Home of a sampled shingle in the postings key table. Fibonacci hashing, taking the HIGH bits
+ * of the product: samples are all 0 mod their rate (sketch.h), so their low bits are zero and
+ * a mask of the low bits would leave 3 of 4 homes unused and make long probe runs. */
+static inline size_t dd_pk_home(uint32_t key, unsigned shift)
+{
+	return (size_t)(((uint64_t)key * 0x9e3779b97f4a7c15ULL) >> shift);
+}
+
+/* Start loading the postings entry of key: a document's samples are looked up in a row, and
+ * the table is larger than the caches, so that the misses overlap instead of adding up. */
+#define DD_PREFETCH 8 /* samples ahead */
+static inline void dd_index_prefetch(const struct dd_index *ix, uint32_t key)
+{
+	if (ix->pk_cap)
+		__builtin_prefetch(&ix->pk[dd_pk_home(key, ix->pk_shift)]);
+}
 
 /* Whether at most max (<= 8) distinct stories hold shingle key: false for a stopped one. */
 bool dd_index_few_stories(const struct dd_index *ix, uint32_t key, uint32_t max);

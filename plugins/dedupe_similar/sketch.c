@@ -90,7 +90,7 @@ static bool is_sentence_break(uint32_t cp)
 
 /* Byte classes for ASCII (the common case, decided without decoding): */
 enum {
-	A_ALNUM = 1,  /* a letter or digit: part of a word (lower-cased by | 0x20) */
+	A_ALNUM = 64, /* a letter or digit: part of a word (lower-cased by | 0x20) */
 	A_LOWER = 2,  /* not a capital nor a digit: the word is not all capitals */
 	A_DIGIT = 4,  /* the word has a figure */
 	A_BREAK = 8,  /* is_sentence_break() */
@@ -102,11 +102,11 @@ static const uint8_t ascii_class[256] = {
 	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  8,  0,  0,  0,  0,  0,
 	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
 	 0,  8,  8,  0,  0,  0,  0, 32,  8,  0,  8,  0,  0,  0,  8,  0,
-	 5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  8,  8,  0,  0,  0,  8,
-	 0,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
-	 1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  8,  0,  0,  0,  0,
-	 0,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,
-	 3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  0,  8,  0,  0,  0,
+	68, 68, 68, 68, 68, 68, 68, 68, 68, 68,  8,  8,  0,  0,  0,  8,
+	 0, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+	64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,  8,  0,  0,  0,  0,
+	 0, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66,
+	66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66,  0,  8,  0,  0,  0,
 	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
 	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
 	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
@@ -160,65 +160,19 @@ static inline const struct dd_cpinfo *cp_info(struct dd_sketch *sk, uint32_t cp)
 	return e;
 }
 
-static int push_u32(uint32_t **arr, uint32_t *n, uint32_t *cap, uint32_t v)
-{
-	if (*n == *cap) {
-		uint32_t nc = *cap ? *cap * 2 : 256;
-		uint32_t *p = realloc(*arr, (size_t)nc * sizeof(**arr));
-		if (!p)
-			return -ENOMEM;
-		*arr = p;
-		*cap = nc;
-	}
-	(*arr)[(*n)++] = v;
-	return 0;
-}
-
-struct tok_state {
+/* The tokenizer's state, a local the compiler keeps in registers (nothing takes its address
+ * outside the inlined helpers below). */
+struct tok {
+	uint64_t fp;
 	uint64_t w1, w2;        /* the two previous word hashes */
 	uint64_t prev_anchor;
+	uint32_t *samples;      /* room for every word (reserved before) */
+	uint32_t *anchors;      /* room for FM_DD_MAX_ANCHORS */
+	uint32_t nwords, nsamples, nanchors;
 	bool have_anchor;
 	bool sentence_start;
-};
-
-/* Inlined into its few callers: it runs once a word, and a call would spill the state. */
-static inline __attribute__((always_inline)) int
-take_word(struct dd_sketch *sk, struct tok_state *st, uint64_t h, bool cap, bool all_caps,
-          bool digit)
-{
-	h = dd_mix64(h);
-	sk->fp = dd_mix64(sk->fp ^ h) + 0x9e3779b97f4a7c15ULL;
-	sk->nwords++;
-	if (sk->nwords >= 3) {
-		uint64_t s = dd_mix64(st->w2 * 0x9e3779b97f4a7c15ULL ^ (st->w1 << 1 | st->w1 >> 63) ^
-		                      (h * 0xc2b2ae3d27d4eb4fULL));
-		uint32_t v = (uint32_t)(s >> 32);
-		if (v % FM_DD_SAMPLE_MOD == 0 || sk->nwords < FM_DD_DENSE_WORDS) {
-			/* every shingle until it is clear the text is long; thinned in finish() */
-			if (push_u32(&sk->samples, &sk->nsamples, &sk->samples_cap, v ? v : 1) < 0)
-				return -ENOMEM;
-		}
-	}
-	st->w2 = st->w1;
-	st->w1 = h;
-	bool anchor = digit || (cap && (!st->sentence_start || all_caps));
-	if (anchor) {
-		if (st->have_anchor && sk->nanchors < FM_DD_MAX_ANCHORS) {
-			uint64_t a = dd_mix64(st->prev_anchor * 0xff51afd7ed558ccdULL ^ h);
-			uint32_t v = (uint32_t)(a >> 32);
-			if (push_u32(&sk->anchors, &sk->nanchors, &sk->anchors_cap, v ? v : 1) < 0)
-				return -ENOMEM;
-		}
-		st->prev_anchor = h;
-		st->have_anchor = true;
-	}
-	st->sentence_start = false;
-	return 0;
-}
-
-/* The word in progress: its FNV-1a hash over lower-cased code points, and what its characters
- * were (A_LOWER / A_DIGIT, the same bits as C_LOWER / C_DIGIT). */
-struct word {
+	/* the word in progress: FNV-1a over its lower-cased code points, and what its characters
+	 * were (A_LOWER / A_DIGIT, the same bits as C_LOWER / C_DIGIT) */
 	uint64_t h;
 	uint32_t nchars;
 	uint32_t seen;
@@ -226,13 +180,52 @@ struct word {
 	bool on;
 };
 
-static inline __attribute__((always_inline)) int end_word(struct dd_sketch *sk, struct tok_state *st, struct word *w)
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+ALWAYS_INLINE void take_word(struct tok *t, uint64_t h, bool cap, bool all_caps, bool digit)
 {
-	if (!w->on)
-		return 0;
-	w->on = false;
-	return take_word(sk, st, w->h, w->cap, !(w->seen & A_LOWER) && w->nchars > 1,
-	                 (w->seen & A_DIGIT) != 0);
+	h = dd_mix64(h);
+	t->fp = dd_mix64(t->fp ^ h) + 0x9e3779b97f4a7c15ULL;
+	t->nwords++;
+	if (t->nwords >= 3) {
+		uint64_t s = dd_mix64(t->w2 * 0x9e3779b97f4a7c15ULL ^ (t->w1 << 1 | t->w1 >> 63) ^
+		                      (h * 0xc2b2ae3d27d4eb4fULL));
+		uint32_t v = (uint32_t)(s >> 32);
+		/* every shingle until it is clear the text is long; thinned at the end. Stored
+		 * always and counted when kept: no branch to mispredict on a random hash */
+		t->samples[t->nsamples] = v ? v : 1;
+		t->nsamples += (v % FM_DD_SAMPLE_MOD == 0) | (t->nwords < FM_DD_DENSE_WORDS);
+	}
+	t->w2 = t->w1;
+	t->w1 = h;
+	bool anchor = digit || (cap && (!t->sentence_start || all_caps));
+	if (anchor) {
+		if (t->have_anchor && t->nanchors < FM_DD_MAX_ANCHORS) {
+			uint64_t a = dd_mix64(t->prev_anchor * 0xff51afd7ed558ccdULL ^ h);
+			uint32_t v = (uint32_t)(a >> 32);
+			t->anchors[t->nanchors++] = v ? v : 1;
+		}
+		t->prev_anchor = h;
+		t->have_anchor = true;
+	}
+	t->sentence_start = false;
+}
+
+ALWAYS_INLINE void end_word(struct tok *t)
+{
+	if (!t->on)
+		return;
+	t->on = false;
+	take_word(t, t->h, t->cap, !(t->seen & A_LOWER) && t->nchars > 1, (t->seen & A_DIGIT) != 0);
+}
+
+ALWAYS_INLINE void start_word(struct tok *t, bool cap)
+{
+	t->on = true;
+	t->h = FNV_OFF;
+	t->nchars = 0;
+	t->seen = 0;
+	t->cap = cap;
 }
 
 /* Whether the code point at s[0..n) continues a word after an apostrophe. */
@@ -246,6 +239,99 @@ static bool word_follows(struct dd_sketch *sk, const unsigned char *s, size_t n)
 	return (ci->flags & (C_WORD | C_UNSPACED)) == C_WORD;
 }
 
+/* The words of s[0..len) into t. nul_end: s[len] is a NUL, which ends a run of letters by
+ * itself (so the tight loop needs no bound check). */
+ALWAYS_INLINE void tokenize(struct dd_sketch *sk, struct tok *t, const unsigned char *s,
+                            size_t len, bool nul_end)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned b = s[i];
+		unsigned f = ascii_class[b];
+		if (f & A_ALNUM) {
+			/* the common case: a run of ASCII letters and digits, in one tight loop */
+			if (!t->on)
+				start_word(t, !(f & (A_LOWER | A_DIGIT)));
+			uint64_t h = t->h;
+			uint32_t seen = t->seen;
+			const unsigned char *p = s + i, *q = p, *last = s + len - 1;
+			seen |= f;
+			for (;;) {
+				h = (h ^ (b | 0x20)) * FNV_PRIME;
+				if (!nul_end && q == last) {
+					q++;
+					break;
+				}
+				b = *++q;
+				unsigned g = ascii_class[b];
+				if (!(g & A_ALNUM))
+					break;
+				seen |= g;
+			}
+			t->h = h;
+			t->seen = seen;
+			t->nchars += (uint32_t)(q - p);
+			i += (size_t)(q - p);
+			continue;
+		}
+		if (!(f & A_HIGH)) {
+			if ((f & A_APOS) && t->on && i + 1 < len && word_follows(sk, s + i + 1, len - i - 1)) {
+				t->h = (t->h ^ '\'') * FNV_PRIME;
+				i++;
+				continue;
+			}
+			end_word(t);
+			if (f & A_BREAK)
+				t->sentence_start = true;
+			i++;
+			continue;
+		}
+		uint32_t cp;
+		size_t k = utf8_next(s + i, len - i, &cp);
+		const struct dd_cpinfo *ci = cp_info(sk, cp);
+		unsigned cf = ci->flags;
+		if ((cf & (C_WORD | C_UNSPACED)) == (C_WORD | C_UNSPACED)) {
+			end_word(t);
+			take_word(t, (FNV_OFF ^ cp) * FNV_PRIME, false, false, false);
+			i += k;
+			continue;
+		}
+		if (cf & C_WORD) {
+			if (!t->on)
+				start_word(t, (cf & C_UPPER) != 0);
+			t->seen |= cf & (C_LOWER | C_DIGIT);
+			t->h = (t->h ^ ci->lower) * FNV_PRIME;
+			t->nchars++;
+			i += k;
+			continue;
+		}
+		if (cp == 0x2019 && t->on && i + k < len && word_follows(sk, s + i + k, len - i - k)) {
+			t->h = (t->h ^ '\'') * FNV_PRIME;
+			i += k;
+			continue;
+		}
+		end_word(t);
+		if (cf & C_BREAK)
+			t->sentence_start = true;
+		i += k;
+	}
+	end_word(t);
+}
+
+static int reserve_u32(uint32_t **arr, uint32_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return 0;
+	if (n > UINT32_MAX)
+		return -ENOMEM;
+	uint32_t *p = realloc(*arr, n * sizeof(**arr));
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = (uint32_t)n;
+	return 0;
+}
+
 int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t max_text)
 {
 	sk->fp = 0;
@@ -257,97 +343,32 @@ int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t ma
 		if (!sk->cpcache)
 			return -ENOMEM;
 	}
-	if (max_text && len > max_text)
+	bool nul_end = text[len] == '\0';
+	if (max_text && len > max_text) {
 		len = max_text; /* a cut inside a sequence decodes as U+FFFD: a separator */
-	const unsigned char *s = (const unsigned char *)text;
-	struct tok_state st = {0, 0, 0, false, true};
-	struct word w = {FNV_OFF, 0, 0, false, false};
-	size_t i = 0;
-	while (i < len) {
-		unsigned b = s[i];
-		unsigned f = ascii_class[b];
-		if (f & A_ALNUM) {
-			/* the common case: a run of ASCII letters and digits, in one tight loop */
-			if (!w.on) {
-				w.on = true;
-				w.h = FNV_OFF;
-				w.nchars = 0;
-				w.seen = 0;
-				w.cap = !(f & (A_LOWER | A_DIGIT));
-			}
-			uint64_t h = w.h;
-			uint32_t seen = w.seen;
-			size_t start = i;
-			do {
-				seen |= f;
-				h = (h ^ (b | 0x20)) * FNV_PRIME;
-				if (++i == len)
-					break;
-				b = s[i];
-				f = ascii_class[b];
-			} while (f & A_ALNUM);
-			w.h = h;
-			w.seen = seen;
-			w.nchars += (uint32_t)(i - start);
-			continue;
-		}
-		if (!(f & A_HIGH)) {
-			if ((f & A_APOS) && w.on && i + 1 < len && word_follows(sk, s + i + 1, len - i - 1)) {
-				w.h = (w.h ^ '\'') * FNV_PRIME;
-				i++;
-				continue;
-			}
-			if (end_word(sk, &st, &w) < 0)
-				return -ENOMEM;
-			if (f & A_BREAK)
-				st.sentence_start = true;
-			i++;
-			continue;
-		}
-		uint32_t cp;
-		size_t k = utf8_next(s + i, len - i, &cp);
-		const struct dd_cpinfo *ci = cp_info(sk, cp);
-		unsigned cf = ci->flags;
-		if ((cf & (C_WORD | C_UNSPACED)) == (C_WORD | C_UNSPACED)) {
-			if (end_word(sk, &st, &w) < 0)
-				return -ENOMEM;
-			uint64_t hh = (FNV_OFF ^ cp) * FNV_PRIME;
-			if (take_word(sk, &st, hh, false, false, false) < 0)
-				return -ENOMEM;
-			i += k;
-			continue;
-		}
-		if (cf & C_WORD) {
-			if (!w.on) {
-				w.on = true;
-				w.h = FNV_OFF;
-				w.nchars = 0;
-				w.seen = 0;
-				w.cap = (cf & C_UPPER) != 0;
-			}
-			w.seen |= cf & (C_LOWER | C_DIGIT);
-			w.h = (w.h ^ ci->lower) * FNV_PRIME;
-			w.nchars++;
-			i += k;
-			continue;
-		}
-		if (cp == 0x2019 && w.on && i + k < len && word_follows(sk, s + i + k, len - i - k)) {
-			w.h = (w.h ^ '\'') * FNV_PRIME;
-			i += k;
-			continue;
-		}
-		if (end_word(sk, &st, &w) < 0)
-			return -ENOMEM;
-		if (cf & C_BREAK)
-			st.sentence_start = true;
-		i += k;
+		nul_end = false;
 	}
-	if (end_word(sk, &st, &w) < 0)
+	/* a word takes two bytes but the last (a letter and what ends it; a character of an
+	 * unspaced script takes three): room for every word's shingle, reserved once */
+	if (reserve_u32(&sk->samples, &sk->samples_cap, len / 2 + 2) < 0 ||
+	    reserve_u32(&sk->anchors, &sk->anchors_cap, FM_DD_MAX_ANCHORS) < 0)
 		return -ENOMEM;
+	const unsigned char *s = (const unsigned char *)text;
+	struct tok t = {0};
+	t.samples = sk->samples;
+	t.anchors = sk->anchors;
+	t.sentence_start = true;
+	if (nul_end)
+		tokenize(sk, &t, s, len, true);
+	else
+		tokenize(sk, &t, s, len, false);
+	sk->fp = t.fp;
+	sk->nwords = t.nwords;
+	sk->nanchors = t.nanchors;
 	/* short texts keep a denser sample: one in 4 shingles of 60 words is too little evidence */
-	sk->rate = sk->nwords < FM_DD_DENSE_WORDS / 2 ? 1 : sk->nwords < FM_DD_DENSE_WORDS ? 2 : 4;
+	sk->rate = t.nwords < FM_DD_DENSE_WORDS / 2 ? 1 : t.nwords < FM_DD_DENSE_WORDS ? 2 : 4;
 	uint32_t k = 0;
-	for (uint32_t j = 0; j < sk->nsamples; j++)
+	for (uint32_t j = 0; j < t.nsamples; j++)
 		if (sk->samples[j] % sk->rate == 0)
 			sk->samples[k++] = sk->samples[j];
 	sk->nsamples = k;

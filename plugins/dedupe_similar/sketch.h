@@ -53,7 +53,8 @@ struct dd_sketch {
 };
 
 /* Fill sk from text[0..len) (only the first max_text bytes are read; a cut inside a UTF-8
- * sequence is handled). Buffers are reused. Returns 0 or -ENOMEM. */
+ * sequence is handled). text[len] must be readable: a NUL there (a C or jansson string)
+ * spares the tokenizer a bound check a character. Buffers are reused. Returns 0 or -ENOMEM. */
 int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t max_text);
 
 void dd_sketch_free(struct dd_sketch *sk);

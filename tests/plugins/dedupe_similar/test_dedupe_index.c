@@ -1,0 +1,235 @@
+/*
+ * dedupe_similar internals, compiled from the plugin's sources: the postings of the index
+ * against a plain model of what they must answer (through arrivals, evictions, shared and
+ * boilerplate shingles), and tokenizer invariants that the sketches rely on.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index.h"
+#include "sketch.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                      \
+	do {                                                                                   \
+		if (!(cond)) {                                                                 \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                  \
+			fprintf(stderr, __VA_ARGS__);                                          \
+			fputc('\n', stderr);                                                   \
+			failures++;                                                            \
+		}                                                                              \
+	} while (0)
+
+/* --- the model: per shingle, the documents holding it in arrival order, and a stop flag --- */
+
+#define NKEYS 240
+#define HOT 4 /* shingles every document has: they must stop at DD_POSTING_CAP */
+
+struct mkey {
+	uint32_t slots[DD_POSTING_CAP];
+	uint32_t n;
+	bool stop;
+};
+
+static struct mkey model[NKEYS];
+
+static uint32_t key_of(uint32_t k)
+{
+	return (k + 1) * 4; /* samples are 0 mod their rate */
+}
+
+static void model_add(uint32_t k, uint32_t slot)
+{
+	struct mkey *m = &model[k];
+	if (m->stop)
+		return;
+	for (uint32_t i = 0; i < m->n; i++)
+		if (m->slots[i] == slot)
+			return;
+	if (m->n >= DD_POSTING_CAP) {
+		m->stop = true;
+		return;
+	}
+	m->slots[m->n++] = slot;
+}
+
+static void model_remove(uint32_t k, uint32_t slot)
+{
+	struct mkey *m = &model[k];
+	for (uint32_t i = 0; i < m->n; i++) {
+		if (m->slots[i] != slot)
+			continue;
+		memmove(m->slots + i, m->slots + i + 1, (m->n - i - 1) * sizeof(uint32_t));
+		if (--m->n == 0)
+			m->stop = false;
+		return;
+	}
+}
+
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng % n);
+}
+
+struct mdoc {
+	uint32_t slot;
+	uint32_t keys[40];
+	uint32_t n;
+};
+
+static int stopped_seen; /* comparisons where a hot shingle was stopped */
+
+static void compare_all(struct dd_index *ix, int step)
+{
+	for (uint32_t k = 0; k < NKEYS; k++) {
+		uint32_t ids[DD_POSTING_CAP];
+		bool stop;
+		uint32_t n = dd_index_postings(ix, key_of(k), ids, &stop);
+		const struct mkey *m = &model[k];
+		CHECK(stop == m->stop, "step %d key %u: stop %d, model %d", step, k, stop, m->stop);
+		if (k == 0 && stop)
+			stopped_seen++;
+		CHECK(n == m->n, "step %d key %u: %u postings, model %u", step, k, n, m->n);
+		if (n == m->n)
+			CHECK(!memcmp(ids, m->slots, n * sizeof(uint32_t)),
+			      "step %d key %u: postings differ from the model (or their order)", step, k);
+		/* every document is its own story here */
+		bool few = dd_index_few_stories(ix, key_of(k), 2);
+		CHECK(few == (!m->stop && m->n <= 2), "step %d key %u: few_stories %d with %u docs",
+		      step, k, few, m->n);
+	}
+}
+
+static void test_postings(void)
+{
+	struct dd_index ix;
+	dd_index_init(&ix);
+	const uint32_t max_docs = 150;
+	struct mdoc docs[150 + 1];
+	uint32_t head = 0, ndocs = 0;
+	for (int step = 0; step < 3000; step++) {
+		/* leave first, as the stage does: the oldest goes when the index is full */
+		if (ndocs == max_docs) {
+			struct mdoc *old = &docs[head];
+			for (uint32_t i = 0; i < old->n; i++)
+				model_remove(old->keys[i], old->slot);
+			head = (head + 1) % (max_docs + 1);
+			ndocs--;
+		}
+		CHECK(dd_index_evict(&ix, max_docs - 1, 0) == (ndocs < max_docs - 1 ? 0u : 1u) ||
+		      ix.fifo_len <= max_docs - 1, "step %d: eviction", step);
+		struct mdoc *d = &docs[(head + ndocs) % (max_docs + 1)];
+		d->n = 0;
+		for (uint32_t k = 0; k < HOT; k++)
+			d->keys[d->n++] = k;
+		uint32_t extra = 10 + rnd(25);
+		for (uint32_t i = 0; i < extra; i++)
+			d->keys[d->n++] = HOT + rnd(NKEYS - HOT); /* repeats within a document too */
+		uint32_t samples[40];
+		for (uint32_t i = 0; i < d->n; i++)
+			samples[i] = key_of(d->keys[i]);
+		struct dd_cluster *cl = dd_cluster_new(&ix, "story", "src");
+		uint32_t slot = dd_index_add(&ix, ix.next_seq, step, cl, (uint64_t)step + 1, 0, 0,
+		                             samples, d->n, 4, NULL, 0);
+		dd_cluster_unref(&ix, cl);
+		CHECK(slot != DD_NONE, "step %d: add failed", step);
+		d->slot = slot;
+		for (uint32_t i = 0; i < d->n; i++)
+			model_add(d->keys[i], slot);
+		ndocs++;
+		if (step % 97 == 0 || step > 2950)
+			compare_all(&ix, step);
+	}
+	/* a shingle of every document is boilerplate: it stopped (until the documents that held
+	 * it had all left) */
+	CHECK(stopped_seen > 0, "a shingle of every document never stopped");
+	/* everything leaves: nothing is left indexed */
+	dd_index_evict(&ix, 0, 0);
+	memset(model, 0, sizeof(model));
+	compare_all(&ix, -1);
+	CHECK(ix.pk_n == 0, "%zu postings keys left after every document left", ix.pk_n);
+	dd_index_fini(&ix);
+}
+
+/* --- tokenizer --- */
+
+static struct dd_sketch sketch_of(const char *text, size_t len, size_t max_text)
+{
+	struct dd_sketch sk = {0};
+	if (dd_sketch_text(&sk, text, len, max_text) < 0)
+		abort();
+	return sk;
+}
+
+static bool same_sketch(const struct dd_sketch *a, const struct dd_sketch *b)
+{
+	return a->fp == b->fp && a->nwords == b->nwords && a->nsamples == b->nsamples &&
+	       a->nanchors == b->nanchors &&
+	       !memcmp(a->samples, b->samples, a->nsamples * sizeof(uint32_t)) &&
+	       !memcmp(a->anchors, b->anchors, a->nanchors * sizeof(uint32_t));
+}
+
+static void test_tokenizer(void)
+{
+	const char *text =
+	    "The harbour board of Port Elsworth voted 7-2 on Tuesday to rebuild the north pier. "
+	    "“It’s overdue,” said chair Miriam Okafor; the pier’s pilings date from 1931. "
+	    "Работы начнутся весной. 港の工事は来年始まる。 Ünal Çelik, DÉJÀ VU, naïve café.";
+	size_t len = strlen(text);
+	struct dd_sketch a = sketch_of(text, len, 0);
+	CHECK(a.nwords > 40, "%u words", a.nwords);
+	CHECK(a.nanchors >= 4, "%u anchor pairs (names and figures)", a.nanchors);
+
+	/* a text cut by max_text reads like the same text ending there */
+	for (size_t cut = 1; cut < len; cut += 7) {
+		char *copy = strndup(text, cut);
+		struct dd_sketch b = sketch_of(text, len, cut);
+		struct dd_sketch c = sketch_of(copy, cut, 0);
+		CHECK(same_sketch(&b, &c), "a cut at %zu bytes differs from the text ending there", cut);
+		dd_sketch_free(&b);
+		dd_sketch_free(&c);
+		free(copy);
+	}
+
+	/* layout, case and quote style say nothing about the words */
+	const char *xs = "Hello, World!  It's  here.\n", *ys = "HELLO world -- it’s HERE";
+	struct dd_sketch x = sketch_of(xs, strlen(xs), 0);
+	struct dd_sketch y = sketch_of(ys, strlen(ys), 0);
+	CHECK(x.fp == y.fp && x.nwords == 4, "the same words: fp %llx vs %llx, %u words",
+	      (unsigned long long)x.fp, (unsigned long long)y.fp, x.nwords);
+	/* an apostrophe inside a word is part of it; around a word it is not */
+	struct dd_sketch p = sketch_of("its here", 8, 0);
+	CHECK(p.fp != x.fp, "it's and its are different words");
+	struct dd_sketch q = sketch_of("'hello' world it's here", 23, 0);
+	CHECK(q.fp == x.fp, "quotes around a word are not part of it");
+	/* each character of an unspaced script is a word */
+	struct dd_sketch r = sketch_of("港の工事", strlen("港の工事"), 0);
+	CHECK(r.nwords == 4, "%u words in four CJK characters", r.nwords);
+	/* malformed UTF-8 separates words and does not stop the text */
+	struct dd_sketch m = sketch_of("abc\xff" "def\xc3", 8, 0);
+	CHECK(m.nwords == 2, "%u words around malformed bytes", m.nwords);
+	struct dd_sketch *all[] = {&a, &x, &y, &p, &q, &r, &m};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		dd_sketch_free(all[i]);
+}
+
+int main(void)
+{
+	test_postings();
+	test_tokenizer();
+	if (failures) {
+		fprintf(stderr, "%d checks failed\n", failures);
+		return 1;
+	}
+	printf("dedupe_similar internals: all checks passed\n");
+	return 0;
+}
