@@ -129,7 +129,7 @@ struct dd_ctx {
 	uint8_t *qncl;                /* per query sample: stories holding it (255: too many) */
 	uint32_t *touched;
 	size_t scratch_cap, touched_cap;
-	uint32_t qstamp, cstamp;
+	uint32_t qstamp;
 	bool dirty;
 	const char *state_dir;
 };
@@ -163,6 +163,23 @@ static int set_reset(struct u32set *s, size_t n)
 static inline size_t set_home(const struct u32set *s, uint32_t v)
 {
 	return (size_t)(((uint64_t)v * 0x9e3779b97f4a7c15ULL) >> s->shift);
+}
+
+/* true when v was not in the set yet; *at: where it is */
+static bool set_insert(struct u32set *s, uint32_t v, size_t *at)
+{
+	size_t mask = s->cap - 1, j = set_home(s, v);
+	while (s->slots[j]) {
+		if (s->slots[j] == v) {
+			*at = j;
+			return false;
+		}
+		j = (j + 1) & mask;
+	}
+	s->slots[j] = v;
+	s->aux[j] = 0;
+	*at = j;
+	return true;
 }
 
 /* true when v was not in the set yet */
@@ -432,29 +449,20 @@ static uint32_t find_near(struct dd_ctx *c)
 	for (uint32_t i = 0; i < n; i++) {
 		if (i + DD_PREFETCH < n)
 			dd_index_prefetch(ix, sk->samples[i + DD_PREFETCH]);
-		bool fresh = set_add(&c->qset, sk->samples[i]);
-		uint32_t ids[DD_POSTING_CAP];
-		bool stop;
-		uint32_t np = dd_index_postings(ix, sk->samples[i], ids, &stop);
-		c->qncl[i] = 0;
-		if (stop) {
-			c->qncl[i] = 255;
-			c->qset.aux[set_index(&c->qset, sk->samples[i])] = 255;
-			continue;
-		}
+		size_t at;
+		bool fresh = set_insert(&c->qset, sk->samples[i], &at);
+		struct dd_post p;
+		dd_index_get(ix, sk->samples[i], &p);
 		/* distinct stories holding this shingle: a shingle of many stories counts little */
-		uint32_t ncl = 0;
-		if (++c->cstamp == 0)
-			c->cstamp = 1;
-		for (uint32_t k = 0; k < np; k++) {
-			struct dd_cluster *cl = ix->slots[ids[k]].cl;
-			if (cl->stamp != c->cstamp) {
-				cl->stamp = c->cstamp;
-				ncl++;
-			}
-		}
-		c->qncl[i] = (uint8_t)(ncl > 254 ? 254 : ncl);
-		c->qset.aux[set_index(&c->qset, sk->samples[i])] = c->qncl[i];
+		uint32_t ncl = p.stories > 254 ? 254 : p.stories;
+		if (p.stories == DD_STOPPED)
+			ncl = 255;
+		c->qncl[i] = (uint8_t)ncl;
+		c->qset.aux[at] = (uint8_t)ncl;
+		if (ncl == 255)
+			continue;
+		const uint32_t *ids = p.slots;
+		uint32_t np = p.n < DD_POSTING_CAP ? p.n : DD_POSTING_CAP;
 		/* candidates come from the samples every sketch has (0 mod 4), so that a dense short
 		 * text and a long one score alike */
 		if (!fresh || !ncl || sk->samples[i] % FM_DD_SAMPLE_MOD)

@@ -119,7 +119,12 @@ static void map_free(struct dd_map *m)
 #define PK_STOP 0x40000000u /* with PK_LIST: too many documents, boilerplate */
 #define PK_NODE 0x3fffffffu /* with PK_LIST: the block */
 #define PB_CLASSES DD_PB_CLASSES /* block sizes 4 << class words; the last holds 127 */
-#define PB_COUNT 0xffffu    /* header: count of slots; class in the bits above */
+/* Header word of a block: count of slots (bits 0-7), distinct stories among them (bits 8-15,
+ * kept current on every add, removal and merge, so that a look-up need not visit the slots),
+ * size class (bits 16-). */
+#define PB_COUNT 0xffu
+#define PB_STORY 0x100u
+#define PB_STORIES(h) (((h) >> 8) & 0xffu)
 
 static inline uint32_t pb_cap(uint32_t cls)
 {
@@ -207,56 +212,71 @@ static void pb_release(struct dd_index *ix, uint32_t b)
 	ix->pb_free[cls] = b;
 }
 
-uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *out, bool *stop)
+void dd_index_get(const struct dd_index *ix, uint32_t key, struct dd_post *p)
 {
-	*stop = false;
+	p->n = 0;
+	p->stories = 0;
+	p->slots = &p->one;
 	if (!ix->pk_cap)
-		return 0;
+		return;
 	size_t j = pk_find(ix, key);
 	if (!ix->pk[j].key)
-		return 0;
+		return;
 	uint32_t val = ix->pk[j].val;
 	if (!(val & PK_LIST)) {
-		out[0] = val;
-		return 1;
+		p->one = val;
+		p->n = 1;
+		p->stories = 1;
+		return;
 	}
-	*stop = (val & PK_STOP) != 0;
 	const uint32_t *blk = ix->pb + (val & PK_NODE);
-	uint32_t n = blk[0] & PB_COUNT;
-	if (n > DD_POSTING_CAP)
-		n = DD_POSTING_CAP;
-	memcpy(out, blk + 1, n * sizeof(*out));
+	p->slots = blk + 1;
+	p->n = blk[0] & PB_COUNT;
+	p->stories = (val & PK_STOP) ? DD_STOPPED : PB_STORIES(blk[0]);
+}
+
+uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *out, bool *stop)
+{
+	struct dd_post p;
+	dd_index_get(ix, key, &p);
+	*stop = p.stories == DD_STOPPED;
+	uint32_t n = p.n < DD_POSTING_CAP ? p.n : DD_POSTING_CAP;
+	memcpy(out, p.slots, n * sizeof(*out));
 	return n;
 }
 
 bool dd_index_few_stories(const struct dd_index *ix, uint32_t key, uint32_t max)
 {
-	if (!ix->pk_cap)
-		return true;
-	size_t j = pk_find(ix, key);
-	if (!ix->pk[j].key)
-		return true;
-	uint32_t val = ix->pk[j].val;
-	if (!(val & PK_LIST))
-		return max >= 1;
-	if (val & PK_STOP)
-		return false;
-	const uint32_t *blk = ix->pb + (val & PK_NODE);
-	uint32_t cnt = blk[0] & PB_COUNT;
-	const struct dd_cluster *seen[8];
-	uint32_t n = 0;
-	for (uint32_t t = 1; t <= cnt && t <= DD_POSTING_CAP; t++) {
-		const struct dd_cluster *cl = ix->slots[blk[t]].cl;
-		uint32_t i = 0;
-		while (i < n && seen[i] != cl)
-			i++;
-		if (i < n)
-			continue;
-		if (n == max || n == sizeof(seen) / sizeof(seen[0]))
-			return false;
-		seen[n++] = cl;
+	struct dd_post p;
+	dd_index_get(ix, key, &p);
+	return p.stories <= max;
+}
+
+/* Count the distinct stories of block b again (after a merge). */
+static void pb_recount(struct dd_index *ix, uint32_t b)
+{
+	const uint32_t *v = ix->pb + b + 1;
+	uint32_t cnt = ix->pb[b] & PB_COUNT, n = 0;
+	for (uint32_t t = 0; t < cnt; t++) {
+		const struct dd_cluster *cl = ix->slots[v[t]].cl;
+		uint32_t u = 0;
+		while (u < t && ix->slots[v[u]].cl != cl)
+			u++;
+		n += u == t;
 	}
-	return true;
+	ix->pb[b] = (ix->pb[b] & ~(0xffu << 8)) | n << 8;
+}
+
+/* Whether a slot of block b other than `except` (an index into its slots) is of story cl. */
+static bool pb_has_story(const struct dd_index *ix, uint32_t b, const struct dd_cluster *cl,
+                         uint32_t except)
+{
+	const uint32_t *v = ix->pb + b + 1;
+	uint32_t cnt = ix->pb[b] & PB_COUNT;
+	for (uint32_t t = 0; t < cnt; t++)
+		if (t != except && ix->slots[v[t]].cl == cl)
+			return true;
+	return false;
 }
 
 static int post_add(struct dd_index *ix, uint32_t key, uint32_t slot)
@@ -277,7 +297,7 @@ static int post_add(struct dd_index *ix, uint32_t key, uint32_t slot)
 		uint32_t b = pb_alloc(ix, 0);
 		if (b == DD_NONE)
 			return -ENOMEM;
-		ix->pb[b] |= 2;
+		ix->pb[b] |= 2 | (ix->slots[e->val].cl == ix->slots[slot].cl ? 1 : 2) * PB_STORY;
 		ix->pb[b + 1] = e->val;
 		ix->pb[b + 2] = slot;
 		e->val = PK_LIST | b;
@@ -301,11 +321,14 @@ static int post_add(struct dd_index *ix, uint32_t key, uint32_t slot)
 		if (nb == DD_NONE)
 			return -ENOMEM;
 		memcpy(ix->pb + nb + 1, ix->pb + b + 1, cnt * sizeof(uint32_t));
-		ix->pb[nb] |= cnt;
+		ix->pb[nb] |= hdr & (PB_COUNT | (0xffu << 8));
 		pb_release(ix, b);
 		b = nb;
 		e->val = (e->val & ~PK_NODE) | b;
 	}
+	/* a copy of a story in the list is found first, mostly at once */
+	if (!pb_has_story(ix, b, ix->slots[slot].cl, UINT32_MAX))
+		ix->pb[b] += PB_STORY;
 	ix->pb[b + 1 + cnt] = slot;
 	ix->pb[b]++;
 	return 0;
@@ -331,6 +354,8 @@ static void post_remove(struct dd_index *ix, uint32_t key, uint32_t slot)
 		t++;
 	if (t == cnt)
 		return;
+	if (!pb_has_story(ix, b, ix->slots[slot].cl, t))
+		ix->pb[b] -= PB_STORY;
 	memmove(v + t, v + t + 1, (cnt - t - 1) * sizeof(*v));
 	cnt--;
 	ix->pb[b]--;
@@ -581,13 +606,33 @@ void dd_index_merge(struct dd_index *ix, struct dd_cluster *into, struct dd_clus
 	for (uint32_t k = 1; k < from->nsources; k++)
 		(void)dd_cluster_add_source(ix, into, from->sources[k], max);
 	(void)dd_cluster_add_source(ix, into, from->sources[0], max);
+	/* the documents that move (when there is no memory to list them: every document of
+	 * the joined story is looked at below) */
+	uint32_t *moved = malloc((size_t)(from->refs ? from->refs : 1) * sizeof(*moved));
+	uint32_t nmoved = 0;
 	for (uint32_t i = 0; i < ix->fifo_len; i++) {
-		struct dd_slot *s = &ix->slots[dd_index_fifo_at(ix, i)];
+		uint32_t si = dd_index_fifo_at(ix, i);
+		struct dd_slot *s = &ix->slots[si];
 		if (s->cl == from) {
 			s->cl = into;
 			into->refs++;
 			dd_cluster_unref(ix, from);
+			if (moved)
+				moved[nmoved++] = si;
 		}
 	}
+	/* a list that held both stories now holds one fewer */
+	uint32_t nscan = moved ? nmoved : ix->fifo_len;
+	for (uint32_t i = 0; i < nscan; i++) {
+		const struct dd_slot *s = &ix->slots[moved ? moved[i] : dd_index_fifo_at(ix, i)];
+		if (s->cl != into)
+			continue;
+		for (uint32_t k = 0; k < s->nsamples; k++) {
+			size_t j = pk_find(ix, s->samples[k]);
+			if (ix->pk[j].key && (ix->pk[j].val & PK_LIST))
+				pb_recount(ix, ix->pk[j].val & PK_NODE);
+		}
+	}
+	free(moved);
 	dd_cluster_unref(ix, from);
 }

@@ -39,7 +39,6 @@ struct dd_cluster {
 	uint32_t nsources;
 	uint32_t refs;
 	uint64_t seq;     /* arrival number of its first document: the older story wins a merge */
-	uint32_t stamp;   /* scratch for counting distinct clusters */
 	uint32_t save_index;
 };
 
@@ -114,7 +113,19 @@ static inline void dd_index_prefetch(const struct dd_index *ix, uint32_t key)
 		__builtin_prefetch(&ix->pk[dd_pk_home(key, ix->pk_shift)]);
 }
 
-/* Whether at most max (<= 8) distinct stories hold shingle key: false for a stopped one. */
+#define DD_STOPPED 255u /* dd_post.stories of a boilerplate shingle */
+
+/* The documents holding a shingle, read in place (valid until the index changes). */
+struct dd_post {
+	const uint32_t *slots; /* n slots in arrival order */
+	uint32_t n;
+	uint32_t stories;      /* distinct stories among them; DD_STOPPED: too many documents */
+	uint32_t one;          /* the slot of a shingle of one document (slots points here) */
+};
+
+void dd_index_get(const struct dd_index *ix, uint32_t key, struct dd_post *p);
+
+/* Whether at most max distinct stories hold shingle key: false for a stopped one. */
 bool dd_index_few_stories(const struct dd_index *ix, uint32_t key, uint32_t max);
 
 /* New story with one reference held by the caller. */

@@ -1,7 +1,7 @@
 /*
  * dedupe_similar internals, compiled from the plugin's sources: the postings of the index
  * against a plain model of what they must answer (through arrivals, evictions, shared and
- * boilerplate shingles), and tokenizer invariants that the sketches rely on.
+ * boilerplate shingles, stories merged), and tokenizer invariants that the sketches rely on.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -87,6 +87,7 @@ struct mdoc {
 };
 
 static int stopped_seen; /* comparisons where a hot shingle was stopped */
+static int merges;
 
 static void compare_all(struct dd_index *ix, int step)
 {
@@ -102,10 +103,22 @@ static void compare_all(struct dd_index *ix, int step)
 		if (n == m->n)
 			CHECK(!memcmp(ids, m->slots, n * sizeof(uint32_t)),
 			      "step %d key %u: postings differ from the model (or their order)", step, k);
-		/* every document is its own story here */
+		/* the stories holding it, counted from the documents' stories as they are now */
+		uint32_t stories = 0;
+		for (uint32_t i = 0; i < m->n; i++) {
+			uint32_t u = 0;
+			while (u < i && ix->slots[m->slots[u]].cl != ix->slots[m->slots[i]].cl)
+				u++;
+			stories += u == i;
+		}
+		struct dd_post p;
+		dd_index_get(ix, key_of(k), &p);
+		CHECK(p.stories == (m->stop ? DD_STOPPED : stories),
+		      "step %d key %u: %u stories, model %u (stop %d)", step, k, p.stories, stories,
+		      m->stop);
 		bool few = dd_index_few_stories(ix, key_of(k), 2);
-		CHECK(few == (!m->stop && m->n <= 2), "step %d key %u: few_stories %d with %u docs",
-		      step, k, few, m->n);
+		CHECK(few == (!m->stop && stories <= 2), "step %d key %u: few_stories %d with %u stories",
+		      step, k, few, stories);
 	}
 }
 
@@ -137,10 +150,26 @@ static void test_postings(void)
 		uint32_t samples[40];
 		for (uint32_t i = 0; i < d->n; i++)
 			samples[i] = key_of(d->keys[i]);
-		struct dd_cluster *cl = dd_cluster_new(&ix, "story", "src");
+		/* a copy of a recent document's story, or a story of its own */
+		struct dd_cluster *cl;
+		if (ndocs && rnd(3)) {
+			const struct mdoc *o = &docs[(head + rnd(ndocs)) % (max_docs + 1)];
+			cl = ix.slots[o->slot].cl;
+			cl->refs++;
+		} else {
+			cl = dd_cluster_new(&ix, "story", "src");
+		}
 		uint32_t slot = dd_index_add(&ix, ix.next_seq, step, cl, (uint64_t)step + 1, 0, 0,
 		                             samples, d->n, 4, NULL, 0);
 		dd_cluster_unref(&ix, cl);
+		/* now and then a document shows two stories are one */
+		if (ndocs > 2 && step % 13 == 0) {
+			struct dd_cluster *a = ix.slots[docs[(head + rnd(ndocs)) % (max_docs + 1)].slot].cl;
+			struct dd_cluster *b = ix.slots[docs[(head + rnd(ndocs)) % (max_docs + 1)].slot].cl;
+			if (a != b)
+				merges++;
+			dd_index_merge(&ix, a, b, 8);
+		}
 		CHECK(slot != DD_NONE, "step %d: add failed", step);
 		d->slot = slot;
 		for (uint32_t i = 0; i < d->n; i++)
@@ -152,6 +181,7 @@ static void test_postings(void)
 	/* a shingle of every document is boilerplate: it stopped (until the documents that held
 	 * it had all left) */
 	CHECK(stopped_seen > 0, "a shingle of every document never stopped");
+	CHECK(merges > 20, "only %d stories merged", merges);
 	/* everything leaves: nothing is left indexed */
 	dd_index_evict(&ix, 0, 0);
 	memset(model, 0, sizeof(model));
