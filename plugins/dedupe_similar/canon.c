@@ -146,8 +146,15 @@ static void put_host(struct fm_buf *out, const char *h, size_t n)
 			}
 		}
 	}
-	for (size_t i = 0; i < hl; i++)
-		fm_buf_putc(out, (char)tolower((unsigned char)h[i]));
+	char *w = fm_buf_reserve(out, hl);
+	if (w) {
+		for (size_t i = 0; i < hl; i++) {
+			unsigned char ch = (unsigned char)h[i];
+			w[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
+		}
+		out->len += hl;
+		out->data[out->len] = '\0';
+	}
 	if (colon) {
 		const char *port = colon + 1;
 		size_t pl = (size_t)(end - port);
@@ -181,10 +188,11 @@ static void put_path(struct fm_buf *out, const char *p, size_t n)
 			continue;
 		fm_buf_putc(out, '/');
 		/* story.amp.html -> story.html */
-		const char *dot = NULL;
-		for (size_t k = 0; k + 4 <= sl; k++)
-			if (!strncasecmp(seg + k, ".amp", 4) && (k + 4 == sl || seg[k + 4] == '.'))
-				dot = seg + k;
+		const char *dot = NULL, *send = seg + sl;
+		for (const char *d = memchr(seg, '.', sl); d && send - d >= 4;
+		     d = memchr(d + 1, '.', (size_t)(send - d - 1)))
+			if (!strncasecmp(d, ".amp", 4) && (d + 4 == send || d[4] == '.'))
+				dot = d;
 		if (dot) {
 			fm_buf_append(out, seg, (size_t)(dot - seg));
 			fm_buf_append(out, dot + 4, sl - (size_t)(dot + 4 - seg));
