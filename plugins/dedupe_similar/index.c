@@ -456,7 +456,7 @@ static int fifo_push(struct dd_index *ix, uint32_t slot)
 		ix->fifo_cap = nc;
 		ix->fifo_head = 0;
 	}
-	ix->fifo[(ix->fifo_head + ix->fifo_len) % ix->fifo_cap] = slot;
+	ix->fifo[(ix->fifo_head + ix->fifo_len) & (ix->fifo_cap - 1)] = slot;
 	ix->fifo_len++;
 	return 0;
 }
@@ -542,7 +542,7 @@ uint32_t dd_index_add(struct dd_index *ix, uint64_t seq, int64_t time_ms, struct
 static void evict_one(struct dd_index *ix)
 {
 	uint32_t si = ix->fifo[ix->fifo_head];
-	ix->fifo_head = (ix->fifo_head + 1) % ix->fifo_cap;
+	ix->fifo_head = (ix->fifo_head + 1) & (ix->fifo_cap - 1); /* a power of two */
 	ix->fifo_len--;
 	struct dd_slot *s = &ix->slots[si];
 	map_del(&ix->by_id, s->idkey, si);

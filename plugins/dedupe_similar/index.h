@@ -153,7 +153,7 @@ size_t dd_index_evict(struct dd_index *ix, uint32_t max_docs, int64_t window_ms)
 /* The slot at FIFO position i (0: oldest). */
 static inline uint32_t dd_index_fifo_at(const struct dd_index *ix, uint32_t i)
 {
-	return ix->fifo[(ix->fifo_head + i) % ix->fifo_cap];
+	return ix->fifo[(ix->fifo_head + i) & (ix->fifo_cap - 1)]; /* fifo_cap: a power of two */
 }
 
 /* Bytes held by the index (structures and arrays, not malloc overhead). */

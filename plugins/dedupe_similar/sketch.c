@@ -270,6 +270,7 @@ ALWAYS_INLINE void tokenize(struct dd_sketch *sk, struct tok *t, const unsigned 
 		unsigned b = s[i];
 		unsigned f = ascii_class[b];
 		if (f & A_ALNUM) {
+		word:
 			/* the common case: a run of ASCII letters and digits, in one tight loop */
 			if (!t->on)
 				start_word(t, !(f & (A_LOWER | A_DIGIT)));
@@ -289,6 +290,25 @@ ALWAYS_INLINE void tokenize(struct dd_sketch *sk, struct tok *t, const unsigned 
 			t->seen |= acc >> 8;
 			t->nchars += (uint32_t)(q - p);
 			i += (size_t)(q - p);
+			if (i == len)
+				break;
+			b = s[i];
+			f = ascii_class[b];
+			if (f & (A_HIGH | A_APOS))
+				continue; /* a letter beyond ASCII or an apostrophe may go on with the word */
+			/* plain ASCII separators (spaces, punctuation): the word ends, and the next one
+			 * starts here without going round the general case */
+			end_word(t);
+			do {
+				if (f & A_BREAK)
+					t->sentence_start = true;
+				if (++i == len)
+					goto done;
+				b = s[i];
+				f = ascii_class[b];
+			} while (!(f & (A_ALNUM | A_HIGH)));
+			if (f & A_ALNUM)
+				goto word;
 			continue;
 		}
 		if (!(f & A_HIGH)) {
@@ -332,6 +352,7 @@ ALWAYS_INLINE void tokenize(struct dd_sketch *sk, struct tok *t, const unsigned 
 			t->sentence_start = true;
 		i += k;
 	}
+done:
 	end_word(t);
 }
 
@@ -384,10 +405,12 @@ int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t ma
 	sk->nanchors = t.nanchors;
 	/* short texts keep a denser sample: one in 4 shingles of 60 words is too little evidence */
 	sk->rate = t.nwords < FM_DD_DENSE_WORDS / 2 ? 1 : t.nwords < FM_DD_DENSE_WORDS ? 2 : 4;
-	uint32_t k = 0;
-	for (uint32_t j = 0; j < t.nsamples; j++)
-		if (sk->samples[j] % sk->rate == 0)
-			sk->samples[k++] = sk->samples[j];
+	uint32_t k = 0, mask = sk->rate - 1; /* a power of two */
+	for (uint32_t j = 0; j < t.nsamples; j++) {
+		uint32_t v = sk->samples[j];
+		sk->samples[k] = v;
+		k += (v & mask) == 0;
+	}
 	sk->nsamples = k;
 	if (sk->nwords == 0)
 		sk->fp = 0;
