@@ -1,18 +1,18 @@
 #include "envelope.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <zmq.h>
+#include "jsonio.h"
 
 void fm_msg_free(struct fm_msg *m)
 {
 	json_decref(m->env);
 	for (size_t i = 0; i < m->nframes; i++)
-		free(m->frames[i]);
+		zmq_msg_close(&m->frames[i]);
 	free(m->frames);
-	free(m->lens);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -35,47 +35,32 @@ int fm_msg_recv(void *sock, struct fm_msg *m, int flags)
 		return -e;
 	}
 	int bad = 0;
-	json_error_t jerr;
-	m->env = json_loadb(zmq_msg_data(&part), zmq_msg_size(&part), 0, &jerr);
+	m->env = fm_json_parse(zmq_msg_data(&part), zmq_msg_size(&part), NULL);
 	if (!json_is_object(m->env) ||
 	    json_integer_value(json_object_get(m->env, "v")) != FM_WIRE_VERSION)
 		bad = 1;
 	zmq_msg_close(&part);
 	size_t cap = 0;
 	while (more_frames(sock)) {
-		zmq_msg_init(&part);
-		if (zmq_msg_recv(&part, sock, 0) < 0) {
-			zmq_msg_close(&part);
+		if (!bad && m->nframes == cap) {
+			cap = cap ? cap * 2 : 4;
+			zmq_msg_t *f = realloc(m->frames, cap * sizeof(*f));
+			if (f)
+				m->frames = f;
+			else
+				bad = 1;
+		}
+		zmq_msg_t *slot = bad ? &part : &m->frames[m->nframes];
+		zmq_msg_init(slot);
+		if (zmq_msg_recv(slot, sock, 0) < 0) {
+			zmq_msg_close(slot);
 			fm_msg_free(m);
 			return -EPROTO;
 		}
-		if (!bad) {
-			if (m->nframes == cap) {
-				cap = cap ? cap * 2 : 4;
-				char **f = realloc(m->frames, cap * sizeof(*f));
-				size_t *l = f ? realloc(m->lens, cap * sizeof(*l)) : NULL;
-				if (f)
-					m->frames = f;
-				if (l)
-					m->lens = l;
-				if (!f || !l)
-					bad = 1;
-			}
-		}
-		if (!bad) {
-			size_t n = zmq_msg_size(&part);
-			char *copy = malloc(n + 1);
-			if (!copy) {
-				bad = 1;
-			} else {
-				memcpy(copy, zmq_msg_data(&part), n);
-				copy[n] = '\0';
-				m->frames[m->nframes] = copy;
-				m->lens[m->nframes] = n;
-				m->nframes++;
-			}
-		}
-		zmq_msg_close(&part);
+		if (bad)
+			zmq_msg_close(slot);
+		else
+			m->nframes++;
 	}
 	if (bad) {
 		fm_msg_free(m);
@@ -84,19 +69,55 @@ int fm_msg_recv(void *sock, struct fm_msg *m, int flags)
 	return 0;
 }
 
-int fm_msg_send(void *sock, const json_t *env, char *const *frames, const size_t *lens, size_t n,
+static void free_buffer(void *data, void *hint)
+{
+	(void)hint;
+	free(data);
+}
+
+int fm_msg_init_owned(zmq_msg_t *msg, char *data, size_t len)
+{
+	if (zmq_msg_init_data(msg, data, len, free_buffer, NULL) != 0) {
+		free(data);
+		return -errno;
+	}
+	return 0;
+}
+
+static int send_head(void *sock, const json_t *env, bool more, int flags)
+{
+	struct fm_jbuf b = FM_JBUF_INIT;
+	if (fm_json_dump(env, &b) != 0) {
+		fm_jbuf_free(&b);
+		return -ENOMEM;
+	}
+	int rc = zmq_send(sock, b.data, b.len, flags | (more ? ZMQ_SNDMORE : 0));
+	int e = errno;
+	fm_jbuf_free(&b);
+	return rc < 0 ? -e : 0;
+}
+
+int fm_msg_send_frames(void *sock, const json_t *env, zmq_msg_t *frames, size_t n, int flags)
+{
+	/* The first frame decides: once it is accepted, ZeroMQ takes the rest atomically. */
+	int rc = send_head(sock, env, n > 0, flags);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (zmq_msg_send(&frames[i], sock, i + 1 < n ? ZMQ_SNDMORE : 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int fm_msg_send(void *sock, const json_t *env, char *const *docs, const size_t *lens, size_t n,
                 int flags)
 {
-	char *head = json_dumps(env, JSON_COMPACT);
-	if (!head)
-		return -ENOMEM;
-	/* The first frame decides: once it is accepted, ZeroMQ takes the rest atomically. */
-	int rc = zmq_send(sock, head, strlen(head), flags | (n ? ZMQ_SNDMORE : 0));
-	free(head);
-	if (rc < 0)
-		return -errno;
+	int rc = send_head(sock, env, n > 0, flags);
+	if (rc != 0)
+		return rc;
 	for (size_t i = 0; i < n; i++) {
-		if (zmq_send(sock, frames[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0) < 0)
+		if (zmq_send(sock, docs[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0) < 0)
 			return -errno;
 	}
 	return 0;

@@ -10,6 +10,10 @@
  * "src" and "fetch" name the document's origin (the source and the fetch it came from), so
  * that what happens to every document can be acknowledged back to the scheduler. A peer that
  * sees another major version drops the message with a log line. Minor additions are new keys.
+ *
+ * Document frames stay zmq_msg_t from socket to socket: ZeroMQ shares a large message's buffer
+ * between copies (zmq_msg_copy) and hands it over without copying on inproc, so a document's
+ * bytes are written once by the worker that serialized them and read in place by the next.
  */
 #ifndef FM_CORE_ENVELOPE_H
 #define FM_CORE_ENVELOPE_H
@@ -18,16 +22,26 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <zmq.h>
 
 #define FM_WIRE_VERSION 1
 
-/* A received multipart message: frame 0 parsed, the others kept as bytes. */
+/* A received multipart message: frame 0 parsed, the others kept as ZeroMQ messages. */
 struct fm_msg {
 	json_t *env;
-	size_t nframes; /* document frames */
-	char **frames;  /* each NUL-terminated, malloc'd */
-	size_t *lens;
+	size_t nframes;   /* document frames */
+	zmq_msg_t *frames;
 };
+
+static inline const char *fm_msg_data(struct fm_msg *m, size_t i)
+{
+	return (const char *)zmq_msg_data(&m->frames[i]);
+}
+
+static inline size_t fm_msg_size(struct fm_msg *m, size_t i)
+{
+	return zmq_msg_size(&m->frames[i]);
+}
 
 /* Receive one whole multipart message (non-blocking when flags has ZMQ_DONTWAIT).
  * 0, -EAGAIN, or another negative errno. A malformed or other-version message gives -EPROTO
@@ -35,9 +49,16 @@ struct fm_msg {
 int fm_msg_recv(void *sock, struct fm_msg *m, int flags);
 void fm_msg_free(struct fm_msg *m);
 
-/* Send the envelope and n document frames as one message. 0 or -errno (-EAGAIN when the peer
- * cannot take it now and flags has ZMQ_DONTWAIT: nothing was sent). */
-int fm_msg_send(void *sock, const json_t *env, char *const *frames, const size_t *lens, size_t n,
+/* Send the envelope and n document frames as one message; the frames are handed over (each
+ * is left empty) when it returns 0. -EAGAIN when the peer cannot take it now and flags has
+ * ZMQ_DONTWAIT: nothing was sent and the frames are untouched. */
+int fm_msg_send_frames(void *sock, const json_t *env, zmq_msg_t *frames, size_t n, int flags);
+
+/* The same with documents given as bytes (copied). */
+int fm_msg_send(void *sock, const json_t *env, char *const *docs, const size_t *lens, size_t n,
                 int flags);
+
+/* A message owning a malloc'd buffer (freed by ZeroMQ when the last copy is closed). */
+int fm_msg_init_owned(zmq_msg_t *msg, char *data, size_t len);
 
 #endif

@@ -17,6 +17,7 @@
 #include "envelope.h"
 #include "fm_build_config.h"
 #include "instance.h"
+#include "jsonio.h"
 #include "log.h"
 #include "service.h"
 #include "util.h"
@@ -34,8 +35,7 @@ struct hop {
 	int stage;
 	int source;      /* scheduler index; the input's index (nsources) for pipe input */
 	int64_t fetch;   /* origin: fetch number, or input line */
-	char *doc;
-	size_t len;
+	zmq_msg_t doc;   /* kept until the hop is answered, for redelivery */
 	int attempts;
 	int64_t sent_at; /* monotonic ms; 0 while queued */
 	int64_t not_before;
@@ -211,22 +211,22 @@ static const char *source_name(const struct fm_hub *h, int source)
 	return n ? n : "?";
 }
 
-/* A new document enters stage `stage`; takes doc. */
-static void hop_new(struct fm_hub *h, int stage, int source, int64_t fetch, char *doc, size_t len,
+/* A new document enters stage `stage`; takes doc (moved out of *doc). */
+static void hop_new(struct fm_hub *h, int stage, int source, int64_t fetch, zmq_msg_t *doc,
                     bool request)
 {
 	struct hop *p = calloc(1, sizeof(*p));
 	if (!p) {
 		log_err("out of memory: dropped a document from %s", source_name(h, source));
-		free(doc);
+		zmq_msg_close(doc);
 		return;
 	}
 	p->id = ++h->next_hop;
 	p->stage = stage;
 	p->source = source;
 	p->fetch = fetch;
-	p->doc = doc;
-	p->len = len;
+	zmq_msg_init(&p->doc);
+	zmq_msg_move(&p->doc, doc);
 	p->request = request;
 	q_push(&h->st[stage].q, p);
 	h->st[stage].n_in++;
@@ -238,7 +238,7 @@ static void hop_new(struct fm_hub *h, int stage, int source, int64_t fetch, char
 static void hop_end(struct fm_hub *h, struct hop *p)
 {
 	int source = p->source;
-	free(p->doc);
+	zmq_msg_close(&p->doc);
 	free(p);
 	h->live--;
 	if (--h->outstanding[source] == 0 && h->opts.sched && source < h->nsources)
@@ -275,12 +275,22 @@ static void hop_retry(struct fm_hub *h, struct hop *p, const char *why)
 
 static int send_hop(struct fm_hub *h, struct stage_rt *st, struct hop *p)
 {
-	json_t *env = json_pack("{s:i,s:s,s:I,s:s,s:I,s:i}", "v", FM_WIRE_VERSION, "t", "doc", "hop",
-	                        (json_int_t)p->id, "src", source_name(h, p->source), "fetch",
-	                        (json_int_t)p->fetch, "att", p->attempts + 1);
+	json_t *env = json_object();
 	if (!env)
 		return -ENOMEM;
-	int rc = fm_msg_send(st->push, env, &p->doc, &p->len, 1, ZMQ_DONTWAIT);
+	json_object_set_new_nocheck(env, "v", json_integer(FM_WIRE_VERSION));
+	json_object_set_new_nocheck(env, "t", json_string_nocheck("doc"));
+	json_object_set_new_nocheck(env, "hop", json_integer((json_int_t)p->id));
+	json_object_set_new_nocheck(env, "src", json_string(source_name(h, p->source)));
+	json_object_set_new_nocheck(env, "fetch", json_integer((json_int_t)p->fetch));
+	json_object_set_new_nocheck(env, "att", json_integer(p->attempts + 1));
+	/* Send a copy (ZeroMQ shares the buffer); the hop keeps the document for redelivery. */
+	zmq_msg_t copy;
+	zmq_msg_init(&copy);
+	int rc = zmq_msg_copy(&copy, &p->doc) == 0 ? 0 : -errno;
+	if (rc == 0)
+		rc = fm_msg_send_frames(st->push, env, &copy, 1, ZMQ_DONTWAIT);
+	zmq_msg_close(&copy);
 	json_decref(env);
 	return rc;
 }
@@ -324,14 +334,15 @@ static void dispatch(struct fm_hub *h)
 
 /* ------------------------------------------------------------------ results */
 
-static void sink(struct fm_hub *h, char *doc, size_t len)
+static void sink(struct fm_hub *h, zmq_msg_t *doc)
 {
 	if (h->opts.output) {
-		fwrite(doc, 1, len, h->opts.output);
+		fwrite(zmq_msg_data(doc), 1, zmq_msg_size(doc), h->opts.output);
 		fputc('\n', h->opts.output);
 	}
 	h->published++;
-	free(doc);
+	zmq_msg_close(doc);
+	zmq_msg_init(doc); /* the message it came in still closes it */
 }
 
 static void add_counts(struct stage_rt *st, json_t *cnt)
@@ -348,7 +359,7 @@ static void add_counts(struct stage_rt *st, json_t *cnt)
 }
 
 /* Where what leaves stage i goes: the next stage, every output, or the sink. */
-static void route(struct fm_hub *h, int i, const struct hop *from, char *doc, size_t len)
+static void route(struct fm_hub *h, int i, const struct hop *from, zmq_msg_t *doc)
 {
 	int next_first, next_last;
 	if (i < h->nchain - 1) {
@@ -357,20 +368,23 @@ static void route(struct fm_hub *h, int i, const struct hop *from, char *doc, si
 		next_first = h->nchain;
 		next_last = h->nstages - 1;
 	} else {
-		sink(h, doc, len);
+		sink(h, doc);
 		return;
 	}
 	for (int k = next_first; k <= next_last; k++) {
-		char *copy = doc;
-		if (k < next_last) {
-			copy = malloc(len + 1);
-			if (!copy) {
-				log_err("out of memory: output %s misses a document", h->st[k].cfg->name);
-				continue;
-			}
-			memcpy(copy, doc, len + 1);
+		if (k == next_last) {
+			hop_new(h, k, from->source, from->fetch, doc, false);
+			break;
 		}
-		hop_new(h, k, from->source, from->fetch, copy, len, false);
+		/* Every output gets the same bytes: a shared copy, not a duplicate buffer. */
+		zmq_msg_t copy;
+		zmq_msg_init(&copy);
+		if (zmq_msg_copy(&copy, doc) != 0) {
+			log_err("output %s misses a document: %s", h->st[k].cfg->name, zmq_strerror(errno));
+			zmq_msg_close(&copy);
+			continue;
+		}
+		hop_new(h, k, from->source, from->fetch, &copy, false);
 	}
 }
 
@@ -419,8 +433,7 @@ static void on_result(struct fm_hub *h, struct fm_msg *m)
 		              strcmp(status, "error") == 0, fm_now_ms());
 	for (size_t i = 0; i < m->nframes; i++) {
 		st->n_out++;
-		route(h, p->stage, p, m->frames[i], m->lens[i]);
-		m->frames[i] = NULL;
+		route(h, p->stage, p, &m->frames[i]);
 	}
 	hop_end(h, p);
 }
@@ -856,15 +869,15 @@ static void read_input(struct fm_hub *h)
 		if (nl || len)
 			h->in_line++;
 		bool blank = true;
-		for (size_t k = 0; k < len; k++)
-			if (h->in_buf[start + k] != ' ' && h->in_buf[start + k] != '\t')
-				blank = false;
+		for (size_t k = 0; k < len && blank; k++)
+			blank = h->in_buf[start + k] == ' ' || h->in_buf[start + k] == '\t';
 		if (!blank) {
-			char *doc = malloc(len + 1);
-			if (doc) {
-				memcpy(doc, h->in_buf + start, len);
-				doc[len] = '\0';
-				hop_new(h, 0, h->nsources, h->in_line, doc, len, false);
+			zmq_msg_t doc;
+			if (zmq_msg_init_size(&doc, len) == 0) {
+				memcpy(zmq_msg_data(&doc), h->in_buf + start, len);
+				hop_new(h, 0, h->nsources, h->in_line, &doc, false);
+			} else {
+				log_err("out of memory: input line %lld skipped", (long long)h->in_line);
 			}
 		}
 		start = nl ? end + 1 : h->in_len;
@@ -919,10 +932,15 @@ int fm_hub_run(struct fm_hub *h)
 			json_t *req;
 			while (h->live < h->cfg->queue_limit &&
 			       (req = fm_sched_take_due(h->opts.sched, fm_now_ms(), &src))) {
-				char *text = json_dumps(req, JSON_COMPACT);
+				struct fm_jbuf text = FM_JBUF_INIT;
+				zmq_msg_t doc;
+				int jr = fm_json_dump(req, &text);
 				json_decref(req);
-				if (text)
-					hop_new(h, 0, src, ++h->fetch_seq, text, strlen(text), true);
+				size_t len = 0;
+				char *data = jr == 0 ? fm_jbuf_steal(&text, &len) : NULL;
+				fm_jbuf_free(&text);
+				if (data && fm_msg_init_owned(&doc, data, len) == 0)
+					hop_new(h, 0, src, ++h->fetch_seq, &doc, true);
 			}
 		}
 		dispatch(h);
@@ -1038,7 +1056,7 @@ static void free_queue(struct queue *q)
 {
 	struct hop *p;
 	while ((p = q_pop(q))) {
-		free(p->doc);
+		zmq_msg_close(&p->doc);
 		free(p);
 	}
 }
@@ -1096,7 +1114,7 @@ void fm_hub_free(struct fm_hub *h)
 		struct hop *p = h->table[i];
 		while (p) {
 			struct hop *next = p->tnext;
-			free(p->doc);
+			zmq_msg_close(&p->doc);
 			free(p);
 			p = next;
 		}

@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "envelope.h"
+#include "jsonio.h"
 #include "log.h"
 #include "util.h"
 
@@ -32,34 +33,41 @@ static const char *origin_text(const json_t *env, char *buf, size_t n)
 static int send_result(struct worker *w, json_t *hdr, json_t *docs)
 {
 	size_t n = json_array_size(docs);
-	char **frames = calloc(n ? n : 1, sizeof(*frames));
-	size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+	zmq_msg_t *frames = calloc(n ? n : 1, sizeof(*frames));
 	size_t kept = 0;
 	int rc = -ENOMEM;
-	if (!frames || !lens)
+	if (!frames)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		char *text = json_dumps(json_array_get(docs, i), JSON_COMPACT);
-		if (!text)
-			goto out;
-		size_t len = strlen(text);
-		if (len > w->spec->max_doc_size) {
-			const char *id = json_string_value(json_object_get(json_array_get(docs, i), "id"));
+		struct fm_jbuf text = FM_JBUF_INIT;
+		json_t *doc = json_array_get(docs, i);
+		int dr = fm_json_dump(doc, &text);
+		const char *id = json_string_value(json_object_get(doc, "id"));
+		if (dr != 0) {
 			fm_logf(fm_instance_name(w->inst), FM_LOG_ERR,
-			        "dropped document %s: %zu bytes is over max_doc_size (%llu)", id ? id : "?",
-			        len, (unsigned long long)w->spec->max_doc_size);
-			free(text);
+			        "dropped document %s: it cannot be written as JSON (%s)", id ? id : "?",
+			        strerror(-dr));
+			fm_jbuf_free(&text);
 			continue;
 		}
-		frames[kept] = text;
-		lens[kept++] = len;
+		if (text.len > w->spec->max_doc_size) {
+			fm_logf(fm_instance_name(w->inst), FM_LOG_ERR,
+			        "dropped document %s: %zu bytes is over max_doc_size (%llu)", id ? id : "?",
+			        text.len, (unsigned long long)w->spec->max_doc_size);
+			fm_jbuf_free(&text);
+			continue;
+		}
+		size_t len;
+		char *data = fm_jbuf_steal(&text, &len);
+		if (fm_msg_init_owned(&frames[kept], data, len) != 0)
+			goto out;
+		kept++;
 	}
-	rc = fm_msg_send(w->push, hdr, frames, lens, kept, 0);
+	rc = fm_msg_send_frames(w->push, hdr, frames, kept, 0);
 out:
 	for (size_t i = 0; i < kept; i++)
-		free(frames[i]);
+		zmq_msg_close(&frames[i]);
 	free(frames);
-	free(lens);
 	return rc;
 }
 
@@ -74,7 +82,7 @@ static void handle(struct worker *w, struct fm_msg *m)
 	if (!hdr)
 		return;
 	json_error_t jerr;
-	json_t *doc = json_loadb(m->frames[0], m->lens[0], 0, &jerr);
+	json_t *doc = fm_json_parse(fm_msg_data(m, 0), fm_msg_size(m, 0), &jerr);
 	json_t *out = NULL, *rep = NULL;
 	int status;
 	if (!json_is_object(doc)) {
