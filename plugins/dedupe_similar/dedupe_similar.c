@@ -130,6 +130,11 @@ struct dd_ctx {
 	uint32_t *touched;
 	size_t scratch_cap, touched_cap;
 	uint32_t qstamp;
+	/* candidate scoring, per slot: dense arrays (a score is touched per posting, and slots
+	 * are large) */
+	uint32_t *slot_stamp;
+	float *slot_score;
+	size_t slot_cap;
 	bool dirty;
 	const char *state_dir;
 };
@@ -441,9 +446,25 @@ static uint32_t find_near(struct dd_ctx *c)
 	if (ensure_scratch(c, n) < 0 || set_reset(&c->qset, n) < 0)
 		return DD_NONE;
 	uint32_t ntouched = 0;
+	if (ix->nslots > c->slot_cap) {
+		size_t nc = c->slot_cap ? c->slot_cap * 2 : 1024;
+		while (nc < ix->nslots)
+			nc *= 2;
+		uint32_t *st = realloc(c->slot_stamp, nc * sizeof(*st));
+		if (!st)
+			return DD_NONE;
+		c->slot_stamp = st;
+		memset(st + c->slot_cap, 0, (nc - c->slot_cap) * sizeof(*st));
+		float *sc = realloc(c->slot_score, nc * sizeof(*sc));
+		if (!sc)
+			return DD_NONE;
+		c->slot_score = sc;
+		c->slot_cap = nc;
+	}
+	uint32_t *stamp = c->slot_stamp;
+	float *score = c->slot_score;
 	if (++c->qstamp == 0) {
-		for (uint32_t i = 0; i < ix->nslots; i++)
-			ix->slots[i].qstamp = 0;
+		memset(stamp, 0, c->slot_cap * sizeof(*stamp));
 		c->qstamp = 1;
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -469,10 +490,10 @@ static uint32_t find_near(struct dd_ctx *c)
 			continue;
 		float wgt = 1.0f / (float)ncl;
 		for (uint32_t k = 0; k < np; k++) {
-			struct dd_slot *s = &ix->slots[ids[k]];
-			if (s->qstamp != c->qstamp) {
-				s->qstamp = c->qstamp;
-				s->score = 0;
+			uint32_t si = ids[k];
+			if (stamp[si] != c->qstamp) {
+				stamp[si] = c->qstamp;
+				score[si] = 0;
 				if (ntouched == c->touched_cap) {
 					size_t nc = c->touched_cap ? c->touched_cap * 2 : 256;
 					uint32_t *t = realloc(c->touched, nc * sizeof(*t));
@@ -483,7 +504,7 @@ static uint32_t find_near(struct dd_ctx *c)
 				}
 				c->touched[ntouched++] = ids[k];
 			}
-			s->score += wgt;
+			score[si] += wgt;
 		}
 	}
 	/* the best few by score; a weak score cannot pass verify() anyway */
@@ -492,11 +513,11 @@ static uint32_t find_near(struct dd_ctx *c)
 	float floor_score = (float)c->cfg->min_shared * 0.5f;
 	for (uint32_t i = 0; i < ntouched; i++) {
 		uint32_t si = c->touched[i];
-		float sc = ix->slots[si].score;
+		float sc = score[si];
 		if (sc < floor_score)
 			continue;
 		uint32_t pos = nbest;
-		while (pos > 0 && ix->slots[best[pos - 1]].score < sc)
+		while (pos > 0 && score[best[pos - 1]] < sc)
 			pos--;
 		if (pos >= DD_MAX_CANDIDATES)
 			continue;
@@ -679,6 +700,8 @@ static void dd_fini(void *ctx)
 	free(c->cset.slots);
 	free(c->qncl);
 	free(c->touched);
+	free(c->slot_stamp);
+	free(c->slot_score);
 	free(c);
 }
 

@@ -51,8 +51,6 @@ struct dd_slot {
 	uint32_t nsamples;
 	uint32_t nanchors;
 	uint32_t rate;         /* the sketch's sampling rate (sketch.h) */
-	uint32_t qstamp;       /* scratch for candidate scoring */
-	float score;
 };
 
 struct dd_map {
