@@ -25,9 +25,17 @@
  * publish can update the story it already wrote from the copy's "duplicate_of" and
  * "also_reported_by". Counters: dedupe_unique, dedupe_duplicate, dedupe_by_{id,url,text,near}.
  *
- * Memory: about 2.8 KB per indexed document of 480 words (index.h has the breakdown), so the
- * default max_docs of 100,000 is ~280 MB at most; the index is bounded by max_docs and by the
- * window of document time.
+ * Memory: about 2.8 KB per indexed document of 480 words (3.2 KB just after the postings
+ * table doubles; index.h has the breakdown and how it was measured), so the default max_docs
+ * of 100,000 is ~280-320 MB at most; the index is bounded by max_docs and by the window of
+ * document time.
+ *
+ * Speed (the plugin's own CPU, bench dev corpus of ~3 KB texts): ~160,000 instructions a
+ * document, about 26 us; half of it is the tokenizer (sketch.c), which is bound by the
+ * per-byte FNV chain and a branch per word end. What made it fast: byte class tables instead
+ * of Unicode look-ups per character, hash homes from the high bits of a Fibonacci product
+ * (samples are 0 mod 4), unique-key postings with contiguous blocks that keep their count of
+ * stories, dense scoring arrays, and no division per sample.
  */
 #include <errno.h>
 #include <inttypes.h>
