@@ -790,6 +790,12 @@ struct fm_hub *fm_hub_new(struct fm_config *cfg, struct fm_stage_cfg *chain,
 	h->zctx = zmq_ctx_new();
 	if (!h->outstanding || !h->st || !h->targs || !h->zctx)
 		goto fail;
+	/* inproc needs no I/O thread: without ipc or tcp stages, do not start one. */
+	bool networked = false;
+	for (i = 0; i < h->nstages; i++)
+		networked |= h->st[i].cfg->mode != FM_MODE_THREAD;
+	if (!networked)
+		zmq_ctx_set(h->zctx, ZMQ_IO_THREADS, 0);
 
 	h->results = zmq_socket(h->zctx, ZMQ_PULL);
 	int hwm = 100000;
