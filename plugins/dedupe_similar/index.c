@@ -235,12 +235,21 @@ static uint32_t pb_alloc(struct dd_index *ix, uint32_t cls)
 				nc *= 2;
 			if (nc > (size_t)PK_NODE + 1)
 				return DD_NONE;
-			uint32_t *p = table_alloc(nc * sizeof(*p));
-			if (!p)
-				return DD_NONE;
-			if (ix->pb_n)
-				memcpy(p, ix->pb, ix->pb_n * sizeof(*p));
-			table_free(ix->pb, ix->pb_cap * sizeof(*p));
+			uint32_t *p;
+			if (nc * sizeof(*p) < BIG_TABLE) {
+				/* realloc: a large malloc block grows by mremap, without touching
+				 * its pages again (first touches are the dear part: a fault a page) */
+				p = realloc(ix->pb, nc * sizeof(*p));
+				if (!p)
+					return DD_NONE;
+			} else {
+				p = table_alloc(nc * sizeof(*p));
+				if (!p)
+					return DD_NONE;
+				if (ix->pb_n)
+					memcpy(p, ix->pb, ix->pb_n * sizeof(*p));
+				table_free(ix->pb, ix->pb_cap * sizeof(*p));
+			}
 			ix->pb = p;
 			ix->pb_cap = nc;
 		}
