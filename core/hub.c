@@ -845,7 +845,7 @@ fail:
 static void read_input(struct fm_hub *h)
 {
 	if (h->in_cap - h->in_len < 65536) {
-		size_t cap = h->in_cap ? h->in_cap * 2 : 1 << 20;
+		size_t cap = h->in_cap ? h->in_cap * 2 : 256 << 10;
 		char *p = realloc(h->in_buf, cap);
 		if (!p)
 			return;
@@ -965,7 +965,10 @@ int fm_hub_run(struct fm_hub *h)
 
 		zmq_pollitem_t items[2] = {{h->results, 0, ZMQ_POLLIN, 0}, {NULL, h->in_fd, ZMQ_POLLIN, 0}};
 		int nitems = 1;
-		if (h->in_fd >= 0 && !h->in_eof && !draining && h->live < h->cfg->queue_limit)
+		/* Read input only while the first stage's queue is short: what waits in the hub
+		 * stays small, and freed messages are reused instead of fresh memory. */
+		if (h->in_fd >= 0 && !h->in_eof && !draining && h->live < h->cfg->queue_limit &&
+		    (int64_t)h->st[0].q.len < h->st[0].cfg->max_in_flight)
 			nitems = 2;
 		long timeout = LOOP_MS;
 		if (h->opts.sched && !draining) {
