@@ -28,6 +28,8 @@ static void install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* No live reload: a hangup must not kill the service without draining it. */
+	signal(SIGHUP, SIG_IGN);
 }
 
 /* Load and validate: 0, or the exit status after printing every problem. */
