@@ -430,7 +430,8 @@ static void test_dump_values(void)
 
 	/* integers: powers of ten and their neighbours, both signs */
 	json_int_t p = 1;
-	for (int i = 0; i < 19; i++, p *= 10) {
+	/* 10^0 .. 10^18; stop multiplying before 10^19 overflows json_int_t */
+	for (int i = 0; i < 19; i++, p = i < 19 ? p * 10 : p) {
 		json_int_t vals[] = {p, p - 1, p + 1, -p, -p + 1, -p - 1};
 		for (size_t k = 0; k < sizeof vals / sizeof *vals; k++) {
 			json_t *v = json_integer(vals[k]);
