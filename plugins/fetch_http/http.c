@@ -1,7 +1,10 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,9 @@ struct xfer {
 	uint64_t max_size;
 	bool too_big;
 	bool oom;
+	bool public_only;   /* this hop may only connect to public addresses */
+	bool blocked;       /* ... and it tried another: the address is in `where` */
+	char where[64];
 };
 
 static int64_t mono_ms(void)
@@ -207,6 +213,99 @@ static bool same_origin(const char *a, const char *b)
 	return la == lb && strncasecmp(sa, sb, la) == 0;
 }
 
+/* The host part of a URL (no userinfo, no port), for comparing trust. */
+static size_t url_host(const char *url, const char **host)
+{
+	const char *s = strstr(url, "://");
+	s = s ? s + 3 : url;
+	size_t n = strcspn(s, "/?#");
+	for (const char *p = memchr(s, '@', n); p; p = memchr(s, '@', n)) {
+		n -= (size_t)(p + 1 - s);
+		s = p + 1;
+	}
+	if (n && s[0] == '[') { /* [v6]:port */
+		const char *close = memchr(s, ']', n);
+		n = close ? (size_t)(close - s + 1) : n;
+	} else {
+		const char *colon = memchr(s, ':', n);
+		if (colon)
+			n = (size_t)(colon - s);
+	}
+	*host = s;
+	return n;
+}
+
+static bool same_host(const char *a, const char *b)
+{
+	const char *ha, *hb;
+	size_t la = url_host(a, &ha), lb = url_host(b, &hb);
+	return la == lb && strncasecmp(ha, hb, la) == 0;
+}
+
+/* Public unicast addresses only: RFC 6890's special-purpose registries, the parts a
+ * fetched link has no business reaching. */
+static bool public_v4(const uint8_t *a)
+{
+	if (a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224)
+		return false; /* this network, private, loopback, multicast and reserved */
+	if (a[0] == 100 && (a[1] & 0xc0) == 64)
+		return false; /* shared address space (carrier-grade NAT) */
+	if (a[0] == 169 && a[1] == 254)
+		return false; /* link-local: cloud metadata services live here */
+	if (a[0] == 172 && (a[1] & 0xf0) == 16)
+		return false;
+	if (a[0] == 192 && a[1] == 168)
+		return false;
+	if (a[0] == 192 && a[1] == 0 && (a[2] == 0 || a[2] == 2))
+		return false; /* IETF assignments, documentation */
+	if (a[0] == 198 && (a[1] & 0xfe) == 18)
+		return false; /* benchmarking */
+	return true;
+}
+
+static bool public_address(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return public_v4((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr);
+	if (sa->sa_family != AF_INET6)
+		return false;
+	const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (memcmp(a, mapped, 12) == 0)
+		return public_v4(a + 12);
+	bool zero = true;
+	for (int i = 0; i < 15; i++)
+		zero = zero && a[i] == 0;
+	if (zero)
+		return false;                  /* :: and ::1 */
+	if ((a[0] & 0xfe) == 0xfc)
+		return false;                  /* unique local fc00::/7 */
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+		return false;                  /* link-local fe80::/10 */
+	if (a[0] == 0xff)
+		return false;                  /* multicast */
+	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8)
+		return false;                  /* documentation */
+	return true;
+}
+
+static curl_socket_t open_socket(void *data, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct xfer *x = data;
+	(void)purpose;
+	if (x->public_only && !public_address(&addr->addr)) {
+		x->blocked = true;
+		if (addr->family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&addr->addr)->sin_addr, x->where,
+			          sizeof(x->where));
+		else if (addr->family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&addr->addr)->sin6_addr, x->where,
+			          sizeof(x->where));
+		return CURL_SOCKET_BAD;
+	}
+	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
 static bool is_redirect(long status)
 {
 	return status == 301 || status == 302 || status == 303 || status == 307 ||
@@ -291,6 +390,11 @@ static void setup(struct fm_http *h, const struct fm_http_limits *lim, const cha
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, x);
+	/* A connection kept from another host's request was never checked for this one. */
+	if (x->public_only)
+		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 }
 
 /* Turn a failed transfer into an errno and a one-line cause. */
@@ -312,6 +416,13 @@ static int fail(struct fm_http *h, CURLcode rc, const struct xfer *x,
 	if (x->oom) {
 		snprintf(e, n, "out of memory reading the body");
 		return -ENOMEM;
+	}
+	if (x->blocked) {
+		snprintf(e, n,
+		         "refused to connect to %s: not a public address, and this host is not the "
+		         "source's own (allow_private_links = yes allows it)",
+		         x->where[0] ? x->where : "the address");
+		return -EACCES;
 	}
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -378,7 +489,9 @@ int fm_http_get(struct fm_http *h, const struct fm_http_limits *lim,
 			}
 		}
 		fm_buf_truncate(&resp->body, 0);
-		x.too_big = x.oom = false;
+		x.too_big = x.oom = x.blocked = false;
+		x.where[0] = '\0';
+		x.public_only = req->trusted_url && !same_host(resp->url, req->trusted_url);
 		/* a redirect to another origin does not get the configured headers: they may be
 		 * credentials for the source's host only (curl's CURLOPT_UNRESTRICTED_AUTH rule) */
 		bool home = !lim->n_headers || same_origin(resp->url, req->url);

@@ -37,6 +37,11 @@ struct fm_http_request {
 	const char *etag;          /* If-None-Match; NULL: none */
 	const char *last_modified; /* If-Modified-Since; NULL: none */
 	const char *accept;        /* Accept header; NULL: curl's default */
+	/* Connections to this URL's host may go to any address. Any other host (a redirect
+	 * elsewhere, a link found in fetched content) is only connected to at a public address:
+	 * not loopback, private, link-local (cloud metadata), shared, multicast or reserved, so
+	 * a hostile feed cannot make feedmill reach internal services. NULL: no restriction. */
+	const char *trusted_url;
 };
 
 struct fm_http_response {
@@ -60,7 +65,8 @@ void fm_http_free(struct fm_http *h);
 /* GET req->url with the limits. Returns 0 when an HTTP response was received (any status,
  * including 304, 4xx and 5xx: look at resp->status), or a negative errno-style code after
  * writing the cause into resp->error: -ETIMEDOUT, -ECONNREFUSED, -EFBIG (body over max_size),
- * -ELOOP (too many redirects), -EPROTONOSUPPORT (a non-http(s) URL or redirect), -EIO (other
+ * -ELOOP (too many redirects), -EPROTONOSUPPORT (a non-http(s) URL or redirect), -EACCES (a
+ * host other than trusted_url's resolved to a non-public address), -EIO (other
  * transfer failure). resp must be zeroed or reset; fill it with fm_http_response_reset(). */
 int fm_http_get(struct fm_http *h, const struct fm_http_limits *lim,
                 const struct fm_http_request *req, struct fm_http_response *resp);

@@ -49,6 +49,7 @@ struct fh_config {
 	int64_t full_article_max;
 	int64_t full_article_per_host;
 	int64_t full_article_delay; /* ms */
+	bool allow_private_links;
 };
 
 #define PS FM_OPT_PER_SOURCE
@@ -87,6 +88,9 @@ static const struct fm_option fh_options[] = {
 	 10000, "Pages fetched from one host in one fetch of a source"},
 	{"full_article_delay", FM_OPT_DURATION, "1s", OFF(full_article_delay), PS, NULL, 0, 0,
 	 "Pause between two page requests to the same host"},
+	{"allow_private_links", FM_OPT_BOOL, "no", OFF(allow_private_links), PS, NULL, 0, 0,
+	 "Let redirects, discovered feeds and article links reach loopback, private and link-local "
+	 "addresses on hosts other than the source's own"},
 	{NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL},
 };
 #undef OFF
@@ -99,6 +103,7 @@ struct settings {
 	const char *source_type;
 	bool full_article;
 	int64_t fa_min_length, fa_max, fa_per_host, fa_delay;
+	bool allow_private_links;
 };
 
 struct host_slot {
@@ -232,6 +237,7 @@ static int load_settings(struct run *r, json_t *req)
 		.fa_max = c->full_article_max,
 		.fa_per_host = c->full_article_per_host,
 		.fa_delay = c->full_article_delay,
+		.allow_private_links = c->allow_private_links,
 	};
 	/* the request's own source_type (from the [source] section) beats the stage default */
 	opt_str(req, FM_DOC_SOURCE_TYPE, &st->source_type);
@@ -249,6 +255,7 @@ static int load_settings(struct run *r, json_t *req)
 		opt_int(so, "full_article_max", &st->fa_max);
 		opt_int(so, "full_article_per_host", &st->fa_per_host);
 		opt_int(so, "full_article_delay", &st->fa_delay);
+		opt_bool(so, "allow_private_links", &st->allow_private_links);
 
 		json_t *hv = json_object_get(so, "headers");
 		if (json_is_string(hv) || json_is_array(hv)) {
@@ -532,7 +539,8 @@ static void full_article(struct run *r, json_t *doc, const char *link)
 	r->fa_done++;
 
 	struct fm_http_request rq = {.url = link,
-	                             .accept = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"};
+	                             .accept = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+	                             .trusted_url = r->st.allow_private_links ? NULL : r->url};
 	fm_http_response_reset(&fh->art);
 	int rc = fm_http_get(fh->http, &r->st.lim, &rq, &fh->art);
 	h->count(fh->inst, "connections", fh->art.connects);
@@ -720,7 +728,9 @@ static void handle_html(struct run *r, const struct fm_http_response *resp)
 	fm_info(h, fh->inst, "source %s: %s links to feed %s", r->source ? r->source : "?",
 	        r->safe_url, safe_feed ? safe_feed : "?");
 	h->report(r->out, FM_REPORT_FEED_URL, json_string(info.feed_url));
-	struct fm_http_request rq = {.url = info.feed_url, .accept = ACCEPT_FEED};
+	struct fm_http_request rq = {.url = info.feed_url,
+	                             .accept = ACCEPT_FEED,
+	                             .trusted_url = r->st.allow_private_links ? NULL : r->url};
 	fm_http_response_reset(&fh->disc);
 	int rc = fm_http_get(fh->http, &r->st.lim, &rq, &fh->disc);
 	if (rc < 0)
@@ -805,6 +815,7 @@ static int fh_process(void *ctx, json_t *doc, fm_out *out)
 		.etag = fm_doc_str(doc, FM_DOC_ETAG),
 		.last_modified = fm_doc_str(doc, FM_DOC_LAST_MODIFIED),
 		.accept = strcmp(r.st.source_type, "html") == 0 ? ACCEPT_HTML : ACCEPT_FEED,
+		.trusted_url = r.st.allow_private_links ? NULL : r.url,
 	};
 	struct fm_http_response *resp = &fh->main;
 	fm_http_response_reset(resp);

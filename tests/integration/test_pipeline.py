@@ -192,6 +192,36 @@ class Pipeline(Case):
         self.assertEqual(proc.returncode, 0, err)
 
 
+class Fetch(Case):
+    """The fetch stage alone, fed fetch requests through `feedmill pipe fetch`."""
+
+    def fetch(self, url, **options):
+        req = {"type": "fetch", "source": "s", "url": url, "source_options": options}
+        p = subprocess.run([FEEDMILL, "pipe", "fetch"], input=json.dumps(req) + "\n",
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           cwd=self.dir, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return [json.loads(l) for l in p.stdout.splitlines()], p.stderr
+
+    def test_links_from_content_do_not_reach_private_addresses(self):
+        """A feed on 127.0.0.1 whose item links to another host name that resolves to a
+        loopback address: the page is not fetched unless allow_private_links is set."""
+        self.write_site("page.html", "<html><body><article><p>%s</p></article></body></html>"
+                        % paragraph(3))
+        other = "http://localhost:%d/page.html" % self.server.port
+        self.write_site("feed.xml", rss([("g1", "Linked", "short")]).replace(
+            "http://news.test/g1", other))
+        docs, err = self.fetch(self.server.url("feed.xml"), full_article=True,
+                               full_article_delay=0)
+        self.assertEqual(len(docs), 1)
+        self.assertNotIn("page_html", docs[0])
+        self.assertIn("not a public address", err)
+        self.assertNotIn("/page.html", [r[1] for r in self.server.requests()])
+        docs, err = self.fetch(self.server.url("feed.xml"), full_article=True,
+                               full_article_delay=0, allow_private_links=True)
+        self.assertIn("page_html", docs[0])
+
+
 class Pipe(Case):
     def test_pipe_marks_a_republished_copy(self):
         body = " ".join(paragraph(i) for i in range(6))
