@@ -7,8 +7,48 @@
 
 #include "jsonio.h"
 
+int fm_msg_init_ptr(zmq_msg_t *msg, json_t *doc)
+{
+	if (zmq_msg_init_size(msg, sizeof(doc)) != 0) {
+		json_decref(doc);
+		return -errno;
+	}
+	memcpy(zmq_msg_data(msg), &doc, sizeof(doc));
+	return 0;
+}
+
+bool fm_msg_has_ptrs(const struct fm_msg *m)
+{
+	return json_is_true(json_object_get(m->env, "ptr"));
+}
+
+static json_t *take_frame_ptr(zmq_msg_t *f)
+{
+	json_t *doc = NULL;
+	if (zmq_msg_size(f) != sizeof(doc))
+		return NULL;
+	memcpy(&doc, zmq_msg_data(f), sizeof(doc));
+	json_t *none = NULL;
+	memcpy(zmq_msg_data(f), &none, sizeof(none));
+	return doc;
+}
+
+json_t *fm_msg_take_ptr(struct fm_msg *m, size_t i)
+{
+	return i < m->nframes ? take_frame_ptr(&m->frames[i]) : NULL;
+}
+
+void fm_msg_release_ptr_frames(zmq_msg_t *frames, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(take_frame_ptr(&frames[i]));
+}
+
 void fm_msg_free(struct fm_msg *m)
 {
+	/* Documents nobody took (an answer the hub ignores) are released here. */
+	if (m->env && fm_msg_has_ptrs(m))
+		fm_msg_release_ptr_frames(m->frames, m->nframes);
 	json_decref(m->env);
 	for (size_t i = 0; i < m->nframes; i++)
 		zmq_msg_close(&m->frames[i]);

@@ -14,10 +14,16 @@
  * Document frames stay zmq_msg_t from socket to socket: ZeroMQ shares a large message's buffer
  * between copies (zmq_msg_copy) and hands it over without copying on inproc, so a document's
  * bytes are written once by the worker that serialized them and read in place by the next.
+ *
+ * Between the hub and its worker threads (inproc, one process) documents travel as parsed
+ * values instead: the envelope carries "ptr":1 and each frame holds one json_t pointer whose
+ * reference goes with the message. The hub parses and serializes, the worker thread only runs
+ * the plugin, so the JSON work lands on the hub's core rather than on the stage's.
  */
 #ifndef FM_CORE_ENVELOPE_H
 #define FM_CORE_ENVELOPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,5 +66,15 @@ int fm_msg_send(void *sock, const json_t *env, char *const *docs, const size_t *
 
 /* A message owning a malloc'd buffer (freed by ZeroMQ when the last copy is closed). */
 int fm_msg_init_owned(zmq_msg_t *msg, char *data, size_t len);
+
+/* A pointer frame carrying doc (its reference moves into the frame). 0 or -errno (doc is
+ * released on failure). Only between threads of one process. */
+int fm_msg_init_ptr(zmq_msg_t *msg, json_t *doc);
+/* True when the message's frames are pointer frames. */
+bool fm_msg_has_ptrs(const struct fm_msg *m);
+/* Take the document of pointer frame i (the caller owns the reference); NULL if taken. */
+json_t *fm_msg_take_ptr(struct fm_msg *m, size_t i);
+/* Release the documents of pointer frames in frames[0..n) (a message never sent). */
+void fm_msg_release_ptr_frames(zmq_msg_t *frames, size_t n);
 
 #endif

@@ -284,13 +284,38 @@ static int send_hop(struct fm_hub *h, struct stage_rt *st, struct hop *p)
 	json_object_set_new_nocheck(env, "src", json_string(source_name(h, p->source)));
 	json_object_set_new_nocheck(env, "fetch", json_integer((json_int_t)p->fetch));
 	json_object_set_new_nocheck(env, "att", json_integer(p->attempts + 1));
-	/* Send a copy (ZeroMQ shares the buffer); the hop keeps the document for redelivery. */
-	zmq_msg_t copy;
-	zmq_msg_init(&copy);
-	int rc = zmq_msg_copy(&copy, &p->doc) == 0 ? 0 : -errno;
-	if (rc == 0)
-		rc = fm_msg_send_frames(st->push, env, &copy, 1, ZMQ_DONTWAIT);
-	zmq_msg_close(&copy);
+	int rc;
+	zmq_msg_t frame;
+	if (st->cfg->mode == FM_MODE_THREAD) {
+		/* A worker thread gets the parsed document; the hop keeps the bytes. */
+		json_error_t err;
+		json_t *doc = fm_json_parse(zmq_msg_data(&p->doc), zmq_msg_size(&p->doc), &err);
+		if (!json_is_object(doc)) {
+			log_err("[%s] document from %s#%lld is not a JSON object (%s at line %d column "
+			        "%d); skipped",
+			        st->cfg->name, source_name(h, p->source), (long long)p->fetch,
+			        doc ? "not an object" : err.text, doc ? 0 : err.line,
+			        doc ? 0 : err.column);
+			json_decref(doc);
+			json_decref(env);
+			return -EBADMSG;
+		}
+		json_object_set_new_nocheck(env, "ptr", json_true());
+		rc = fm_msg_init_ptr(&frame, doc);
+		if (rc == 0) {
+			rc = fm_msg_send_frames(st->push, env, &frame, 1, ZMQ_DONTWAIT);
+			if (rc != 0)
+				fm_msg_release_ptr_frames(&frame, 1);
+			zmq_msg_close(&frame);
+		}
+	} else {
+		/* Send a copy (ZeroMQ shares the buffer); the hop keeps the document for redelivery. */
+		zmq_msg_init(&frame);
+		rc = zmq_msg_copy(&frame, &p->doc) == 0 ? 0 : -errno;
+		if (rc == 0)
+			rc = fm_msg_send_frames(st->push, env, &frame, 1, ZMQ_DONTWAIT);
+		zmq_msg_close(&frame);
+	}
 	json_decref(env);
 	return rc;
 }
@@ -320,6 +345,11 @@ static void dispatch(struct fm_hub *h)
 				break;
 			}
 			q_pop(&st->q);
+			if (rc == -EBADMSG) {
+				st->n_error++;
+				hop_end(h, p);
+				continue;
+			}
 			if (rc != 0) {
 				log_err("stage %s: cannot send: %s", st->cfg->name, zmq_strerror(-rc));
 				hop_retry(h, p, "send failed");
@@ -388,6 +418,48 @@ static void route(struct fm_hub *h, int i, const struct hop *from, zmq_msg_t *do
 	}
 }
 
+/* A worker thread's document (a pointer frame) becomes its JSON text, in place. */
+static int as_bytes(struct fm_hub *h, struct stage_rt *st, zmq_msg_t *frame)
+{
+	json_t *doc = NULL;
+	if (zmq_msg_size(frame) == sizeof(doc))
+		memcpy(&doc, zmq_msg_data(frame), sizeof(doc));
+	json_t *none = NULL;
+	if (zmq_msg_size(frame) == sizeof(doc))
+		memcpy(zmq_msg_data(frame), &none, sizeof(none));
+	if (!doc)
+		return -EINVAL;
+	struct fm_jbuf text = FM_JBUF_INIT;
+	int rc = fm_json_dump(doc, &text);
+	const char *id = json_string_value(json_object_get(doc, "id"));
+	if (rc != 0) {
+		log_err("[%s] dropped document %s: it cannot be written as JSON (%s)", st->cfg->name,
+		        id ? id : "?", strerror(-rc));
+	} else if (text.len > h->cfg->max_doc_size) {
+		log_err("[%s] dropped document %s: %zu bytes is over max_doc_size (%llu)",
+		        st->cfg->name, id ? id : "?", text.len,
+		        (unsigned long long)h->cfg->max_doc_size);
+		rc = -E2BIG;
+	}
+	json_decref(doc);
+	if (rc != 0) {
+		fm_jbuf_free(&text);
+		return rc;
+	}
+	size_t len;
+	char *data = fm_jbuf_steal(&text, &len);
+	zmq_msg_close(frame);
+	if (!data) {
+		/* An empty object still serializes to "{}": only allocation can fail here. */
+		zmq_msg_init(frame);
+		return -ENOMEM;
+	}
+	rc = fm_msg_init_owned(frame, data, len);
+	if (rc != 0)
+		zmq_msg_init(frame);
+	return rc;
+}
+
 static void on_result(struct fm_hub *h, struct fm_msg *m)
 {
 	const char *t = json_string_value(json_object_get(m->env, "t"));
@@ -431,10 +503,15 @@ static void on_result(struct fm_hub *h, struct fm_msg *m)
 	if (p->request && h->opts.sched)
 		fm_sched_done(h->opts.sched, p->source, json_object_get(m->env, "rep"),
 		              strcmp(status, "error") == 0, fm_now_ms());
+	bool ptrs = fm_msg_has_ptrs(m);
 	for (size_t i = 0; i < m->nframes; i++) {
+		if (ptrs && as_bytes(h, st, &m->frames[i]) != 0)
+			continue;
 		st->n_out++;
 		route(h, p->stage, p, &m->frames[i]);
 	}
+	/* The frames hold bytes (or nothing) now, not documents to release. */
+	json_object_del(m->env, "ptr");
 	hop_end(h, p);
 }
 
@@ -541,6 +618,7 @@ static int start_threads(struct fm_hub *h, struct stage_rt *st)
 			.result_ep = st->result_ep,
 			.max_doc_size = h->cfg->max_doc_size,
 			.stop = &st->stop,
+			.in_process = true,
 		};
 		if (pthread_create(&st->threads[w], NULL, thread_main, a) != 0)
 			return -EAGAIN;

@@ -30,8 +30,36 @@ static const char *origin_text(const json_t *env, char *buf, size_t n)
 	return buf;
 }
 
+/* In the hub's process: hand the documents over as they are; the hub serializes them. */
+static int send_result_ptrs(struct worker *w, json_t *hdr, json_t *docs)
+{
+	size_t n = json_array_size(docs);
+	zmq_msg_t *frames = calloc(n ? n : 1, sizeof(*frames));
+	size_t kept = 0;
+	int rc = -ENOMEM;
+	if (!frames)
+		return rc;
+	json_object_set_new_nocheck(hdr, "ptr", json_true());
+	for (size_t i = 0; i < n; i++) {
+		if (fm_msg_init_ptr(&frames[kept], json_incref(json_array_get(docs, i))) != 0)
+			goto out;
+		kept++;
+	}
+	rc = fm_msg_send_frames(w->push, hdr, frames, kept, 0);
+	if (rc == 0)
+		kept = 0; /* handed over */
+out:
+	fm_msg_release_ptr_frames(frames, kept);
+	for (size_t i = 0; i < kept; i++)
+		zmq_msg_close(&frames[i]);
+	free(frames);
+	return rc;
+}
+
 static int send_result(struct worker *w, json_t *hdr, json_t *docs)
 {
+	if (w->spec->in_process)
+		return send_result_ptrs(w, hdr, docs);
 	size_t n = json_array_size(docs);
 	zmq_msg_t *frames = calloc(n ? n : 1, sizeof(*frames));
 	size_t kept = 0;
@@ -82,7 +110,9 @@ static void handle(struct worker *w, struct fm_msg *m)
 	if (!hdr)
 		return;
 	json_error_t jerr;
-	json_t *doc = fm_json_parse(fm_msg_data(m, 0), fm_msg_size(m, 0), &jerr);
+	memset(&jerr, 0, sizeof(jerr));
+	json_t *doc = fm_msg_has_ptrs(m) ? fm_msg_take_ptr(m, 0)
+	                                 : fm_json_parse(fm_msg_data(m, 0), fm_msg_size(m, 0), &jerr);
 	json_t *out = NULL, *rep = NULL;
 	int status;
 	if (!json_is_object(doc)) {
