@@ -55,7 +55,9 @@ struct fm_host {
 	int64_t (*now_ms)(void);
 	int64_t (*monotonic_ms)(void);
 
-	/* Pass a new document downstream. Takes ownership of doc (a JSON object) in every case.
+	/* Pass a new document downstream. Takes ownership of doc (a JSON object) in every case:
+	 * afterwards the plugin must not change it, nor any value inside it that it also keeps
+	 * (another thread may be serializing it).
 	 * Returns 0, or -EINVAL when doc is not an object (it is freed). A document larger than
 	 * the core's max_doc_size is dropped with a log line when it is sent on. */
 	int (*emit)(fm_out *out, json_t *doc);

@@ -139,8 +139,9 @@ struct fm_plugin {
 	 * after logging why. */
 	int (*init)(void **ctx, const fm_host *host, fm_instance *inst, const void *config);
 
-	/* Process one document (a JSON object the plugin may modify in place; the host owns it).
-	 * Emit new documents with host->emit(out, doc). Returns enum fm_status. */
+	/* Process one document (a JSON object the plugin may modify in place; the host owns it,
+	 * and once process() returns the plugin must not change it or values inside it that it
+	 * keeps). Emit new documents with host->emit(out, doc). Returns enum fm_status. */
 	int (*process)(void *ctx, json_t *doc, fm_out *out);
 
 	/* Optional: called about once a second with the wall clock, between documents. */
