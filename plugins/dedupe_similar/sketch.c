@@ -181,63 +181,57 @@ static inline const struct dd_cpinfo *cp_info(struct dd_sketch *sk, uint32_t cp)
 	return e;
 }
 
+/*
+ * Two passes. The tokenizer (first pass) only finds the words: it stores each word's FNV-1a
+ * hash and notes which words are anchors; everything computed from the word hashes (the
+ * fingerprint chain, the shingles, the anchor pairs) is done afterwards by tight loops over
+ * the stored hashes (second pass). The per-word mixing then no longer competes with the
+ * tokenizer for registers, and the sampling rate is known before a shingle is stored. The
+ * values are those of a single pass: same hashes, same order.
+ */
+
 /* The tokenizer's state, a local the compiler keeps in registers (nothing takes its address
  * outside the inlined helpers below). */
 struct tok {
-	uint64_t fp;
-	uint64_t w1, w2;        /* the two previous word hashes */
-	uint64_t prev_anchor;
-	uint32_t *samples;      /* room for every word (reserved before) */
-	uint32_t *anchors;      /* room for FM_DD_MAX_ANCHORS */
-	uint32_t nwords, nsamples, nanchors;
-	bool have_anchor;
+	uint64_t *words;        /* FNV-1a hash of each word so far (room for every word) */
+	uint32_t *aw;           /* indices of the first FM_DD_MAX_ANCHORS + 1 anchor words */
+	uint32_t nwords, naw;
 	bool sentence_start;
 	/* the word in progress: FNV-1a over its lower-cased code points, and what its characters
-	 * were (A_LOWER / A_DIGIT, the same bits as C_LOWER / C_DIGIT) */
+	 * were (A_LOWER / A_DIGIT, the same bits as C_LOWER / C_DIGIT; W_CAP: it starts with a
+	 * capital) */
 	uint64_t h;
 	uint32_t nchars;
 	uint32_t seen;
-	bool cap;
 	bool on;
 };
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define W_CAP 0x100u
 
-ALWAYS_INLINE void take_word(struct tok *t, uint64_t h, bool cap, bool all_caps, bool digit)
-{
-	h = dd_mix64(h);
-	t->fp = dd_mix64(t->fp ^ h) + 0x9e3779b97f4a7c15ULL;
-	t->nwords++;
-	if (t->nwords >= 3) {
-		uint64_t s = dd_mix64(t->w2 * 0x9e3779b97f4a7c15ULL ^ (t->w1 << 1 | t->w1 >> 63) ^
-		                      (h * 0xc2b2ae3d27d4eb4fULL));
-		uint32_t v = (uint32_t)(s >> 32);
-		/* every shingle until it is clear the text is long; thinned at the end. Stored
-		 * always and counted when kept: no branch to mispredict on a random hash */
-		t->samples[t->nsamples] = v ? v : 1;
-		t->nsamples += (v % FM_DD_SAMPLE_MOD == 0) | (t->nwords < FM_DD_DENSE_WORDS);
-	}
-	t->w2 = t->w1;
-	t->w1 = h;
-	bool anchor = digit || (cap && (!t->sentence_start || all_caps));
-	if (anchor) {
-		if (t->have_anchor && t->nanchors < FM_DD_MAX_ANCHORS) {
-			uint64_t a = dd_mix64(t->prev_anchor * 0xff51afd7ed558ccdULL ^ h);
-			uint32_t v = (uint32_t)(a >> 32);
-			t->anchors[t->nanchors++] = v ? v : 1;
-		}
-		t->prev_anchor = h;
-		t->have_anchor = true;
-	}
-	t->sentence_start = false;
-}
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 ALWAYS_INLINE void end_word(struct tok *t)
 {
 	if (!t->on)
 		return;
 	t->on = false;
-	take_word(t, t->h, t->cap, !(t->seen & A_LOWER) && t->nchars > 1, (t->seen & A_DIGIT) != 0);
+	t->words[t->nwords++] = t->h;
+	/* an anchor: a word with a figure, or a capitalised one that does not start a sentence
+	 * (unless all capitals: an acronym) */
+	if (__builtin_expect((t->seen & (A_DIGIT | W_CAP)) != 0, 0)) {
+		bool all_caps = !(t->seen & A_LOWER) && t->nchars > 1;
+		if (((t->seen & A_DIGIT) || !t->sentence_start || all_caps) &&
+		    t->naw <= FM_DD_MAX_ANCHORS)
+			t->aw[t->naw++] = t->nwords - 1;
+	}
+	t->sentence_start = false;
+}
+
+/* A word of one character of an unspaced script (never an anchor). */
+ALWAYS_INLINE void unspaced_word(struct tok *t, uint32_t cp)
+{
+	t->words[t->nwords++] = (FNV_OFF ^ cp) * FNV_PRIME;
+	t->sentence_start = false;
 }
 
 ALWAYS_INLINE void start_word(struct tok *t, bool cap)
@@ -245,8 +239,7 @@ ALWAYS_INLINE void start_word(struct tok *t, bool cap)
 	t->on = true;
 	t->h = FNV_OFF;
 	t->nchars = 0;
-	t->seen = 0;
-	t->cap = cap;
+	t->seen = cap ? W_CAP : 0;
 }
 
 /* Whether the code point at s[0..n) continues a word after an apostrophe. */
@@ -329,7 +322,7 @@ ALWAYS_INLINE void tokenize(struct dd_sketch *sk, struct tok *t, const unsigned 
 		unsigned cf = ci->flags;
 		if ((cf & (C_WORD | C_UNSPACED)) == (C_WORD | C_UNSPACED)) {
 			end_word(t);
-			take_word(t, (FNV_OFF ^ cp) * FNV_PRIME, false, false, false);
+			unspaced_word(t, cp);
 			i += k;
 			continue;
 		}
@@ -356,18 +349,51 @@ done:
 	end_word(t);
 }
 
-static int reserve_u32(uint32_t **arr, uint32_t *cap, size_t n)
+static int reserve(void **arr, uint32_t *cap, size_t n, size_t size)
 {
 	if (n <= *cap)
 		return 0;
 	if (n > UINT32_MAX)
 		return -ENOMEM;
-	uint32_t *p = realloc(*arr, n * sizeof(**arr));
+	void *p = realloc(*arr, n * size);
 	if (!p)
 		return -ENOMEM;
 	*arr = p;
 	*cap = (uint32_t)n;
 	return 0;
+}
+
+/* The second pass: the word hashes are mixed (in place: the anchors need them), chained into
+ * the fingerprint, and their 3-shingles kept when 0 mod the rate. Returns the fingerprint. */
+static uint64_t shingle_words(uint64_t *w, uint32_t n, uint32_t *samples, uint32_t rate,
+                              uint32_t *nsamples)
+{
+	uint64_t fp = 0, w1 = 0, w2 = 0;
+	uint32_t k = 0, mask = rate - 1;
+	uint32_t j = 0;
+	for (; j < n && j < 2; j++) {
+		uint64_t h = dd_mix64(w[j]);
+		w[j] = h;
+		fp = dd_mix64(fp ^ h) + 0x9e3779b97f4a7c15ULL;
+		w2 = w1;
+		w1 = h;
+	}
+	for (; j < n; j++) {
+		uint64_t h = dd_mix64(w[j]);
+		w[j] = h;
+		fp = dd_mix64(fp ^ h) + 0x9e3779b97f4a7c15ULL;
+		uint64_t s = dd_mix64(w2 * 0x9e3779b97f4a7c15ULL ^ (w1 << 1 | w1 >> 63) ^
+		                      (h * 0xc2b2ae3d27d4eb4fULL));
+		uint32_t v = (uint32_t)(s >> 32);
+		v = v ? v : 1;
+		/* stored always and counted when kept: no branch to mispredict on a random hash */
+		samples[k] = v;
+		k += (v & mask) == 0;
+		w2 = w1;
+		w1 = h;
+	}
+	*nsamples = k;
+	return fp;
 }
 
 int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t max_text)
@@ -387,35 +413,41 @@ int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t ma
 		nul_end = false;
 	}
 	/* a word takes two bytes but the last (a letter and what ends it; a character of an
-	 * unspaced script takes three): room for every word's shingle, reserved once */
-	if (reserve_u32(&sk->samples, &sk->samples_cap, len / 2 + 2) < 0 ||
-	    reserve_u32(&sk->anchors, &sk->anchors_cap, FM_DD_MAX_ANCHORS) < 0)
+	 * unspaced script takes three): room for every word and its shingle, reserved once */
+	size_t room = len / 2 + 2;
+	if (reserve((void **)&sk->samples, &sk->samples_cap, room, sizeof(uint32_t)) < 0 ||
+	    reserve((void **)&sk->words, &sk->words_cap, room, sizeof(uint64_t)) < 0 ||
+	    reserve((void **)&sk->anchors, &sk->anchors_cap, FM_DD_MAX_ANCHORS + 1,
+	            sizeof(uint32_t)) < 0)
 		return -ENOMEM;
 	const unsigned char *s = (const unsigned char *)text;
 	struct tok t = {0};
-	t.samples = sk->samples;
-	t.anchors = sk->anchors;
+	t.words = sk->words;
+	t.aw = sk->anchors; /* anchor word indices first, anchor pairs in their place below */
 	t.sentence_start = true;
 	if (nul_end)
 		tokenize(sk, &t, s, len, true);
 	else
 		tokenize(sk, &t, s, len, false);
-	sk->fp = t.fp;
 	sk->nwords = t.nwords;
-	sk->nanchors = t.nanchors;
-	/* short texts keep a denser sample: one in 4 shingles of 60 words is too little evidence */
+	/* short texts keep a denser sample: one in 4 shingles of 60 words is too little evidence
+	 * (rate 4 keeps those 0 mod 4, the others are a dense sample of a short text) */
 	sk->rate = t.nwords < FM_DD_DENSE_WORDS / 2 ? 1 : t.nwords < FM_DD_DENSE_WORDS ? 2 : 4;
-	uint32_t k = 0, mask = sk->rate - 1; /* a power of two */
-	for (uint32_t j = 0; j < t.nsamples; j++) {
-		uint32_t v = sk->samples[j];
-		sk->samples[k] = v;
-		k += (v & mask) == 0;
+	uint64_t fp = shingle_words(sk->words, t.nwords, sk->samples, sk->rate, &sk->nsamples);
+	/* anchor pairs: consecutive anchor words (their hashes now mixed) */
+	uint32_t na = 0;
+	for (uint32_t j = 1; j < t.naw; j++) {
+		uint64_t a = dd_mix64(sk->words[sk->anchors[j - 1]] * 0xff51afd7ed558ccdULL ^
+		                      sk->words[sk->anchors[j]]);
+		uint32_t v = (uint32_t)(a >> 32);
+		sk->anchors[na++] = v ? v : 1;
 	}
-	sk->nsamples = k;
-	if (sk->nwords == 0)
-		sk->fp = 0;
-	else if (sk->fp == 0)
-		sk->fp = 1;
+	sk->nanchors = na;
+	if (t.nwords == 0)
+		fp = 0;
+	else if (fp == 0)
+		fp = 1;
+	sk->fp = fp;
 	return 0;
 }
 
@@ -423,6 +455,7 @@ void dd_sketch_free(struct dd_sketch *sk)
 {
 	free(sk->samples);
 	free(sk->anchors);
+	free(sk->words);
 	free(sk->cpcache);
 	memset(sk, 0, sizeof(*sk));
 }

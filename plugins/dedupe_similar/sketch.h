@@ -48,7 +48,8 @@ struct dd_sketch {
 	uint32_t rate;      /* 1, 2 or FM_DD_SAMPLE_MOD: samples are the shingles 0 mod rate */
 	uint32_t *samples;  /* nsamples shingle hashes, text order (never 0) */
 	uint32_t *anchors;  /* nanchors anchor-pair hashes, text order */
-	uint32_t samples_cap, anchors_cap; /* the arrays are reused between documents */
+	uint64_t *words;    /* scratch: the word hashes of the last text */
+	uint32_t samples_cap, anchors_cap, words_cap; /* the arrays are reused between documents */
 	struct dd_cpinfo *cpcache; /* DD_CP_CACHE entries, allocated on first use */
 };
 
