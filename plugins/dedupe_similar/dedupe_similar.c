@@ -111,6 +111,7 @@ static const struct fm_option dd_options[] = {
 struct u32set {
 	uint32_t *slots;
 	uint8_t *aux; /* a byte per slot for the user (qset: stories holding the shingle) */
+	uint32_t *mark; /* qset: per slot, the verify() stamp of the last candidate holding it */
 	size_t cap;   /* slots in use now (a power of two) */
 	size_t alloc; /* slots allocated */
 	unsigned shift; /* 64 - log2(cap): the home is the top bits of a Fibonacci product */
@@ -137,13 +138,14 @@ struct dd_ctx {
 	struct fm_buf key;
 	struct u32set qset, cset;
 	uint8_t *qncl;                /* per query sample: stories holding it (255: too many) */
-	uint32_t *touched;
-	size_t scratch_cap, touched_cap;
-	uint32_t qstamp;
+	uint32_t *qpos;               /* per query sample: its slot in qset */
+	uint32_t vstamp;              /* verify() calls: qset.mark of the current candidate */
+	size_t scratch_cap;
 	/* candidate scoring, per slot: dense arrays (a score is touched per posting, and slots
-	 * are large) */
-	uint32_t *slot_stamp;
+	 * are large). A score is 0 but while a look-up uses it; touched lists those in use (room
+	 * for every slot, so no check per new candidate) */
 	float *slot_score;
+	uint32_t *touched;
 	size_t slot_cap;
 	bool dirty;
 	const char *state_dir;
@@ -165,6 +167,14 @@ static int set_reset(struct u32set *s, size_t n)
 		if (!a)
 			return -ENOMEM;
 		s->aux = a;
+		/* marks are stamps: zero (never a stamp) when the slots are new, then left as they
+		 * are */
+		free(s->mark);
+		s->mark = calloc(want, sizeof(*s->mark));
+		if (!s->mark) {
+			s->alloc = 0;
+			return -ENOMEM;
+		}
 		s->alloc = want;
 	}
 	s->cap = want;
@@ -283,6 +293,10 @@ static int ensure_scratch(struct dd_ctx *c, size_t n)
 	if (!a)
 		return -ENOMEM;
 	c->qncl = a;
+	uint32_t *q = realloc(c->qpos, nc * sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	c->qpos = q;
 	c->scratch_cap = nc;
 	return 0;
 }
@@ -324,23 +338,27 @@ static inline void side_end(struct side *s, const struct walk_state *ws)
 	s->c = s->tot ? (double)s->mat / s->tot : 0.0;
 }
 
-/* Walk the new text's samples (those 0 mod rate) against the candidate's (in cset): a sample
- * weighs when few stories hold it (counted when the candidates were sought). */
+/* Walk the new text's samples (those 0 mod rate) against the candidate's: a sample weighs
+ * when few stories hold it (counted when the candidates were sought). The candidate's samples
+ * 0 mod rate were marked in qset by walk_cand() (run first): a sample 0 mod rate that the
+ * candidate has is among them. */
 static void walk_query(struct side *s, struct dd_ctx *c, uint32_t rate)
 {
 	memset(s, 0, sizeof(*s));
 	struct walk_state ws = {0, 0, 0, false};
 	const uint32_t *v = c->sk.samples;
+	const uint32_t *mark = c->qset.mark, *pos = c->qpos, stamp = c->vstamp;
 	for (uint32_t i = 0; i < c->sk.nsamples; i++) {
 		if (v[i] & (rate - 1)) /* rate: 1, 2 or 4 (a division here costs more) */
 			continue;
-		side_step(s, &ws, set_has(&c->cset, v[i]), c->qncl[i] <= DD_OWN_STORIES);
+		side_step(s, &ws, mark[pos[i]] == stamp, c->qncl[i] <= DD_OWN_STORIES);
 	}
 	side_end(s, &ws);
 }
 
-/* Walk the candidate's samples against the new text's (in qset). A shingle the new text has
- * too was counted when the candidates were sought; another one is looked up. */
+/* Walk the candidate's samples against the new text's (in qset), marking those found there
+ * for walk_query(). A shingle the new text has too was counted when the candidates were
+ * sought; another one is looked up. */
 static void walk_cand(struct side *s, struct dd_ctx *c, const struct dd_slot *cand,
                       uint32_t rate)
 {
@@ -354,6 +372,8 @@ static void walk_cand(struct side *s, struct dd_ctx *c, const struct dd_slot *ca
 			continue;
 		size_t at = set_index(&c->qset, v[i]);
 		bool f = at != SIZE_MAX;
+		if (f)
+			c->qset.mark[at] = c->vstamp;
 		bool own = f ? c->qset.aux[at] <= DD_OWN_STORIES
 		             : dd_index_few_stories(&c->ix, v[i], DD_OWN_STORIES);
 		side_step(s, &ws, f, own);
@@ -400,16 +420,16 @@ static double anchor_containment(struct dd_ctx *c, const struct dd_slot *cand, u
 static bool verify(struct dd_ctx *c, const struct dd_slot *cand)
 {
 	const struct dd_config *cfg = c->cfg;
-	if (set_reset(&c->cset, cand->nsamples) < 0)
-		return false;
-	for (uint32_t i = 0; i < cand->nsamples; i++)
-		set_add(&c->cset, cand->samples[i]);
+	if (++c->vstamp == 0) { /* marks older than the wrap could pass for current ones */
+		memset(c->qset.mark, 0, c->qset.alloc * sizeof(*c->qset.mark));
+		c->vstamp = 1;
+	}
 	/* compare at the coarser sampling of the two; counts below are then scaled to words
 	 * (a sample stands for `rate` shingles) */
 	uint32_t rate = c->sk.rate > cand->rate ? c->sk.rate : cand->rate;
 	struct side q, k;
+	walk_cand(&k, c, cand, rate); /* first: it marks what walk_query() finds */
 	walk_query(&q, c, rate);
-	walk_cand(&k, c, cand, rate);
 	const struct side *x = q.c >= k.c ? &q : &k;
 	uint32_t ashared = 0;
 	double a = anchor_containment(c, cand, &ashared);
@@ -460,23 +480,19 @@ static uint32_t find_near(struct dd_ctx *c)
 		size_t nc = c->slot_cap ? c->slot_cap * 2 : 1024;
 		while (nc < ix->nslots)
 			nc *= 2;
-		uint32_t *st = realloc(c->slot_stamp, nc * sizeof(*st));
-		if (!st)
+		uint32_t *t = realloc(c->touched, nc * sizeof(*t));
+		if (!t)
 			return DD_NONE;
-		c->slot_stamp = st;
-		memset(st + c->slot_cap, 0, (nc - c->slot_cap) * sizeof(*st));
+		c->touched = t;
 		float *sc = realloc(c->slot_score, nc * sizeof(*sc));
 		if (!sc)
 			return DD_NONE;
+		memset(sc + c->slot_cap, 0, (nc - c->slot_cap) * sizeof(*sc));
 		c->slot_score = sc;
 		c->slot_cap = nc;
 	}
-	uint32_t *stamp = c->slot_stamp;
 	float *score = c->slot_score;
-	if (++c->qstamp == 0) {
-		memset(stamp, 0, c->slot_cap * sizeof(*stamp));
-		c->qstamp = 1;
-	}
+	uint32_t *touched = c->touched;
 	for (uint32_t i = 0; i < n; i++) {
 		if (i + DD_PREFETCH < n)
 			dd_index_prefetch(ix, sk->samples[i + DD_PREFETCH]);
@@ -490,6 +506,7 @@ static uint32_t find_near(struct dd_ctx *c)
 			ncl = 255;
 		c->qncl[i] = (uint8_t)ncl;
 		c->qset.aux[at] = (uint8_t)ncl;
+		c->qpos[i] = (uint32_t)at;
 		if (ncl == 255)
 			continue;
 		const uint32_t *ids = p.slots;
@@ -501,20 +518,10 @@ static uint32_t find_near(struct dd_ctx *c)
 		float wgt = 1.0f / (float)ncl;
 		for (uint32_t k = 0; k < np; k++) {
 			uint32_t si = ids[k];
-			if (stamp[si] != c->qstamp) {
-				stamp[si] = c->qstamp;
-				score[si] = 0;
-				if (ntouched == c->touched_cap) {
-					size_t nc = c->touched_cap ? c->touched_cap * 2 : 256;
-					uint32_t *t = realloc(c->touched, nc * sizeof(*t));
-					if (!t)
-						return DD_NONE;
-					c->touched = t;
-					c->touched_cap = nc;
-				}
-				c->touched[ntouched++] = ids[k];
-			}
-			score[si] += wgt;
+			float sc = score[si];
+			if (sc == 0.0f) /* a weight is > 0: 0 is a slot not touched yet */
+				touched[ntouched++] = si;
+			score[si] = sc + wgt;
 		}
 	}
 	/* the best few by score; a weak score cannot pass verify() anyway */
@@ -522,7 +529,7 @@ static uint32_t find_near(struct dd_ctx *c)
 	uint32_t nbest = 0;
 	float floor_score = (float)c->cfg->min_shared * 0.5f;
 	for (uint32_t i = 0; i < ntouched; i++) {
-		uint32_t si = c->touched[i];
+		uint32_t si = touched[i];
 		float sc = score[si];
 		if (sc < floor_score)
 			continue;
@@ -537,6 +544,8 @@ static uint32_t find_near(struct dd_ctx *c)
 		if (nbest < DD_MAX_CANDIDATES)
 			nbest++;
 	}
+	for (uint32_t i = 0; i < ntouched; i++)
+		score[touched[i]] = 0.0f;
 	/* every story the text is verified against: it shows they are one (an excerpt seen first
 	 * and a spun copy seen next each started a story before the original came) */
 	uint32_t found = DD_NONE;
@@ -706,11 +715,13 @@ static void dd_fini(void *ctx)
 	fm_buf_free(&c->key);
 	free(c->qset.slots);
 	free(c->qset.aux);
+	free(c->qset.mark);
+	free(c->cset.mark);
+	free(c->qpos);
 	free(c->cset.aux);
 	free(c->cset.slots);
 	free(c->qncl);
 	free(c->touched);
-	free(c->slot_stamp);
 	free(c->slot_score);
 	free(c);
 }
