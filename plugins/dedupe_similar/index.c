@@ -158,16 +158,13 @@ static void map_free(struct dd_map *m)
  * A shingle reaching DD_POSTING_CAP documents is flagged stopped and takes no more postings;
  * the flag goes with its last document. */
 
-#define PK_LIST 0x80000000u /* val: a block (its word offset), not a slot */
-#define PK_STOP 0x40000000u /* with PK_LIST: too many documents, boilerplate */
-#define PK_NODE 0x3fffffffu /* with PK_LIST: the block */
+/* PK_LIST, PK_STOP, PK_NODE: index.h (the look-ups are inline there) */
 #define PB_CLASSES DD_PB_CLASSES /* block sizes 4 << class words; the last holds 127 */
 /* Header word of a block: count of slots (bits 0-7), distinct stories among them (bits 8-15,
  * kept current on every add, removal and merge, so that a look-up need not visit the slots),
  * size class (bits 16-). */
-#define PB_COUNT 0xffu
+/* PB_COUNT, PB_STORIES: index.h */
 #define PB_STORY 0x100u
-#define PB_STORIES(h) (((h) >> 8) & 0xffu)
 
 static inline uint32_t pb_cap(uint32_t cls)
 {
@@ -196,14 +193,7 @@ static int pk_grow(struct dd_index *ix)
 	return 0;
 }
 
-/* The entry of key, or the empty entry where it would go. */
-static inline size_t pk_find(const struct dd_index *ix, uint32_t key)
-{
-	size_t mask = ix->pk_cap - 1, j = dd_pk_home(key, ix->pk_shift);
-	while (ix->pk[j].key && ix->pk[j].key != key)
-		j = (j + 1) & mask;
-	return j;
-}
+#define pk_find dd_pk_find
 
 static void pk_delete_at(struct dd_index *ix, size_t j)
 {
@@ -267,29 +257,6 @@ static void pb_release(struct dd_index *ix, uint32_t b)
 	ix->pb_free[cls] = b;
 }
 
-void dd_index_get(const struct dd_index *ix, uint32_t key, struct dd_post *p)
-{
-	p->n = 0;
-	p->stories = 0;
-	p->slots = &p->one;
-	if (!ix->pk_cap)
-		return;
-	size_t j = pk_find(ix, key);
-	if (!ix->pk[j].key)
-		return;
-	uint32_t val = ix->pk[j].val;
-	if (!(val & PK_LIST)) {
-		p->one = val;
-		p->n = 1;
-		p->stories = 1;
-		return;
-	}
-	const uint32_t *blk = ix->pb + (val & PK_NODE);
-	p->slots = blk + 1;
-	p->n = blk[0] & PB_COUNT;
-	p->stories = (val & PK_STOP) ? DD_STOPPED : PB_STORIES(blk[0]);
-}
-
 uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *out, bool *stop)
 {
 	struct dd_post p;
@@ -298,13 +265,6 @@ uint32_t dd_index_postings(const struct dd_index *ix, uint32_t key, uint32_t *ou
 	uint32_t n = p.n < DD_POSTING_CAP ? p.n : DD_POSTING_CAP;
 	memcpy(out, p.slots, n * sizeof(*out));
 	return n;
-}
-
-bool dd_index_few_stories(const struct dd_index *ix, uint32_t key, uint32_t max)
-{
-	struct dd_post p;
-	dd_index_get(ix, key, &p);
-	return p.stories <= max;
 }
 
 /* Count the distinct stories of block b again (after a merge). */

@@ -127,10 +127,61 @@ struct dd_post {
 	uint32_t one;          /* the slot of a shingle of one document (slots points here) */
 };
 
-void dd_index_get(const struct dd_index *ix, uint32_t key, struct dd_post *p);
+/* The postings key table's entry val (index.c has the layout): inline here, because a
+ * document looks up every sample, and a candidate's too. */
+#define PK_LIST 0x80000000u /* val: a block (its word offset), not a slot */
+#define PK_STOP 0x40000000u /* with PK_LIST: too many documents, boilerplate */
+#define PK_NODE 0x3fffffffu /* with PK_LIST: the block */
+#define PB_COUNT 0xffu      /* block header: slots in it */
+#define PB_STORIES(h) (((h) >> 8) & 0xffu) /* block header: distinct stories */
+
+/* The entry of key, or the empty entry where it would go (pk_cap > 0). */
+static inline size_t dd_pk_find(const struct dd_index *ix, uint32_t key)
+{
+	size_t mask = ix->pk_cap - 1, j = dd_pk_home(key, ix->pk_shift);
+	while (ix->pk[j].key && ix->pk[j].key != key)
+		j = (j + 1) & mask;
+	return j;
+}
+
+static inline void dd_index_get(const struct dd_index *ix, uint32_t key, struct dd_post *p)
+{
+	p->n = 0;
+	p->stories = 0;
+	p->slots = &p->one;
+	if (!ix->pk_cap)
+		return;
+	size_t j = dd_pk_find(ix, key);
+	if (!ix->pk[j].key)
+		return;
+	uint32_t val = ix->pk[j].val;
+	if (!(val & PK_LIST)) {
+		p->one = val;
+		p->n = 1;
+		p->stories = 1;
+		return;
+	}
+	const uint32_t *blk = ix->pb + (val & PK_NODE);
+	p->slots = blk + 1;
+	p->n = blk[0] & PB_COUNT;
+	p->stories = (val & PK_STOP) ? DD_STOPPED : PB_STORIES(blk[0]);
+}
 
 /* Whether at most max distinct stories hold shingle key: false for a stopped one. */
-bool dd_index_few_stories(const struct dd_index *ix, uint32_t key, uint32_t max);
+static inline bool dd_index_few_stories(const struct dd_index *ix, uint32_t key, uint32_t max)
+{
+	if (!ix->pk_cap)
+		return true;
+	size_t j = dd_pk_find(ix, key);
+	if (!ix->pk[j].key)
+		return true;
+	uint32_t val = ix->pk[j].val;
+	if (!(val & PK_LIST))
+		return 1 <= max;
+	if (val & PK_STOP)
+		return DD_STOPPED <= max;
+	return PB_STORIES(ix->pb[val & PK_NODE]) <= max;
+}
 
 /* New story with one reference held by the caller. */
 struct dd_cluster *dd_cluster_new(struct dd_index *ix, const char *key, const char *source);
