@@ -245,8 +245,8 @@ static void hop_end(struct fm_hub *h, struct hop *p)
 		fm_sched_fetch_complete(h->opts.sched, source, fm_now_ms());
 }
 
-/* Deliver again later, or give up after max_attempts. */
-static void hop_retry(struct fm_hub *h, struct hop *p, const char *why)
+/* Deliver again later, or give up after max_attempts. quiet: the caller logs for a batch. */
+static void hop_retry(struct fm_hub *h, struct hop *p, const char *why, bool quiet)
 {
 	struct stage_rt *st = &h->st[p->stage];
 	p->attempts++;
@@ -266,8 +266,10 @@ static void hop_retry(struct fm_hub *h, struct hop *p, const char *why)
 	}
 	int64_t delay = 500LL << (p->attempts > 6 ? 6 : p->attempts);
 	p->not_before = fm_monotonic_ms() + delay;
-	log_warn("stage %s: a document from %s#%lld will be delivered again in %lldms (%s)",
-	         st->cfg->name, source_name(h, p->source), (long long)p->fetch, (long long)delay, why);
+	if (!quiet)
+		log_warn("stage %s: a document from %s#%lld will be delivered again in %lldms (%s)",
+		         st->cfg->name, source_name(h, p->source), (long long)p->fetch,
+		         (long long)delay, why);
 	q_push(&h->delayed, p);
 }
 
@@ -352,7 +354,7 @@ static void dispatch(struct fm_hub *h)
 			}
 			if (rc != 0) {
 				log_err("stage %s: cannot send: %s", st->cfg->name, zmq_strerror(-rc));
-				hop_retry(h, p, "send failed");
+				hop_retry(h, p, "send failed", false);
 				continue;
 			}
 			p->sent_at = now;
@@ -489,7 +491,7 @@ static void on_result(struct fm_hub *h, struct fm_msg *m)
 		status = "error";
 	if (strcmp(status, "retry") == 0) {
 		st->n_retry++;
-		hop_retry(h, p, "the plugin asked to retry");
+		hop_retry(h, p, "the plugin asked to retry", false);
 		return;
 	}
 	if (strcmp(status, "pass") == 0)
@@ -536,6 +538,7 @@ static void drain_results(struct fm_hub *h)
 /* Redeliver what a dead worker or a silent remote had. */
 static void requeue_stage(struct fm_hub *h, int stage, const char *why, int64_t older_than)
 {
+	int64_t n = 0;
 	for (size_t i = 0; i < h->tsize; i++) {
 		struct hop **pp = &h->table[i];
 		while (*pp) {
@@ -545,12 +548,16 @@ static void requeue_stage(struct fm_hub *h, int stage, const char *why, int64_t 
 				h->tcount--;
 				h->st[stage].in_flight--;
 				h->st[stage].n_lost++;
-				hop_retry(h, p, why);
+				hop_retry(h, p, why, true);
+				n++;
 			} else {
 				pp = &p->tnext;
 			}
 		}
 	}
+	if (n)
+		log_warn("stage %s: %lld document%s will be delivered again (%s)",
+		         h->st[stage].cfg->name, (long long)n, n == 1 ? "" : "s", why);
 }
 
 static void check_timeouts(struct fm_hub *h)

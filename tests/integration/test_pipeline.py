@@ -242,6 +242,44 @@ class Pipe(Case):
         self.assertNotIn("duplicate_of", out[2])
         self.assertIn("stdin#4", p.stderr)  # the bad line is named, nothing else is lost
 
+    def test_pipe_stage_process_killed_mid_stream_loses_nothing(self):
+        """Kill the stage's process while documents are in flight: they are delivered again
+        to its replacement and every document comes out exactly once."""
+        n = 20000
+        path = os.path.join(self.dir, "in.jsonl")
+        with open(path, "w") as fh:
+            for i in range(n):
+                fh.write(json.dumps({"id": "d%d" % i, "source": "s",
+                                     "content": "<p>%s</p>" % paragraph(i)}) + "\n")
+        # Nothing reads our end of stdout until the kill, so the run cannot finish before it:
+        # the output (megabytes) stalls in the pipe with documents in flight in the stage.
+        with open(path) as stdin:
+            proc = subprocess.Popen([FEEDMILL, "pipe", "--set", "clean.run_as=process", "clean"],
+                                    stdin=stdin, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, cwd=self.dir)
+        victim = None
+        deadline = time.time() + 20
+        while victim is None and time.time() < deadline:
+            for pid in os.listdir("/proc"):
+                try:
+                    with open("/proc/%s/stat" % pid) as fh:
+                        ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                if ppid == proc.pid:
+                    victim = int(pid)
+            time.sleep(0.01)
+        self.assertIsNotNone(victim, "the stage's process never appeared")
+        time.sleep(0.5)
+        os.kill(victim, signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("was killed by signal 9", err)
+        self.assertRegex(err, r"\d+ documents? will be delivered again")
+        ids = [json.loads(l)["id"] for l in out.splitlines()]
+        self.assertEqual(len(ids), n)
+        self.assertEqual(set(ids), set("d%d" % i for i in range(n)))
+
     def test_pipe_unknown_stage_is_a_config_error(self):
         p = subprocess.run([FEEDMILL, "pipe", "nosuchstage"], input="", text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.dir)
