@@ -30,11 +30,11 @@
  * of 100,000 is ~280-320 MB at most; the index is bounded by max_docs and by the window of
  * document time.
  *
- * Speed (the plugin's own CPU, bench dev corpus of ~3 KB texts): ~162,000 instructions a
- * document, about 25 us once the process is warm (33 us in a fresh process, where the first
- * touch of the index's memory costs a page fault a page); two thirds of the instructions are
- * the tokenizer (sketch.c), which is bound by the per-byte FNV chain and a branch per word
- * end, and keeps the hash values of saved indexes. What made it fast: byte class tables instead
+ * Speed (the plugin's own CPU, bench dev corpus of ~3 KB texts): ~135,000 instructions a
+ * document (callgrind), about 20-30 us depending on how warm the process is (the first touch
+ * of the index's memory costs a page fault a page); half of the instructions are the
+ * tokenizer (sketch.c), which keeps the hash values of saved indexes; the postings look-ups
+ * are bound by cache misses on the key table rather than by instructions. What made it fast: byte class tables instead
  * of Unicode look-ups per character, hash homes from the high bits of a Fibonacci product
  * (samples are 0 mod 4), unique-key postings with contiguous blocks that keep their count of
  * stories, dense scoring arrays, and no division per sample.
