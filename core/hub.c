@@ -1104,7 +1104,9 @@ static char *output_path(const struct stage_rt *st)
 	char *dir = found->file ? fm_path_dirname(found->file) : NULL;
 	char *p = fm_path_join(dir, found->value);
 	free(dir);
-	return p;
+	char *tidy = p ? fm_path_tidy(p) : NULL;
+	free(p);
+	return tidy;
 }
 
 void fm_hub_summary(struct fm_hub *h, FILE *out)

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,53 @@ char *fm_path_join(const char *dir, const char *name)
 	size_t dl = strlen(dir);
 	if (asprintf(&out, "%s%s%s", dir, dir[dl - 1] == '/' ? "" : "/", name) < 0)
 		return NULL;
+	return out;
+}
+
+char *fm_path_tidy(const char *path)
+{
+	size_t n = strlen(path);
+	char *out = malloc(n + 2);
+	const char **parts = calloc(n / 2 + 2, sizeof(*parts));
+	size_t *lens = calloc(n / 2 + 2, sizeof(*lens));
+	size_t np = 0;
+	if (!out || !parts || !lens) {
+		free(out);
+		free(parts);
+		free(lens);
+		return NULL;
+	}
+	bool abs = path[0] == '/';
+	for (const char *p = path; *p;) {
+		while (*p == '/')
+			p++;
+		const char *e = p + strcspn(p, "/");
+		size_t l = (size_t)(e - p);
+		if (l == 0 || (l == 1 && p[0] == '.')) {
+			/* nothing */
+		} else if (l == 2 && p[0] == '.' && p[1] == '.' && np &&
+		           !(lens[np - 1] == 2 && parts[np - 1][0] == '.' && parts[np - 1][1] == '.')) {
+			np--;
+		} else if (!(l == 2 && p[0] == '.' && p[1] == '.' && abs)) {
+			parts[np] = p;
+			lens[np++] = l;
+		}
+		p = e;
+	}
+	size_t o = 0;
+	if (abs)
+		out[o++] = '/';
+	for (size_t i = 0; i < np; i++) {
+		if (i)
+			out[o++] = '/';
+		memcpy(out + o, parts[i], lens[i]);
+		o += lens[i];
+	}
+	if (o == 0)
+		out[o++] = '.';
+	out[o] = '\0';
+	free(parts);
+	free(lens);
 	return out;
 }
 

@@ -15,6 +15,9 @@ int fm_mkdirs(const char *path, unsigned mode);
 int fm_remove_tree(const char *path);
 /* Join dir and name ("a" + "b" -> "a/b"; an absolute name is returned as is). Caller frees. */
 char *fm_path_join(const char *dir, const char *name);
+/* path with "." and "dir/.." parts folded away, lexically ("a/b/../../c" -> "c"); leading
+ * ".." of a relative path stay. For messages: symbolic links are not resolved. Caller frees. */
+char *fm_path_tidy(const char *path);
 /* Directory part of path ("." when none). Caller frees. */
 char *fm_path_dirname(const char *path);
 /* Read a whole file (NUL-terminated), at most max bytes; -EFBIG past that. Caller frees. */

@@ -154,7 +154,10 @@ int fm_cmd_run(int argc, char **argv)
 	hub = fm_hub_new(cfg, cfg->stages, &opts);
 	if (!hub)
 		goto out;
-	log_notice("running: %zu sources, state in %s", fm_sched_count(sched), cfg->state_dir);
+	char *shown = fm_path_tidy(cfg->state_dir);
+	log_notice("running: %zu sources, state in %s", fm_sched_count(sched),
+	           shown ? shown : cfg->state_dir);
+	free(shown);
 	int hr = fm_hub_run(hub);
 	rc = hr == 0 ? FM_EXIT_OK : FM_EXIT_FAILURE;
 	if (once)
