@@ -69,6 +69,10 @@ struct stage_rt {
 	int64_t *restart_at;
 	int *restarts;
 	int64_t *started_at;
+	/* worker (re)connections: what was sent between a loss and the next hello may have gone
+	 * to the dead peer's pipe, so it is delivered again when a worker says hello */
+	int64_t hellos;
+	bool lost_worker;
 	/* what it did */
 	int64_t n_in, n_out, n_pass, n_done, n_drop, n_retry, n_error, n_lost;
 	json_t *counts;
@@ -462,14 +466,34 @@ static int as_bytes(struct fm_hub *h, struct stage_rt *st, zmq_msg_t *frame)
 	return rc;
 }
 
+static void requeue_stage(struct fm_hub *h, int stage, const char *why, int64_t older_than);
+
+static void on_hello(struct fm_hub *h, struct fm_msg *m)
+{
+	const char *name = json_string_value(json_object_get(m->env, "stage"));
+	log_info("stage %s worker %lld is up (pid %lld)", name ? name : "?",
+	         (long long)json_integer_value(json_object_get(m->env, "w")),
+	         (long long)json_integer_value(json_object_get(m->env, "pid")));
+	for (int i = 0; name && i < h->nstages; i++) {
+		struct stage_rt *st = &h->st[i];
+		if (strcmp(st->cfg->name, name) != 0)
+			continue;
+		st->hellos++;
+		bool reconnect = st->cfg->mode == FM_MODE_REMOTE && st->hellos > st->cfg->workers;
+		if (st->lost_worker || reconnect) {
+			/* ZeroMQ may have routed documents to the lost peer until it noticed: send
+			 * again what is unanswered; a second answer to a hop is ignored. */
+			st->lost_worker = false;
+			requeue_stage(h, i, "a worker came back after a loss", fm_monotonic_ms() + 1);
+		}
+	}
+}
+
 static void on_result(struct fm_hub *h, struct fm_msg *m)
 {
 	const char *t = json_string_value(json_object_get(m->env, "t"));
 	if (t && strcmp(t, "hello") == 0) {
-		log_info("stage %s worker %lld is up (pid %lld)",
-		         json_string_value(json_object_get(m->env, "stage")),
-		         (long long)json_integer_value(json_object_get(m->env, "w")),
-		         (long long)json_integer_value(json_object_get(m->env, "pid")));
+		on_hello(h, m);
 		return;
 	}
 	if (!t || strcmp(t, "res") != 0)
@@ -751,6 +775,7 @@ static void watch_processes(struct fm_hub *h)
 					delay = RESTART_MAX_MS;
 				st->restarts[w]++;
 				st->restart_at[w] = now + delay;
+				st->lost_worker = true;
 				requeue_stage(h, i, "its worker process died", 0);
 			}
 		}
