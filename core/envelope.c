@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jsonio.h"
+#include "log.h"
 
 int fm_msg_init_ptr(zmq_msg_t *msg, json_t *doc)
 {
@@ -22,7 +23,7 @@ bool fm_msg_has_ptrs(const struct fm_msg *m)
 	return json_is_true(json_object_get(m->env, "ptr"));
 }
 
-static json_t *take_frame_ptr(zmq_msg_t *f)
+json_t *fm_frame_take_ptr(zmq_msg_t *f)
 {
 	json_t *doc = NULL;
 	if (zmq_msg_size(f) != sizeof(doc))
@@ -35,13 +36,13 @@ static json_t *take_frame_ptr(zmq_msg_t *f)
 
 json_t *fm_msg_take_ptr(struct fm_msg *m, size_t i)
 {
-	return i < m->nframes ? take_frame_ptr(&m->frames[i]) : NULL;
+	return i < m->nframes ? fm_frame_take_ptr(&m->frames[i]) : NULL;
 }
 
 void fm_msg_release_ptr_frames(zmq_msg_t *frames, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		json_decref(take_frame_ptr(&frames[i]));
+		json_decref(fm_frame_take_ptr(&frames[i]));
 }
 
 void fm_msg_free(struct fm_msg *m)
@@ -122,6 +123,40 @@ int fm_msg_init_owned(zmq_msg_t *msg, char *data, size_t len)
 		return -errno;
 	}
 	return 0;
+}
+
+int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, const char *who)
+{
+	struct fm_jbuf text = FM_JBUF_INIT;
+	int rc = fm_json_dump(doc, &text);
+	const char *id = json_string_value(json_object_get(doc, "id"));
+	if (rc == -ENOMEM) {
+		fm_jbuf_free(&text);
+		return rc;
+	}
+	if (rc != 0) {
+		fm_logf(who, FM_LOG_ERR, "dropped document %s: it cannot be written as JSON (%s)",
+		        id ? id : "?", strerror(-rc));
+	} else if (text.len > max_size) {
+		fm_logf(who, FM_LOG_ERR, "dropped document %s: %zu bytes is over max_doc_size (%llu)",
+		        id ? id : "?", text.len, (unsigned long long)max_size);
+		rc = -E2BIG;
+	}
+	if (rc != 0) {
+		fm_jbuf_free(&text);
+		zmq_msg_init(frame);
+		return rc;
+	}
+	size_t len;
+	char *data = fm_jbuf_steal(&text, &len);
+	if (!data) {
+		zmq_msg_init(frame);
+		return -ENOMEM;
+	}
+	rc = fm_msg_init_owned(frame, data, len);
+	if (rc != 0)
+		zmq_msg_init(frame);
+	return rc;
 }
 
 static int send_head(void *sock, const json_t *env, bool more, int flags)

@@ -67,6 +67,11 @@ int fm_msg_send(void *sock, const json_t *env, char *const *docs, const size_t *
 /* A message owning a malloc'd buffer (freed by ZeroMQ when the last copy is closed). */
 int fm_msg_init_owned(zmq_msg_t *msg, char *data, size_t len);
 
+/* A frame holding doc as JSON text. A document that cannot be written, or whose text is
+ * longer than max_size, is refused with a log line naming `who` and the document's id:
+ * -EINVAL / -E2BIG (frame left empty); -ENOMEM. */
+int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, const char *who);
+
 /* A pointer frame carrying doc (its reference moves into the frame). 0 or -errno (doc is
  * released on failure). Only between threads of one process. */
 int fm_msg_init_ptr(zmq_msg_t *msg, json_t *doc);
@@ -74,6 +79,8 @@ int fm_msg_init_ptr(zmq_msg_t *msg, json_t *doc);
 bool fm_msg_has_ptrs(const struct fm_msg *m);
 /* Take the document of pointer frame i (the caller owns the reference); NULL if taken. */
 json_t *fm_msg_take_ptr(struct fm_msg *m, size_t i);
+/* The same for one frame. */
+json_t *fm_frame_take_ptr(zmq_msg_t *frame);
 /* Release the documents of pointer frames in frames[0..n) (a message never sent). */
 void fm_msg_release_ptr_frames(zmq_msg_t *frames, size_t n);
 

@@ -427,42 +427,12 @@ static void route(struct fm_hub *h, int i, const struct hop *from, zmq_msg_t *do
 /* A worker thread's document (a pointer frame) becomes its JSON text, in place. */
 static int as_bytes(struct fm_hub *h, struct stage_rt *st, zmq_msg_t *frame)
 {
-	json_t *doc = NULL;
-	if (zmq_msg_size(frame) == sizeof(doc))
-		memcpy(&doc, zmq_msg_data(frame), sizeof(doc));
-	json_t *none = NULL;
-	if (zmq_msg_size(frame) == sizeof(doc))
-		memcpy(zmq_msg_data(frame), &none, sizeof(none));
+	json_t *doc = fm_frame_take_ptr(frame);
 	if (!doc)
 		return -EINVAL;
-	struct fm_jbuf text = FM_JBUF_INIT;
-	int rc = fm_json_dump(doc, &text);
-	const char *id = json_string_value(json_object_get(doc, "id"));
-	if (rc != 0) {
-		log_err("[%s] dropped document %s: it cannot be written as JSON (%s)", st->cfg->name,
-		        id ? id : "?", strerror(-rc));
-	} else if (text.len > h->cfg->max_doc_size) {
-		log_err("[%s] dropped document %s: %zu bytes is over max_doc_size (%llu)",
-		        st->cfg->name, id ? id : "?", text.len,
-		        (unsigned long long)h->cfg->max_doc_size);
-		rc = -E2BIG;
-	}
-	json_decref(doc);
-	if (rc != 0) {
-		fm_jbuf_free(&text);
-		return rc;
-	}
-	size_t len;
-	char *data = fm_jbuf_steal(&text, &len);
 	zmq_msg_close(frame);
-	if (!data) {
-		/* An empty object still serializes to "{}": only allocation can fail here. */
-		zmq_msg_init(frame);
-		return -ENOMEM;
-	}
-	rc = fm_msg_init_owned(frame, data, len);
-	if (rc != 0)
-		zmq_msg_init(frame);
+	int rc = fm_msg_init_doc(frame, doc, h->cfg->max_doc_size, st->cfg->name);
+	json_decref(doc);
 	return rc;
 }
 
@@ -797,16 +767,6 @@ static void watch_processes(struct fm_hub *h)
 
 /* ------------------------------------------------------------------ setup */
 
-static char *endpoint_plus_one(const char *ep)
-{
-	const char *colon = strrchr(ep, ':');
-	char *out = NULL;
-	long port = strtol(colon + 1, NULL, 10);
-	if (asprintf(&out, "%.*s:%ld", (int)(colon - ep), ep, port + 1) < 0)
-		return NULL;
-	return out;
-}
-
 static int bind_or_log(void *sock, const char *ep)
 {
 	if (zmq_bind(sock, ep) != 0) {
@@ -848,12 +808,12 @@ static int setup_stage(struct fm_hub *h, struct stage_rt *st, const char *run_di
 		break;
 	case FM_MODE_REMOTE:
 		st->work_ep = strdup(st->cfg->connect);
-		st->result_ep = endpoint_plus_one(st->cfg->connect);
+		st->result_ep = fm_endpoint_next_port(st->cfg->connect);
 		if (!st->work_ep || !st->result_ep)
 			return -ENOMEM;
 		rc = bind_or_log(st->push, st->cfg->bind);
 		if (rc == 0) {
-			char *res = endpoint_plus_one(st->cfg->bind);
+			char *res = fm_endpoint_next_port(st->cfg->bind);
 			rc = res ? bind_or_log(h->results, res) : -ENOMEM;
 			free(res);
 		}

@@ -233,6 +233,16 @@ void fm_format_time(int64_t ms, char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+char *fm_endpoint_next_port(const char *ep)
+{
+	const char *colon = strrchr(ep, ':');
+	char *out = NULL;
+	if (!colon || asprintf(&out, "%.*s:%ld", (int)(colon - ep), ep,
+	                       strtol(colon + 1, NULL, 10) + 1) < 0)
+		return NULL;
+	return out;
+}
+
 char *fm_redact_url(const char *url)
 {
 	const char *scheme = strstr(url, "://");

@@ -28,6 +28,9 @@ int fm_write_file_atomic(const char *path, const void *data, size_t len);
 char *fm_exe_dir(void);
 /* Format an RFC 3339 UTC timestamp from ms since the epoch into buf (>= 25 bytes). */
 void fm_format_time(int64_t ms, char *buf, size_t size);
+/* "tcp://host:PORT" -> "tcp://host:PORT+1": a remote stage's results endpoint. Caller frees;
+ * NULL when ep has no port. */
+char *fm_endpoint_next_port(const char *ep);
 /* Copy a URL for logs with any user:password@ removed. Caller frees. */
 char *fm_redact_url(const char *url);
 

@@ -67,29 +67,12 @@ static int send_result(struct worker *w, json_t *hdr, json_t *docs)
 	if (!frames)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		struct fm_jbuf text = FM_JBUF_INIT;
-		json_t *doc = json_array_get(docs, i);
-		int dr = fm_json_dump(doc, &text);
-		const char *id = json_string_value(json_object_get(doc, "id"));
-		if (dr != 0) {
-			fm_logf(fm_instance_name(w->inst), FM_LOG_ERR,
-			        "dropped document %s: it cannot be written as JSON (%s)", id ? id : "?",
-			        strerror(-dr));
-			fm_jbuf_free(&text);
-			continue;
-		}
-		if (text.len > w->spec->max_doc_size) {
-			fm_logf(fm_instance_name(w->inst), FM_LOG_ERR,
-			        "dropped document %s: %zu bytes is over max_doc_size (%llu)", id ? id : "?",
-			        text.len, (unsigned long long)w->spec->max_doc_size);
-			fm_jbuf_free(&text);
-			continue;
-		}
-		size_t len;
-		char *data = fm_jbuf_steal(&text, &len);
-		if (fm_msg_init_owned(&frames[kept], data, len) != 0)
+		int dr = fm_msg_init_doc(&frames[kept], json_array_get(docs, i), w->spec->max_doc_size,
+		                         fm_instance_name(w->inst));
+		if (dr == -ENOMEM)
 			goto out;
-		kept++;
+		if (dr == 0)
+			kept++;
 	}
 	rc = fm_msg_send_frames(w->push, hdr, frames, kept, 0);
 out:

@@ -24,16 +24,6 @@ static void on_signal(int sig)
 	atomic_store(&stage_stop, 1);
 }
 
-static char *plus_one(const char *ep)
-{
-	const char *colon = strrchr(ep, ':');
-	char *out = NULL;
-	if (!colon || asprintf(&out, "%.*s:%ld", (int)(colon - ep), ep,
-	                       strtol(colon + 1, NULL, 10) + 1) < 0)
-		return NULL;
-	return out;
-}
-
 int fm_cmd_stage(int argc, char **argv)
 {
 	struct cli_conf cc;
@@ -103,7 +93,7 @@ int fm_cmd_stage(int argc, char **argv)
 			goto out;
 		}
 		work = st->connect;
-		results = res_alloc = plus_one(st->connect);
+		results = res_alloc = fm_endpoint_next_port(st->connect);
 	}
 	void *config = fm_plugin_config_new(&st->loaded->desc, st->options, &diag);
 	if (!config) {
