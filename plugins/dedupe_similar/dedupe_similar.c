@@ -50,6 +50,7 @@
 #include <feedmill/plugin.h>
 
 #include "buf.h"
+#include "date.h"
 #include "canon.h"
 #include "index.h"
 #include "sketch.h"
@@ -237,48 +238,17 @@ static bool set_has(const struct u32set *s, uint32_t v)
 	return set_index(s, v) != SIZE_MAX;
 }
 
-/* RFC 3339 to ms since the epoch; false when it is not one. */
-static bool parse_rfc3339(const char *s, int64_t *ms)
-{
-	int y, mo, d, h, mi, sec, n = 0;
-	if (!s || sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) < 6 ||
-	    n == 0)
-		return false;
-	const char *p = s + n;
-	if (*p == '.')
-		while (*++p >= '0' && *p <= '9')
-			;
-	long off = 0;
-	if (*p == '+' || *p == '-') {
-		int oh, om;
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
-			return false;
-		off = (oh * 60L + om) * 60L * (*p == '-' ? -1 : 1);
-	} else if (*p != 'Z' && *p != 'z') {
-		return false;
-	}
-	struct tm tm = {0};
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return false;
-	*ms = ((int64_t)t - off) * 1000;
-	return true;
-}
-
 static int64_t doc_time(const struct dd_ctx *c, const json_t *doc)
 {
 	static const char *const keys[] = {FM_DOC_PUBLISHED, FM_DOC_UPDATED, FM_DOC_FETCHED_AT};
 	int64_t now = c->host->now_ms(), t;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = fm_doc_str(doc, keys[i]);
+		time_t secs = v ? fm_date_parse(v) : (time_t)-1;
 		/* a date far in the future is a feed's mistake: it would empty the window */
-		if (parse_rfc3339(fm_doc_str(doc, keys[i]), &t) && t <= now + 86400000LL)
+		if (secs != (time_t)-1 && (t = (int64_t)secs * 1000) <= now + 86400000LL)
 			return t;
+	}
 	return now;
 }
 

@@ -1,6 +1,6 @@
-/* Lenient date parsing for feeds. */
-#ifndef FM_FETCH_HTTP_DATE_H
-#define FM_FETCH_HTTP_DATE_H
+/* Lenient date parsing: the one date reader of the bundled plugins (feeds, documents). */
+#ifndef FMKIT_DATE_H
+#define FMKIT_DATE_H
 
 #include <stddef.h>
 #include <time.h>
