@@ -27,7 +27,6 @@
 #define LOOP_MS 200
 #define RESTART_MIN_MS 500
 #define RESTART_MAX_MS 30000
-#define MAX_LINE (64u << 20)
 
 /* One document on one hop: queued for a stage, or handed to it and not yet answered. */
 struct hop {
@@ -103,6 +102,7 @@ struct fm_hub {
 	/* pipe input */
 	int in_fd;
 	bool in_eof;
+	bool in_skip; /* inside an input line longer than max_doc_size: drop up to its end */
 	char *in_buf;
 	size_t in_len, in_cap;
 	int64_t in_line;
@@ -934,6 +934,15 @@ static void read_input(struct fm_hub *h)
 		h->in_eof = true;
 	h->in_len += (size_t)n;
 	size_t start = 0;
+	if (h->in_skip) {
+		char *nl = memchr(h->in_buf, '\n', h->in_len);
+		if (!nl) {
+			h->in_len = 0;
+			return;
+		}
+		h->in_skip = false;
+		start = (size_t)(nl - h->in_buf) + 1;
+	}
 	for (;;) {
 		char *nl = memchr(h->in_buf + start, '\n', h->in_len - start);
 		size_t end = nl ? (size_t)(nl - h->in_buf) : h->in_len;
@@ -962,10 +971,13 @@ static void read_input(struct fm_hub *h)
 	}
 	memmove(h->in_buf, h->in_buf + start, h->in_len - start);
 	h->in_len -= start;
-	if (h->in_len > MAX_LINE) {
-		log_err("input line %lld is longer than %u bytes; skipped", (long long)h->in_line + 1,
-		        MAX_LINE);
+	if (h->in_len > h->cfg->max_doc_size) {
+		/* Bounded memory: a line this long cannot become a document anyway. */
+		h->in_line++;
+		log_err("input line %lld is longer than max_doc_size (%llu bytes); skipped",
+		        (long long)h->in_line, (unsigned long long)h->cfg->max_doc_size);
 		h->in_len = 0;
+		h->in_skip = true;
 	}
 }
 

@@ -296,6 +296,20 @@ class Pipe(Case):
         self.assertEqual(len(ids), n)
         self.assertEqual(set(ids), set("d%d" % i for i in range(n)))
 
+    def test_pipe_skips_an_overlong_line_and_nothing_else(self):
+        conf = os.path.join(self.dir, "small.conf")
+        with open(conf, "w") as fh:
+            fh.write("max_doc_size = 64K\n[stage classify]\nplugin = classify_tags\n")
+        stdin = "".join(json.dumps(d) + "\n" for d in (
+            {"id": "a", "text": "first"}, {"id": "big", "text": "y" * 300000},
+            {"id": "c", "text": "third"}))
+        p = subprocess.run([FEEDMILL, "pipe", "-c", conf, "classify"], input=stdin, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.dir,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([json.loads(l)["id"] for l in p.stdout.splitlines()], ["a", "c"])
+        self.assertIn("input line 2 is longer than max_doc_size", p.stderr)
+
     def test_pipe_unknown_stage_is_a_config_error(self):
         p = subprocess.run([FEEDMILL, "pipe", "nosuchstage"], input="", text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.dir)
