@@ -30,22 +30,18 @@ void fm_cli_list_tools(void)
 	fm_loader_fini(&l);
 }
 
-/* Settings for the tool's plugin: those of the first stage of pipeline.conf that uses it, when
- * a configuration is found; otherwise the plugin's defaults. */
-static struct fm_setting *settings_from_config(const char *plugin_id)
+/* Settings for the tool's plugin: those of the first stage of the configuration that uses it;
+ * none (the plugin's defaults) without one. */
+static struct fm_setting *settings_from_config(const struct fm_config *cfg, const char *plugin_id)
 {
-	struct fm_config *cfg = fm_config_load_default(NULL, NULL);
-	if (!cfg)
-		return NULL;
 	struct fm_setting *copy = NULL;
-	for (struct fm_stage_cfg *s = cfg->stages; s; s = s->next) {
-		if (strcmp(s->plugin, plugin_id) != 0)
+	for (struct fm_stage_cfg *s = cfg ? cfg->stages : NULL; s; s = s->next) {
+		if (!s->plugin || strcmp(s->plugin, plugin_id) != 0)
 			continue;
 		for (struct fm_setting *o = s->options; o; o = o->next)
 			fm_setting_append(&copy, fm_setting_new(o->key, o->value, o->file, o->line));
 		break;
 	}
-	fm_config_free(cfg);
 	return copy;
 }
 
@@ -56,15 +52,22 @@ int fm_cmd_tool(const char *name, int argc, char **argv)
 	struct fm_diag diag = {0};
 	int rc = FM_EXIT_FAILURE;
 
-	if (fm_loader_init(&l, getenv("FEEDMILL_PLUGIN_DIR")) != 0)
+	/* The default configuration, when there is one, gives the plugin directory and the
+	 * plugin's settings, as for `feedmill run`; its problems are `feedmill check`'s to tell. */
+	struct fm_config *cfg = fm_config_load_default(NULL, NULL);
+	if (fm_loader_init(&l, cfg ? cfg->plugin_dir : NULL) != 0) {
+		fm_config_free(cfg);
 		return FM_EXIT_FAILURE;
+	}
 	fm_loader_load_all(&l, ignore_error, NULL);
 	const struct fm_loaded_plugin *p = fm_loader_find_command(&l, name, &cmd);
 	if (!p) {
+		fm_config_free(cfg);
 		fm_loader_fini(&l);
 		return -1;
 	}
-	struct fm_setting *settings = settings_from_config(p->id);
+	struct fm_setting *settings = settings_from_config(cfg, p->id);
+	fm_config_free(cfg);
 	void *config = fm_plugin_config_new(&p->desc, settings, &diag);
 	fm_settings_free(settings);
 	if (!config) {
