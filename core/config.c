@@ -579,7 +579,6 @@ struct fm_stage_cfg *fm_config_ensure_stage(struct fm_config *cfg, struct fm_loa
 	struct fm_stage_cfg *st = fm_config_find_stage(cfg, name);
 	if (st)
 		return st;
-	fm_loader_load_all(l, NULL, NULL);
 	const struct fm_loaded_plugin *p = fm_loader_find_kind(l, name);
 	if (!p) {
 		fm_diag_add(diag, cfg->path, 0,

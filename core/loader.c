@@ -287,7 +287,9 @@ const struct fm_loaded_plugin *fm_loader_get(struct fm_loader *l, const char *id
 	return p;
 }
 
-static void scan_dir(struct fm_loader *l, const char *dir, int depth,
+/* Load the plugins of a directory (and of its subdirectories, one level down, as the build
+ * tree lays them out); with a prefix, only those whose file or directory name starts with it. */
+static void scan_dir(struct fm_loader *l, const char *dir, int depth, const char *prefix,
                      void (*on_error)(const char *, void *), void *arg)
 {
 	DIR *d = opendir(dir);
@@ -297,12 +299,14 @@ static void scan_dir(struct fm_loader *l, const char *dir, int depth,
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
+		if (prefix && strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
 		char *path = fm_path_join(dir, e->d_name);
 		if (!path)
 			continue;
 		size_t n = strlen(e->d_name);
 		if (depth == 0 && is_dir(path)) {
-			scan_dir(l, path, 1, on_error, arg);
+			scan_dir(l, path, 1, prefix, on_error, arg);
 		} else if (n > 3 && strcmp(e->d_name + n - 3, ".so") == 0) {
 			char err[512];
 			if (!fm_loader_load_file(l, path, err, sizeof(err)) && on_error)
@@ -317,7 +321,7 @@ void fm_loader_load_all(struct fm_loader *l, void (*on_error)(const char *msg, v
                         void *arg)
 {
 	for (size_t i = 0; i < l->ndirs; i++)
-		scan_dir(l, l->dirs[i], 0, on_error, arg);
+		scan_dir(l, l->dirs[i], 0, NULL, on_error, arg);
 }
 
 const struct fm_loaded_plugin *fm_loader_find_command(struct fm_loader *l, const char *name,
@@ -332,6 +336,15 @@ const struct fm_loaded_plugin *fm_loader_find_command(struct fm_loader *l, const
 	return NULL;
 }
 
+static const struct fm_loaded_plugin *loaded_of_kind(const struct fm_loader *l, const char *kind)
+{
+	const struct fm_loaded_plugin *best = NULL;
+	for (struct fm_loaded_plugin *p = l->loaded; p; p = p->next)
+		if (strcmp(p->desc.kind, kind) == 0 && (!best || strcmp(p->id, best->id) < 0))
+			best = p;
+	return best;
+}
+
 const struct fm_loaded_plugin *fm_loader_find_kind(struct fm_loader *l, const char *kind)
 {
 	/* The bundled plugin of a kind comes first, so that an installed third-party plugin
@@ -341,14 +354,22 @@ const struct fm_loaded_plugin *fm_loader_find_kind(struct fm_loader *l, const ch
 		{"dedupe", "dedupe_similar"},    {"classify", "classify_tags"},
 		{"publish", "publish_jsonl"},
 	};
-	for (size_t i = 0; i < sizeof(bundled) / sizeof(bundled[0]); i++)
-		if (strcmp(kind, bundled[i][0]) == 0)
-			for (struct fm_loaded_plugin *p = l->loaded; p; p = p->next)
-				if (strcmp(p->id, bundled[i][1]) == 0)
-					return p;
-	const struct fm_loaded_plugin *best = NULL;
-	for (struct fm_loaded_plugin *p = l->loaded; p; p = p->next)
-		if (strcmp(p->desc.kind, kind) == 0 && (!best || strcmp(p->id, best->id) < 0))
-			best = p;
-	return best;
+	char err[512];
+	for (size_t i = 0; i < sizeof(bundled) / sizeof(bundled[0]); i++) {
+		if (strcmp(kind, bundled[i][0]) != 0)
+			continue;
+		const struct fm_loaded_plugin *p = fm_loader_get(l, bundled[i][1], err, sizeof(err));
+		if (p && strcmp(p->desc.kind, kind) == 0)
+			return p;
+	}
+	/* A plugin's id is KIND_NAME and its file is named after its id (fm_loader_get), so only
+	 * the files named KIND_* need loading: a stage of one kind does not map every other
+	 * plugin's libraries (libcurl, libxml2, ...) into the process. */
+	char *prefix = NULL;
+	if (asprintf(&prefix, "%s_", kind) < 0)
+		return loaded_of_kind(l, kind);
+	for (size_t i = 0; i < l->ndirs; i++)
+		scan_dir(l, l->dirs[i], 0, prefix, NULL, NULL);
+	free(prefix);
+	return loaded_of_kind(l, kind);
 }

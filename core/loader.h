@@ -42,8 +42,8 @@ void fm_loader_load_all(struct fm_loader *l, void (*on_error)(const char *msg, v
 /* The plugin providing command `name`, among those loaded. */
 const struct fm_loaded_plugin *fm_loader_find_command(struct fm_loader *l, const char *name,
                                                       const struct fm_command **cmd);
-/* The plugin of this kind (for `feedmill pipe dedupe` without a configuration): the bundled
- * one when loaded, else the first by name. */
+/* The plugin of this kind (for `feedmill pipe dedupe` without a configuration), loaded if it
+ * is not yet: the bundled one, else the first by id among the files named KIND_*. */
 const struct fm_loaded_plugin *fm_loader_find_kind(struct fm_loader *l, const char *kind);
 /* The paths searched, as one string for messages ("a:b:c"). Caller frees. */
 char *fm_loader_dirs_text(const struct fm_loader *l);

@@ -256,6 +256,27 @@ static void test_plugins_command(void)
 	free(path);
 }
 
+/* `feedmill pipe KIND` loads the plugins of that kind, found by their file names (KIND_*), and
+ * nothing else: another kind's libraries (libcurl, libxml2) stay out of the process. */
+static void test_find_kind_loads_only_that_kind(void)
+{
+	struct fm_loader l;
+	CHECK(fm_loader_init(&l, dir) == 0);
+	CHECK(fm_loader_find_kind(&l, "nosuch") == NULL);
+	CHECK(l.loaded == NULL);
+	const struct fm_loaded_plugin *p = fm_loader_find_kind(&l, "test");
+	CHECK(p != NULL);
+	if (p)
+		CHECK_STR(p->desc.kind, "test");
+	size_t n = 0;
+	for (const struct fm_loaded_plugin *q = l.loaded; q; q = q->next) {
+		CHECK(strncmp(q->id, "test_", 5) == 0);
+		n++;
+	}
+	CHECK(n >= 2); /* test_minimal, test_roomy (test_liar loads too, as test_other) */
+	fm_loader_fini(&l);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -267,6 +288,7 @@ int main(int argc, char **argv)
 	test_refusals();
 	test_accepted();
 	test_load_all();
+	test_find_kind_loads_only_that_kind();
 	test_plugins_command();
 	return fmt_done("test_loader");
 }
