@@ -15,10 +15,13 @@
  * between copies (zmq_msg_copy) and hands it over without copying on inproc, so a document's
  * bytes are written once by the worker that serialized them and read in place by the next.
  *
- * Between the hub and its worker threads (inproc, one process) documents travel as parsed
- * values instead: the envelope carries "ptr":1 and each frame holds one json_t pointer whose
- * reference goes with the message. The hub parses and serializes, the worker thread only runs
- * the plugin, so the JSON work lands on the hub's core rather than on the stage's.
+ * Between the hub and its worker threads (one process) a message is not encoded at all: it is
+ * a single frame holding this process's random key and a pointer to the envelope and the
+ * documents as parsed values, whose references go with the message (fm_msg_send_local). The
+ * hub parses and serializes, the worker thread only runs the plugin, so the JSON work lands on
+ * the hub's core rather than on the stage's. A frame from another process cannot carry the key
+ * (it is drawn at start from getrandom), so a peer on the network cannot make the hub follow a
+ * pointer: its frame is read as JSON and refused.
  */
 #ifndef FM_CORE_ENVELOPE_H
 #define FM_CORE_ENVELOPE_H
@@ -32,12 +35,25 @@
 
 #define FM_WIRE_VERSION 1
 
-/* A received multipart message: frame 0 parsed, the others kept as ZeroMQ messages. */
+/* A received message: frame 0 parsed, the others kept as ZeroMQ messages; or, from a thread
+ * of this process, the envelope and documents as they were sent (local). */
 struct fm_msg {
 	json_t *env;
 	size_t nframes;   /* document frames */
 	zmq_msg_t *frames;
+	bool local;       /* docs[0..ndocs) instead of frames */
+	json_t **docs;    /* NULL where taken */
+	size_t ndocs;
+	void *block;      /* what holds docs */
+	void *prepared;   /* local: what the sender prepared for the document (plugin.h) */
+	void (*release)(void *prepared);
 };
+
+/* Documents in the message, whichever way they came. */
+static inline size_t fm_msg_count(const struct fm_msg *m)
+{
+	return m->local ? m->ndocs : m->nframes;
+}
 
 static inline const char *fm_msg_data(struct fm_msg *m, size_t i)
 {
@@ -72,16 +88,14 @@ int fm_msg_init_owned(zmq_msg_t *msg, char *data, size_t len);
  * -EINVAL / -E2BIG (frame left empty); -ENOMEM. */
 int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, const char *who);
 
-/* A pointer frame carrying doc (its reference moves into the frame). 0 or -errno (doc is
- * released on failure). Only between threads of one process. */
-int fm_msg_init_ptr(zmq_msg_t *msg, json_t *doc);
-/* True when the message's frames are pointer frames. */
-bool fm_msg_has_ptrs(const struct fm_msg *m);
-/* Take the document of pointer frame i (the caller owns the reference); NULL if taken. */
-json_t *fm_msg_take_ptr(struct fm_msg *m, size_t i);
-/* The same for one frame. */
-json_t *fm_frame_take_ptr(zmq_msg_t *frame);
-/* Release the documents of pointer frames in frames[0..n) (a message never sent). */
-void fm_msg_release_ptr_frames(zmq_msg_t *frames, size_t n);
+/* Send env and docs[0..n) to a thread of this process, as values, with what was prepared for
+ * them (or NULL) and how to free it: the references and prepared move into the message when
+ * it returns 0; on failure (-EAGAIN as above) the caller keeps them. */
+int fm_msg_send_local(void *sock, json_t *env, json_t *const *docs, size_t n, void *prepared,
+                      void (*release)(void *prepared), int flags);
+/* Take document i of a local message (the caller owns the reference); NULL if taken. */
+json_t *fm_msg_take_doc(struct fm_msg *m, size_t i);
+/* Take what was prepared for a local message's document (the caller frees it); NULL if none. */
+void *fm_msg_take_prepared(struct fm_msg *m);
 
 #endif

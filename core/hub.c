@@ -307,14 +307,21 @@ static int send_hop(struct fm_hub *h, struct stage_rt *st, struct hop *p)
 			json_decref(env);
 			return -EBADMSG;
 		}
-		json_object_set_new_nocheck(env, "ptr", json_true());
-		rc = fm_msg_init_ptr(&frame, doc);
-		if (rc == 0) {
-			rc = fm_msg_send_frames(st->push, env, &frame, 1, ZMQ_DONTWAIT);
-			if (rc != 0)
-				fm_msg_release_ptr_frames(&frame, 1);
-			zmq_msg_close(&frame);
+		/* The one worker of a stage keeps its core for process(): what the plugin can do
+		 * with the document alone is done here, on the hub's (plugin.h, prepare). */
+		const struct fm_plugin *pl = NULL;
+		void *prep = NULL;
+		if (st->nthreads == 1) {
+			pl = &fm_instance_plugin(st->insts[0])->desc;
+			prep = fm_plugin_prepare(pl, fm_instance_config(st->insts[0]), doc);
 		}
+		rc = fm_msg_send_local(st->push, env, &doc, 1, prep, pl ? pl->release : NULL,
+		                       ZMQ_DONTWAIT);
+		if (rc == 0)
+			return 0; /* env, doc and prep went with the message */
+		if (pl)
+			fm_plugin_release(pl, prep);
+		json_decref(doc);
 	} else {
 		/* Send a copy (ZeroMQ shares the buffer); the hop keeps the document for redelivery. */
 		zmq_msg_init(&frame);
@@ -425,13 +432,13 @@ static void route(struct fm_hub *h, int i, const struct hop *from, zmq_msg_t *do
 	}
 }
 
-/* A worker thread's document (a pointer frame) becomes its JSON text, in place. */
-static int as_bytes(struct fm_hub *h, struct stage_rt *st, zmq_msg_t *frame)
+/* A worker thread's document i (a parsed value) becomes its JSON text in frame. */
+static int as_bytes(struct fm_hub *h, struct stage_rt *st, struct fm_msg *m, size_t i,
+                    zmq_msg_t *frame)
 {
-	json_t *doc = fm_frame_take_ptr(frame);
+	json_t *doc = fm_msg_take_doc(m, i);
 	if (!doc)
 		return -EINVAL;
-	zmq_msg_close(frame);
 	int rc = fm_msg_init_doc(frame, doc, h->cfg->max_doc_size, st->cfg->name);
 	json_decref(doc);
 	return rc;
@@ -500,15 +507,19 @@ static void on_result(struct fm_hub *h, struct fm_msg *m)
 	if (p->request && h->opts.sched)
 		fm_sched_done(h->opts.sched, p->source, json_object_get(m->env, "rep"),
 		              strcmp(status, "error") == 0, fm_now_ms());
-	bool ptrs = fm_msg_has_ptrs(m);
-	for (size_t i = 0; i < m->nframes; i++) {
-		if (ptrs && as_bytes(h, st, &m->frames[i]) != 0)
-			continue;
-		st->n_out++;
-		route(h, p->stage, p, &m->frames[i]);
+	for (size_t i = 0; i < fm_msg_count(m); i++) {
+		if (m->local) {
+			zmq_msg_t frame;
+			if (as_bytes(h, st, m, i, &frame) != 0)
+				continue;
+			st->n_out++;
+			route(h, p->stage, p, &frame);
+			zmq_msg_close(&frame);
+		} else {
+			st->n_out++;
+			route(h, p->stage, p, &m->frames[i]);
+		}
 	}
-	/* The frames hold bytes (or nothing) now, not documents to release. */
-	json_object_del(m->env, "ptr");
 	hop_end(h, p);
 }
 

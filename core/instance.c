@@ -34,6 +34,7 @@ struct fm_out {
 	fm_instance *inst;
 	json_t *docs;
 	json_t *report;
+	void *prepared; /* prepare()'s result until process() takes it */
 };
 
 /* ---------------------------------------------------------------- the host table */
@@ -136,6 +137,13 @@ static int host_state_persistent(fm_instance *inst)
 	return inst->state_dir && !inst->temporary_state;
 }
 
+static void *host_take_prepared(fm_out *out)
+{
+	void *p = out->prepared;
+	out->prepared = NULL;
+	return p;
+}
+
 static const fm_host host_table = {
 	.abi_major = FM_ABI_MAJOR,
 	.abi_minor = FM_ABI_MINOR,
@@ -153,6 +161,7 @@ static const fm_host host_table = {
 	.worker_index = host_worker_index,
 	.worker_count = host_worker_count,
 	.state_persistent = host_state_persistent,
+	.take_prepared = host_take_prepared,
 };
 
 const fm_host *fm_host_table(void)
@@ -227,10 +236,26 @@ const char *fm_status_name(int status)
 	return "invalid";
 }
 
-int fm_instance_process(fm_instance *inst, json_t *doc, json_t **out_docs, json_t **report)
+void *fm_plugin_prepare(const struct fm_plugin *p, const void *config, const json_t *doc)
 {
-	struct fm_out out = {inst, json_array(), NULL};
-	int status = inst->plugin->desc.process(inst->ctx, doc, &out);
+	return p->prepare ? p->prepare(config, doc) : NULL;
+}
+
+void fm_plugin_release(const struct fm_plugin *p, void *prepared)
+{
+	if (prepared && p->release)
+		p->release(prepared);
+}
+
+int fm_instance_process(fm_instance *inst, json_t *doc, void *prepared, json_t **out_docs,
+                        json_t **report)
+{
+	const struct fm_plugin *p = &inst->plugin->desc;
+	if (!prepared)
+		prepared = fm_plugin_prepare(p, inst->config, doc);
+	struct fm_out out = {inst, json_array(), NULL, prepared};
+	int status = p->process(inst->ctx, doc, &out);
+	fm_plugin_release(p, out.prepared);
 	if (status < FM_PASS || status > FM_ERROR) {
 		fm_logf(inst->name, FM_LOG_ERR, "process() returned %d, not a status; treated as error",
 		        status);

@@ -29,10 +29,16 @@ fm_instance *fm_instance_new(const struct fm_loaded_plugin *plugin, const char *
                              int count, const char *state_dir, void *config);
 /* Call the plugin's init(). 0 or its negative error. */
 int fm_instance_start(fm_instance *inst);
-/* Run one document. Steals doc. *out: new array of what goes on downstream, in order (the
- * input first when the plugin passes it). *report: new object of reported values, or NULL
- * when nothing was reported. Returns enum fm_status (an invalid return is FM_ERROR). */
-int fm_instance_process(fm_instance *inst, json_t *doc, json_t **out, json_t **report);
+/* The plugin's prepare() of doc (NULL when it has none), and its release(). prepare may run
+ * on any thread (plugin.h). */
+void *fm_plugin_prepare(const struct fm_plugin *p, const void *config, const json_t *doc);
+void fm_plugin_release(const struct fm_plugin *p, void *prepared);
+/* Run one document. Steals doc, and prepared: what fm_plugin_prepare() gave for it on another
+ * thread, or NULL to have it prepared here. *out: new array of what goes on downstream, in
+ * order (the input first when the plugin passes it). *report: new object of reported values,
+ * or NULL when nothing was reported. Returns enum fm_status (an invalid return is FM_ERROR). */
+int fm_instance_process(fm_instance *inst, json_t *doc, void *prepared, json_t **out,
+                        json_t **report);
 void fm_instance_tick(fm_instance *inst, int64_t now_ms);
 void fm_instance_flush(fm_instance *inst);
 /* fini() (when started), then free everything. */

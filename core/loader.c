@@ -131,6 +131,10 @@ static int validate(const char *path, const struct fm_plugin *d, char *err, size
 		snprintf(err, errlen, "%s: descriptor lacks init, process or fini", path);
 		return -EINVAL;
 	}
+	if (d->prepare && !d->release) {
+		snprintf(err, errlen, "%s: descriptor has prepare but no release", path);
+		return -EINVAL;
+	}
 	for (const struct fm_option *o = d->options; o && o->key; o++) {
 		size_t sz = opt_slot_size(o->type);
 		if (sz == 0) {

@@ -30,36 +30,32 @@ static const char *origin_text(const json_t *env, char *buf, size_t n)
 	return buf;
 }
 
-/* In the hub's process: hand the documents over as they are; the hub serializes them. */
-static int send_result_ptrs(struct worker *w, json_t *hdr, json_t *docs)
+/* In the hub's process: hand the header and documents over as they are; the hub serializes
+ * the documents. */
+static int send_result_local(struct worker *w, json_t *hdr, json_t *docs)
 {
 	size_t n = json_array_size(docs);
-	zmq_msg_t *frames = calloc(n ? n : 1, sizeof(*frames));
-	size_t kept = 0;
-	int rc = -ENOMEM;
-	if (!frames)
-		return rc;
-	json_object_set_new_nocheck(hdr, "ptr", json_true());
-	for (size_t i = 0; i < n; i++) {
-		if (fm_msg_init_ptr(&frames[kept], json_incref(json_array_get(docs, i))) != 0)
-			goto out;
-		kept++;
+	json_t *one[1], **v = n <= 1 ? one : malloc(n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(docs, i));
+	json_incref(hdr);
+	int rc = fm_msg_send_local(w->push, hdr, v, n, NULL, NULL, 0);
+	if (rc != 0) {
+		json_decref(hdr);
+		for (size_t i = 0; i < n; i++)
+			json_decref(v[i]);
 	}
-	rc = fm_msg_send_frames(w->push, hdr, frames, kept, 0);
-	if (rc == 0)
-		kept = 0; /* handed over */
-out:
-	fm_msg_release_ptr_frames(frames, kept);
-	for (size_t i = 0; i < kept; i++)
-		zmq_msg_close(&frames[i]);
-	free(frames);
+	if (v != one)
+		free(v);
 	return rc;
 }
 
 static int send_result(struct worker *w, json_t *hdr, json_t *docs)
 {
 	if (w->spec->in_process)
-		return send_result_ptrs(w, hdr, docs);
+		return send_result_local(w, hdr, docs);
 	size_t n = json_array_size(docs);
 	zmq_msg_t *frames = calloc(n ? n : 1, sizeof(*frames));
 	size_t kept = 0;
@@ -85,7 +81,7 @@ out:
 static void handle(struct worker *w, struct fm_msg *m)
 {
 	const char *t = json_string_value(json_object_get(m->env, "t"));
-	if (!t || strcmp(t, "doc") != 0 || m->nframes != 1)
+	if (!t || strcmp(t, "doc") != 0 || fm_msg_count(m) != 1)
 		return;
 	json_t *hdr = json_pack("{s:i,s:s,s:s,s:i,s:O}", "v", FM_WIRE_VERSION, "t", "res", "stage",
 	                        w->spec->stage, "w", w->spec->index, "hop",
@@ -94,8 +90,8 @@ static void handle(struct worker *w, struct fm_msg *m)
 		return;
 	json_error_t jerr;
 	memset(&jerr, 0, sizeof(jerr));
-	json_t *doc = fm_msg_has_ptrs(m) ? fm_msg_take_ptr(m, 0)
-	                                 : fm_json_parse(fm_msg_data(m, 0), fm_msg_size(m, 0), &jerr);
+	json_t *doc = m->local ? fm_msg_take_doc(m, 0)
+	                       : fm_json_parse(fm_msg_data(m, 0), fm_msg_size(m, 0), &jerr);
 	json_t *out = NULL, *rep = NULL;
 	int status;
 	if (!json_is_object(doc)) {
@@ -108,7 +104,7 @@ static void handle(struct worker *w, struct fm_msg *m)
 		status = FM_ERROR;
 		out = json_array();
 	} else {
-		status = fm_instance_process(w->inst, doc, &out, &rep);
+		status = fm_instance_process(w->inst, doc, fm_msg_take_prepared(m), &out, &rep);
 	}
 	json_object_set_new(hdr, "st", json_string(fm_status_name(status)));
 	if (rep)

@@ -41,6 +41,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -565,21 +566,142 @@ static int set_sources(json_t *doc, const struct dd_cluster *cl)
 	return json_object_set_new(doc, FM_DOC_ALSO_REPORTED_BY, arr) ? -ENOMEM : 0;
 }
 
+/* --- prepare: the sketch, on whichever thread the host runs it (plugin.h) --- */
+
+/* A document's sketch, compact: what process() needs of it. */
+struct dd_prep {
+	uint64_t fp;
+	uint32_t nwords, nsamples, nanchors, rate;
+	uint32_t v[]; /* nsamples samples, then nanchors anchor pairs */
+};
+
+/* prepare() may run on several threads at once: each call borrows a scratch sketch (its
+ * word buffer and code point cache) from this list, under the lock, and gives it back. The
+ * list holds as many as ever ran at once; they are freed when the plugin is unloaded. */
+struct scratch {
+	struct dd_sketch sk;
+	struct scratch *next;
+};
+static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct scratch *scratch_list;
+
+static struct scratch *scratch_take(void)
+{
+	pthread_mutex_lock(&scratch_lock);
+	struct scratch *s = scratch_list;
+	if (s)
+		scratch_list = s->next;
+	pthread_mutex_unlock(&scratch_lock);
+	return s ? s : calloc(1, sizeof(*s));
+}
+
+static void scratch_give(struct scratch *s)
+{
+	pthread_mutex_lock(&scratch_lock);
+	s->next = scratch_list;
+	scratch_list = s;
+	pthread_mutex_unlock(&scratch_lock);
+}
+
+__attribute__((destructor)) static void scratch_free_all(void)
+{
+	while (scratch_list) {
+		struct scratch *s = scratch_list;
+		scratch_list = s->next;
+		dd_sketch_free(&s->sk);
+		free(s);
+	}
+}
+
+static void *dd_prepare(const void *config, const json_t *doc)
+{
+	const struct dd_config *cfg = config;
+	json_t *jt = json_object_get(doc, FM_DOC_TEXT);
+	const char *text = json_string_value(jt);
+	size_t tlen = text ? json_string_length(jt) : 0;
+	struct scratch *s = scratch_take();
+	if (!s)
+		return NULL;
+	struct dd_prep *p = NULL;
+	if (dd_sketch_text(&s->sk, text, tlen, cfg->max_text) == 0) {
+		const struct dd_sketch *sk = &s->sk;
+		p = malloc(sizeof(*p) + ((size_t)sk->nsamples + sk->nanchors) * sizeof(uint32_t));
+		if (p) {
+			p->fp = sk->fp;
+			p->nwords = sk->nwords;
+			p->nsamples = sk->nsamples;
+			p->nanchors = sk->nanchors;
+			p->rate = sk->rate;
+			if (sk->nsamples)
+				memcpy(p->v, sk->samples, sk->nsamples * sizeof(uint32_t));
+			if (sk->nanchors)
+				memcpy(p->v + sk->nsamples, sk->anchors,
+				       sk->nanchors * sizeof(uint32_t));
+		}
+	}
+	scratch_give(s);
+	return p;
+}
+
+static void dd_release(void *prepared)
+{
+	free(prepared);
+}
+
+/* The document's sketch into c->sk: the prepared one when the host ran prepare(), else made
+ * here. 0 or -ENOMEM. */
+static int sketch_doc(struct dd_ctx *c, json_t *doc, fm_out *out)
+{
+	struct dd_prep *p = c->host->take_prepared(out);
+	if (!p) {
+		json_t *jt = json_object_get(doc, FM_DOC_TEXT);
+		const char *text = json_string_value(jt);
+		return dd_sketch_text(&c->sk, text, text ? json_string_length(jt) : 0,
+		                      c->cfg->max_text);
+	}
+	struct dd_sketch *sk = &c->sk;
+	int rc = -ENOMEM;
+	uint32_t *smp, *anc;
+	if (p->nsamples > sk->samples_cap) {
+		smp = realloc(sk->samples, p->nsamples * sizeof(uint32_t));
+		if (!smp)
+			goto out;
+		sk->samples = smp;
+		sk->samples_cap = p->nsamples;
+	}
+	if (p->nanchors > sk->anchors_cap) {
+		anc = realloc(sk->anchors, p->nanchors * sizeof(uint32_t));
+		if (!anc)
+			goto out;
+		sk->anchors = anc;
+		sk->anchors_cap = p->nanchors;
+	}
+	if (p->nsamples)
+		memcpy(sk->samples, p->v, p->nsamples * sizeof(uint32_t));
+	if (p->nanchors)
+		memcpy(sk->anchors, p->v + p->nsamples, p->nanchors * sizeof(uint32_t));
+	sk->fp = p->fp;
+	sk->nwords = p->nwords;
+	sk->nsamples = p->nsamples;
+	sk->nanchors = p->nanchors;
+	sk->rate = p->rate;
+	rc = 0;
+out:
+	free(p);
+	return rc;
+}
+
 static int dd_process(void *ctx, json_t *doc, fm_out *out)
 {
 	struct dd_ctx *c = ctx;
 	const fm_host *h = c->host;
-	(void)out;
 	if (!json_is_object(doc))
 		return FM_ERROR;
 	const char *id = fm_doc_str(doc, FM_DOC_ID);
 	const char *url = fm_doc_str(doc, FM_DOC_URL);
 	const char *source = fm_doc_str(doc, FM_DOC_SOURCE);
-	json_t *jt = json_object_get(doc, FM_DOC_TEXT);
-	const char *text = json_string_value(jt);
-	size_t tlen = text ? json_string_length(jt) : 0;
 
-	if (dd_sketch_text(&c->sk, text, tlen, c->cfg->max_text) < 0) {
+	if (sketch_doc(c, doc, out) < 0) {
 		fm_err(h, c->inst, "out of memory sketching a document");
 		return FM_RETRY;
 	}
@@ -780,6 +902,8 @@ static const struct fm_plugin dd_plugin = {
 	.flush = dd_flush,
 	.fini = dd_fini,
 	.commands = NULL,
+	.prepare = dd_prepare,
+	.release = dd_release,
 };
 
 FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void);

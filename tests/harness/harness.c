@@ -78,7 +78,7 @@ fail:
 int fmt_stage_process(fmt_stage *s, json_t *doc, json_t **out, json_t **report)
 {
 	json_t *rep = NULL;
-	int rc = fm_instance_process(s->inst, doc, out, &rep);
+	int rc = fm_instance_process(s->inst, doc, NULL, out, &rep);
 	if (report)
 		*report = rep ? rep : json_object();
 	else

@@ -69,6 +69,50 @@ static void expect_refused(void *pull)
 	CHECK(m.env == NULL && m.nframes == 0 && m.frames == NULL);
 }
 
+static int released;
+static void count_release(void *prepared)
+{
+	CHECK_STR((const char *)prepared, "prepared");
+	released++;
+}
+
+/* Between threads of one process a message travels as values; a frame that only looks like
+ * one (another process cannot know the key) is refused, never followed as a pointer. */
+static void test_local(void *push, void *pull)
+{
+	json_t *env = json_pack("{s:i,s:s,s:i}", "v", FM_WIRE_VERSION, "t", "doc", "hop", 9);
+	json_t *docs[2] = {json_pack("{s:s}", "id", "a"), json_pack("{s:s}", "id", "b")};
+	CHECK(fm_msg_send_local(push, env, docs, 2, "prepared", count_release, 0) == 0);
+	struct fm_msg m;
+	CHECK(fm_msg_recv(pull, &m, 0) == 0);
+	CHECK(m.local && fm_msg_count(&m) == 2 && m.env == env);
+	CHECK(json_integer_value(json_object_get(m.env, "hop")) == 9);
+	CHECK_STR((const char *)fm_msg_take_prepared(&m), "prepared");
+	CHECK(fm_msg_take_prepared(&m) == NULL);
+	json_t *a = fm_msg_take_doc(&m, 0);
+	CHECK(a == docs[0] && fm_msg_take_doc(&m, 0) == NULL);
+	json_decref(a);
+	fm_msg_free(&m); /* releases document b and the envelope */
+	CHECK(released == 0);
+
+	/* what nobody took is released with the message */
+	env = json_pack("{s:i,s:s}", "v", FM_WIRE_VERSION, "t", "doc");
+	json_t *one = json_pack("{s:s}", "id", "c");
+	CHECK(fm_msg_send_local(push, env, &one, 1, "prepared", count_release, 0) == 0);
+	CHECK(fm_msg_recv(pull, &m, 0) == 0);
+	fm_msg_free(&m);
+	CHECK(released == 1);
+
+	/* a forged local frame: the right size, a zero first byte, a pointer, the wrong key */
+	unsigned char forged[16] = {0};
+	uintptr_t bogus = 0x1000;
+	memcpy(forged + 8, &bogus, sizeof(bogus));
+	CHECK(zmq_send(push, forged, sizeof(forged), 0) == (int)sizeof(forged));
+	send_good(push, "after-forged", 1);
+	expect_refused(pull);
+	expect_good(pull, "after-forged", 1);
+}
+
 int main(void)
 {
 	fm_log_set_level(FM_LOG_ERR);
@@ -109,6 +153,8 @@ int main(void)
 		expect_refused(pull);
 	expect_good(pull, "survivor", 1);
 	CHECK(fm_msg_recv(pull, &m, ZMQ_DONTWAIT) == -EAGAIN);
+
+	test_local(push, pull);
 
 	zmq_close(push);
 	zmq_close(pull);

@@ -85,6 +85,12 @@ struct fm_host {
 	 * a temporary directory removed at exit (`feedmill pipe` by default): a plugin may then
 	 * skip saving its state. */
 	int (*state_persistent)(fm_instance *inst);
+
+	/* --- ABI 1.1 (check struct_size before calling on a host that may be older) --- */
+	/* In process(): what the plugin's prepare() returned for this document, or NULL (no
+	 * prepare(), or it returned NULL). The caller owns it from then on and frees it with its
+	 * own release(); a second call returns NULL. */
+	void *(*take_prepared)(fm_out *out);
 };
 
 typedef struct fm_host fm_host;

@@ -12,7 +12,9 @@
  * versions. Fields added in later minors go at the end; a host reads only struct_size bytes.
  *
  * Threading: one instance (the ctx init() returns) is only ever called from one thread at a
- * time. Parallelism comes from `workers = N` instances, never from locks inside a plugin.
+ * time. Parallelism comes from `workers = N` instances, never from locks inside a plugin. A
+ * plugin that keeps state across documents (FM_PLUGIN_SINGLETON, one instance) can still have
+ * its per-document work done beside it: see prepare() below.
  */
 #ifndef FEEDMILL_PLUGIN_H
 #define FEEDMILL_PLUGIN_H
@@ -31,7 +33,7 @@ extern "C" {
 #endif
 
 #define FM_ABI_MAJOR 1
-#define FM_ABI_MINOR 0
+#define FM_ABI_MINOR 1
 
 #define FM_PLUGIN_ENTRY fm_plugin_entry
 #define FM_PLUGIN_ENTRY_NAME "fm_plugin_entry"
@@ -155,6 +157,19 @@ struct fm_plugin {
 
 	/* Optional tools, terminated by an entry with name == NULL. */
 	const struct fm_command *commands;
+
+	/* --- ABI 1.1 --- */
+	/* Optional: the part of process() that depends on the document and the settings alone
+	 * (tokenizing, hashing, parsing a field). The host calls it before process() and hands
+	 * the result over through host->take_prepared(). For a stage of one thread worker it runs
+	 * on the host's own thread, for a later document while process() works on an earlier one,
+	 * which is how a stateful stage uses a second core. So it must touch no instance, may be
+	 * called from several threads at once, and must not modify doc. It returns NULL when it
+	 * prepared nothing (out of memory): process() must then do the work itself. */
+	void *(*prepare)(const void *config, const json_t *doc);
+	/* Frees what prepare() returned; required with prepare. The host calls it for a result
+	 * that process() did not take (a document that was dropped or redelivered). */
+	void (*release)(void *prepared);
 };
 
 /* The one symbol a plugin exports. */

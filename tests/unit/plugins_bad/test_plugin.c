@@ -49,6 +49,18 @@ __attribute__((unused)) static int mini_process(void *ctx, json_t *doc, fm_out *
 	return FM_PASS;
 }
 
+__attribute__((unused)) static void *mini_prepare(const void *config, const json_t *doc)
+{
+	(void)config;
+	(void)doc;
+	return NULL;
+}
+
+__attribute__((unused)) static void mini_release(void *prepared)
+{
+	(void)prepared;
+}
+
 static void mini_fini(void *ctx)
 {
 	(void)ctx;
@@ -86,14 +98,20 @@ static const struct fm_plugin mini = {
 #else
 	.abi_major = FM_ABI_MAJOR,
 #endif
-#ifdef FMT_ABI_MINOR_NEWER
+#if defined(FMT_ABI_MINOR_NEWER)
 	.abi_minor = FM_ABI_MINOR + 1,
+#elif defined(FMT_ABI_1_0)
+	.abi_minor = 0,
 #else
 	.abi_minor = FM_ABI_MINOR,
 #endif
-#ifdef FMT_SMALL_STRUCT
+#if defined(FMT_SMALL_STRUCT)
 	/* as if built against a descriptor that ended before `commands` */
 	.struct_size = offsetof(struct fm_plugin, commands),
+#elif defined(FMT_ABI_1_0)
+	/* built against the 1.0 header, which ended with `commands`: what lies beyond in memory
+	 * is not the plugin's, and a host must not read it */
+	.struct_size = offsetof(struct fm_plugin, prepare),
 #else
 	.struct_size = sizeof(struct fm_plugin),
 #endif
@@ -112,6 +130,12 @@ static const struct fm_plugin mini = {
 	.process = mini_process,
 #endif
 	.fini = mini_fini,
+#if defined(FMT_ABI_1_0)
+	.prepare = mini_prepare, /* past struct_size: never seen */
+	.release = mini_release,
+#elif defined(FMT_PREPARE_NO_RELEASE)
+	.prepare = mini_prepare,
+#endif
 };
 #define DESC (&mini)
 #endif
