@@ -128,12 +128,15 @@ int fm_worker_loop(fm_instance *inst, const struct fm_worker_spec *spec)
 	w.pull = zmq_socket(spec->zctx, ZMQ_PULL);
 	w.push = zmq_socket(spec->zctx, ZMQ_PUSH);
 	if (!w.pull || !w.push) {
-		rc = -errno;
+		/* ETERM: the hub finished before this thread got going (empty input) */
+		rc = errno == ETERM ? 0 : -errno;
 		goto out;
 	}
 	zmq_setsockopt(w.push, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(w.pull, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	if (zmq_connect(w.pull, spec->work_ep) != 0 || zmq_connect(w.push, spec->result_ep) != 0) {
+		if (errno == ETERM)
+			goto out; /* as above */
 		rc = -errno;
 		fm_logf(fm_instance_name(inst), FM_LOG_ERR, "cannot connect to %s / %s: %s",
 		        spec->work_ep, spec->result_ep, zmq_strerror(errno));
