@@ -632,6 +632,19 @@ int fm_config_set(struct fm_config *cfg, const char *assignment, struct fm_diag 
 		stage_key_set(st, diag, key, eq + 1, NULL, 0);
 		rc = diag->n > before ? -EINVAL : 0;
 	} else {
+		/* The command line overrides the file: for a list option too, whose values in the
+		 * file would otherwise be kept with the new ones appended. Several --set of one
+		 * key still make a list. */
+		for (struct fm_setting **pp = &st->options; *pp;) {
+			struct fm_setting *o = *pp;
+			if (o->file && strcmp(o->key, key) == 0) {
+				*pp = o->next;
+				o->next = NULL;
+				fm_settings_free(o);
+			} else {
+				pp = &o->next;
+			}
+		}
 		fm_setting_append(&st->options, fm_setting_new(key, eq + 1, NULL, 0));
 	}
 	free(stage);

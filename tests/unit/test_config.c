@@ -566,6 +566,44 @@ static void test_binary_file(void)
 	unlink(tmpl);
 }
 
+/* --set replaces what the file says, for a list option too; several --set make the list. */
+static void test_set_replaces_a_list(void)
+{
+	char tmpl[] = "/tmp/fm-test-config-XXXXXX";
+	int fd = mkstemp(tmpl);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	static const char text[] = "[stage dedupe]\nplugin = dedupe_similar\n"
+	                           "strip_params = utm_*\nstrip_params = ref\n";
+	CHECK(write(fd, text, sizeof(text) - 1) == (ssize_t)sizeof(text) - 1);
+	close(fd);
+	struct fm_diag diag = {0};
+	struct fm_loader l;
+	fm_loader_init(&l, NULL);
+	struct fm_config *c = fm_config_load(tmpl, &diag);
+	CHECK(c != NULL);
+	if (c) {
+		CHECK(fm_config_set(c, "dedupe.strip_params=sid", &diag) == 0);
+		CHECK(fm_config_set(c, "dedupe.strip_params=gclid", &diag) == 0);
+		CHECK(fm_config_validate(c, &l, &diag) == 0);
+		struct fm_stage_cfg *st = c->stages;
+		if (st && st->loaded) {
+			const struct fm_plugin *p = &st->loaded->desc;
+			void *cfg = fm_plugin_config_new(p, st->options, &diag);
+			CHECK(cfg && strlist_is(slot(p, cfg, "strip_params"),
+			                        (const char *[]){"sid", "gclid", NULL}));
+			if (cfg)
+				fm_plugin_config_free(p, cfg);
+		}
+		fm_config_free(c);
+	}
+	CHECK(diag.n == 0);
+	fm_diag_free(&diag);
+	fm_loader_fini(&l);
+	unlink(tmpl);
+}
+
 int main(void)
 {
 	fm_log_set_level(FM_LOG_ERR);
@@ -579,5 +617,6 @@ int main(void)
 	test_include_loop();
 	test_unreadable();
 	test_binary_file();
+	test_set_replaces_a_list();
 	return fmt_done("test_config");
 }
