@@ -389,8 +389,11 @@ static void stage_key_set(struct fm_stage_cfg *st, struct fm_diag *diag, const c
 		if (fm_parse_int(value, &v) != 0 || v < 1 || v > 256)
 			fm_diag_add(diag, where, line, "workers: '%s' is not a number from 1 to 256",
 			            value);
-		else
+		else {
 			st->workers = (int)v;
+			set_str(&st->workers_file, where);
+			st->workers_line = line;
+		}
 	} else if (strcmp(key, "bind") == 0 || strcmp(key, "connect") == 0) {
 		if (!valid_tcp_endpoint(value))
 			fm_diag_add(diag, where, line, "%s: '%s' is not tcp://HOST:PORT", key, value);
@@ -667,7 +670,8 @@ void fm_config_validate_stage(struct fm_config *cfg, struct fm_stage_cfg *st,
 	}
 	const struct fm_plugin *p = &st->loaded->desc;
 	if ((p->flags & FM_PLUGIN_SINGLETON) && st->workers > 1)
-		fm_diag_add(diag, st->file, st->line,
+		fm_diag_add(diag, st->workers_file ? st->workers_file : st->file,
+		            st->workers_file ? st->workers_line : st->line,
 		            "plugin %s keeps shared state and runs as one instance: workers must be 1",
 		            st->plugin);
 	if (st->mode == FM_MODE_REMOTE && (!st->bind || !st->connect))
@@ -755,6 +759,7 @@ static void free_stages(struct fm_stage_cfg *st)
 		free(st->name);
 		free(st->plugin);
 		free(st->file);
+		free(st->workers_file);
 		free(st->bind);
 		free(st->connect);
 		fm_settings_free(st->options);

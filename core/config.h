@@ -55,6 +55,8 @@ struct fm_stage_cfg {
 	bool is_output;
 	enum fm_stage_mode mode;
 	int workers;
+	char *workers_file; /* where workers was set (NULL: not set; "--set": the command line) */
+	int workers_line;
 	char *bind;    /* remote: endpoint the core binds, tcp://0.0.0.0:PORT (results on PORT+1) */
 	char *connect; /* remote: endpoint `feedmill stage` connects to, tcp://host:PORT */
 	int64_t timeout_ms;    /* a document not answered in this time is redelivered */

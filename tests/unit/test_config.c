@@ -307,10 +307,9 @@ static void test_defaults(void)
 	             "--set: no stage named 'nosuch' in the configuration\n"
 	             "--set: 'dedupe-mode-mark' is not STAGE.KEY=VALUE\n"
 	             "--set: run_as: 'fibre' is not one of thread, process, remote\n"
-	             "--set: threshold: 9 is out of range (allowed: 0.05 to 1)\n"
-	             "%s:1: plugin dedupe_similar keeps shared state and runs as one instance: "
-	             "workers must be 1\n",
-	             path) < 0)
+	             "--set: plugin dedupe_similar keeps shared state and runs as one instance: "
+	             "workers must be 1\n"
+	             "--set: threshold: 9 is out of range (allowed: 0.05 to 1)\n") < 0)
 		abort();
 	CHECK_STR(text, expect);
 	free(text);
@@ -491,7 +490,7 @@ static void test_bad_plugins(void)
 		"{F}:14: workers: '0' is not a number from 1 to 256",
 		"{F}:15: run_as: 'fibre' is not one of thread, process, remote",
 		"{F}:16: unknown option 'retries' for plugin fetch_http",
-		"{F}:18: plugin dedupe_similar keeps shared state and runs as one instance: "
+		"{F}:20: plugin dedupe_similar keeps shared state and runs as one instance: "
 		"workers must be 1",
 		"{F}:21: mode: 'erase' is not one of drop|mark",
 		"{F}:22: threshold: 2 is out of range (allowed: 0.05 to 1)",
