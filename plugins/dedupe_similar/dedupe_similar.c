@@ -33,7 +33,10 @@
  * Speed (the plugin's own CPU, bench dev corpus of ~3 KB texts): ~135,000 instructions a
  * document (callgrind), about 20-30 us depending on how warm the process is (the first touch
  * of the index's memory costs a page fault a page); half of the instructions are the
- * tokenizer (sketch.c), which keeps the hash values of saved indexes; the postings look-ups
+ * tokenizer (sketch.c), which keeps the hash values of saved indexes. That half is prepare()
+ * (below): it needs the document alone, so the host runs it on another thread while process()
+ * matches the previous document, and the stage uses two cores though it is one instance. The
+ * postings look-ups
  * are bound by cache misses on the key table rather than by instructions. What made it fast: byte class tables instead
  * of Unicode look-ups per character, hash homes from the high bits of a Fibonacci product
  * (samples are 0 mod 4), unique-key postings with contiguous blocks that keep their count of
