@@ -1,7 +1,10 @@
 /* Text normalisation, UTF-8 helpers and a stopword-based language guesser. */
 #include "text.h"
 
+#include <errno.h>
+#include <iconv.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +14,55 @@
 #include <unistr.h>
 
 #include "buf.h"
+
+int fm_text_iconv_to_utf8(const char *from, const char *s, size_t len, char **out,
+                          size_t *out_len, size_t *bad)
+{
+	iconv_t cd = iconv_open("UTF-8", from);
+	if (cd == (iconv_t)-1)
+		return -EINVAL;
+	size_t cap = len + len / 2 + 16, used = 0, nbad = 0;
+	char *buf = malloc(cap + 1);
+	char *in = (char *)s;
+	size_t inleft = len;
+	while (buf && inleft > 0) {
+		char *o = buf + used;
+		size_t oleft = cap - used;
+		size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+		int err = errno;
+		used = (size_t)(o - buf);
+		if (r != (size_t)-1)
+			break;
+		if (err == E2BIG || cap - used < 3) {
+			char *nb = cap <= SIZE_MAX / 2 - 16 ? realloc(buf, cap * 2 + 1) : NULL;
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+			if (err == E2BIG)
+				continue;
+		}
+		/* EILSEQ, or EINVAL (cut at the end): U+FFFD for a byte, and go on after it */
+		memcpy(buf + used, "\xEF\xBF\xBD", 3);
+		used += 3;
+		nbad++;
+		in++;
+		inleft--;
+		iconv(cd, NULL, NULL, NULL, NULL);
+	}
+	iconv_close(cd);
+	if (!buf)
+		return -ENOMEM;
+	buf[used] = '\0';
+	*out = buf;
+	*out_len = used;
+	if (bad)
+		*bad = nbad;
+	return 0;
+}
 
 int fm_text_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {

@@ -36,6 +36,13 @@ bool fm_text_utf8_valid(const char *s, size_t len);
  * dropped. */
 char *fm_text_utf8_repair(const char *s, size_t len, size_t *out_len);
 
+/* Convert s[0..len) from the encoding iconv calls `from` to UTF-8 (NUL-terminated, malloc'd
+ * into *out, *out_len bytes). A byte that does not decode (or a sequence cut at the end)
+ * becomes U+FFFD and is counted in *bad (may be NULL). 0, -EINVAL when iconv does not know
+ * the encoding, -ENOMEM. */
+int fm_text_iconv_to_utf8(const char *from, const char *s, size_t len, char **out,
+                          size_t *out_len, size_t *bad);
+
 /* Decode one UTF-8 code point at s (n bytes available). Returns its length (1..4) and sets *cp;
  * on an invalid sequence returns 1 and sets *cp = 0xFFFD. n must be > 0. */
 int fm_text_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);

@@ -9,12 +9,13 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <iconv.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "text.h"
 
 size_t fm_utf8_valid_prefix(const char *str, size_t len)
 {
@@ -125,71 +126,6 @@ static bool is_utf8_name(const char *n)
 	return !strcasecmp(n, "utf-8") || !strcasecmp(n, "utf8");
 }
 
-/* Convert with iconv; an undecodable byte becomes U+FFFD and is counted in *bad. Returns 0,
- * -EINVAL when iconv does not know the encoding, -ENOMEM. */
-static int convert(const char *from, const char *data, size_t len, char **out, size_t *outlen,
-                   size_t *bad)
-{
-	iconv_t cd = iconv_open("UTF-8", iconv_name(from));
-	if (cd == (iconv_t)-1)
-		return -EINVAL;
-	size_t cap = len * 2 + 16, used = 0;
-	char *buf = malloc(cap + 1);
-	if (!buf) {
-		iconv_close(cd);
-		return -ENOMEM;
-	}
-	char *in = (char *)data;
-	size_t inleft = len;
-	*bad = 0;
-	while (inleft > 0) {
-		char *o = buf + used;
-		size_t oleft = cap - used;
-		size_t r = iconv(cd, &in, &inleft, &o, &oleft);
-		used = (size_t)(o - buf);
-		if (r != (size_t)-1)
-			break;
-		if (errno == E2BIG) {
-			if (cap > SIZE_MAX / 2 - 16) {
-				free(buf);
-				iconv_close(cd);
-				return -ENOMEM;
-			}
-			cap *= 2;
-			char *nb = realloc(buf, cap + 1);
-			if (!nb) {
-				free(buf);
-				iconv_close(cd);
-				return -ENOMEM;
-			}
-			buf = nb;
-		} else {
-			/* EILSEQ or EINVAL (truncated at the end): skip a byte, emit U+FFFD */
-			(*bad)++;
-			in++;
-			inleft--;
-			if (cap - used < 3) {
-				cap = cap * 2 + 16;
-				char *nb = realloc(buf, cap + 1);
-				if (!nb) {
-					free(buf);
-					iconv_close(cd);
-					return -ENOMEM;
-				}
-				buf = nb;
-			}
-			memcpy(buf + used, "\xef\xbf\xbd", 3);
-			used += 3;
-			iconv(cd, NULL, NULL, NULL, NULL);
-		}
-	}
-	iconv_close(cd);
-	buf[used] = '\0';
-	*out = buf;
-	*outlen = used;
-	return 0;
-}
-
 static void set_name(struct fm_enc_result *res, const char *name)
 {
 	snprintf(res->name, sizeof(res->name), "%s", name);
@@ -275,7 +211,7 @@ int fm_feed_to_utf8(const char *data, size_t len, const char *http_charset,
 		enc = "WINDOWS-1252";
 	}
 	size_t bad = 0;
-	int rc = convert(enc, body, blen, &res->owned, &res->len, &bad);
+	int rc = fm_text_iconv_to_utf8(iconv_name(enc), body, blen, &res->owned, &res->len, &bad);
 	if (rc == -EINVAL) {
 		snprintf(res->error, sizeof(res->error), "unknown encoding \"%s\"; read as %s", enc,
 		         fm_utf8_valid_prefix(body, blen) == blen ? "utf-8" : "windows-1252");
@@ -286,7 +222,7 @@ int fm_feed_to_utf8(const char *data, size_t len, const char *http_charset,
 			set_name(res, "utf-8");
 			return 0;
 		}
-		rc = convert(enc, body, blen, &res->owned, &res->len, &bad);
+		rc = fm_text_iconv_to_utf8(iconv_name(enc), body, blen, &res->owned, &res->len, &bad);
 	}
 	if (rc < 0)
 		return rc;

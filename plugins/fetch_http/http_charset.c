@@ -11,7 +11,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -99,62 +98,20 @@ static void meta_charset(const char *data, size_t len, char *out, size_t n)
 	}
 }
 
+/* Decoders pass NUL through; later stages treat page_html as a C string. */
 static int convert(const char *from, const char *data, size_t len, char **out, size_t *out_len)
 {
-	iconv_t cd = iconv_open("UTF-8", from);
-	if (cd == (iconv_t)-1)
-		return -EINVAL;
-
-	size_t cap = len + len / 2 + 16, used = 0;
-	char *buf = malloc(cap + 1);
-	if (!buf) {
-		iconv_close(cd);
-		return -ENOMEM;
-	}
-	char *in = (char *)data;
-	size_t inleft = len;
-	while (inleft) {
-		char *o = buf + used;
-		size_t oleft = cap - used;
-		size_t r = iconv(cd, &in, &inleft, &o, &oleft);
-		int err = errno;
-		used = (size_t)(o - buf);
-		if (r != (size_t)-1)
-			break;
-		if (err == E2BIG || cap - used < 4) {
-			size_t ncap = cap * 2;
-			char *nb = realloc(buf, ncap + 1);
-			if (!nb) {
-				free(buf);
-				iconv_close(cd);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap = ncap;
-			if (err == E2BIG)
-				continue;
-		}
-		/* EILSEQ / EINVAL: an undecodable or truncated sequence: U+FFFD, skip a byte */
-		memcpy(buf + used, "\xEF\xBF\xBD", 3);
-		used += 3;
-		in++;
-		inleft--;
-		iconv(cd, NULL, NULL, NULL, NULL);
-	}
-	iconv_close(cd);
-	buf[used] = '\0';
-	/* Decoders pass NUL through; later stages treat page_html as a C string. */
-	if (memchr(buf, '\0', used)) {
+	int rc = fm_text_iconv_to_utf8(from, data, len, out, out_len, NULL);
+	if (rc == 0 && memchr(*out, '\0', *out_len)) {
+		char *buf = *out;
 		size_t j = 0;
-		for (size_t i = 0; i < used; i++)
+		for (size_t i = 0; i < *out_len; i++)
 			if (buf[i])
 				buf[j++] = buf[i];
-		used = j;
-		buf[used] = '\0';
+		buf[j] = '\0';
+		*out_len = j;
 	}
-	*out = buf;
-	*out_len = used;
-	return 0;
+	return rc;
 }
 
 int fm_http_to_utf8(const char *data, size_t len, const char *http_charset,
