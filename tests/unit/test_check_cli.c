@@ -2,57 +2,14 @@
  * `feedmill check` end to end ($FEEDMILL_BIN): a broken configuration exits 3 with every
  * problem as FILE:LINE on stderr; a good one exits 0 and says OK.
  */
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "log.h"
 #include "unit.h"
-
-extern char **environ;
-
-/* Run feedmill with args; exit status, and what it wrote (caller frees). */
-static int run(const char *const *args, char **out, char **err)
-{
-	const char *bin = getenv("FEEDMILL_BIN");
-	if (!bin) {
-		fprintf(stderr, "FEEDMILL_BIN is not set\n");
-		abort();
-	}
-	char out_path[] = "/tmp/fm-test-check-out-XXXXXX";
-	char err_path[] = "/tmp/fm-test-check-err-XXXXXX";
-	int ofd = mkstemp(out_path), efd = mkstemp(err_path);
-	if (ofd < 0 || efd < 0)
-		abort();
-	char *argv[16];
-	size_t n = 0;
-	argv[n++] = (char *)bin;
-	for (size_t i = 0; args[i] && n < 15; i++)
-		argv[n++] = (char *)args[i];
-	argv[n] = NULL;
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, ofd, 1);
-	posix_spawn_file_actions_adddup2(&fa, efd, 2);
-	pid_t pid;
-	int status = -1;
-	if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0 && waitpid(pid, &status, 0) == pid)
-		status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	posix_spawn_file_actions_destroy(&fa);
-	close(ofd);
-	close(efd);
-	*out = unit_slurp(out_path);
-	*err = unit_slurp(err_path);
-	unlink(out_path);
-	unlink(err_path);
-	return status;
-}
 
 static void test_broken(void)
 {
 	char *path = unit_config_path("bad/sections.conf");
 	char *out, *err;
-	CHECK(run((const char *[]){"check", "-c", path, NULL}, &out, &err) == 3);
+	CHECK(unit_run_feedmill((const char *[]){"check", "-c", path, NULL}, &out, &err) == 3);
 	const char *tmpl =
 		"{F}:2: [source] needs a name of letters, digits, '_', '-' or '.', not starting with "
 		"'.' (got '')\n"
@@ -81,7 +38,7 @@ static void test_broken(void)
 
 	/* the plugin-level problems too, through the same command */
 	path = unit_config_path("bad/plugins.conf");
-	CHECK(run((const char *[]){"check", "-c", path, NULL}, &out, &err) == 3);
+	CHECK(unit_run_feedmill((const char *[]){"check", "-c", path, NULL}, &out, &err) == 3);
 	char *line = NULL;
 	if (asprintf(&line, "%s:22: threshold: 2 is out of range (allowed: 0.05 to 1)\n", path) < 0)
 		abort();
@@ -94,7 +51,7 @@ static void test_broken(void)
 
 	/* --set is checked like the file */
 	path = unit_config_path("minimal.conf");
-	CHECK(run((const char *[]){"check", "-c", path, "--set", "dedupe.mode=erase", NULL}, &out,
+	CHECK(unit_run_feedmill((const char *[]){"check", "-c", path, "--set", "dedupe.mode=erase", NULL}, &out,
 	          &err) == 3);
 	CHECK_STR(err, "--set: mode: 'erase' is not one of drop|mark\n"
 	               "feedmill: 1 problem in the configuration\n");
@@ -104,7 +61,7 @@ static void test_broken(void)
 
 	/* a file that is not there */
 	path = unit_config_path("bad/no-such-file.conf");
-	CHECK(run((const char *[]){"check", "-c", path, NULL}, &out, &err) == 3);
+	CHECK(unit_run_feedmill((const char *[]){"check", "-c", path, NULL}, &out, &err) == 3);
 	CHECK(err && strstr(err, "No such file or directory") != NULL);
 	free(out);
 	free(err);
@@ -115,7 +72,7 @@ static void test_good(void)
 {
 	char *path = unit_config_path("good/pipeline.conf");
 	char *out, *err;
-	CHECK(run((const char *[]){"check", "-c", path, NULL}, &out, &err) == 0);
+	CHECK(unit_run_feedmill((const char *[]){"check", "-c", path, NULL}, &out, &err) == 0);
 	char *want = NULL;
 	if (asprintf(&want, "%s: OK (4 sources, 3 stages, 1 outputs)\n", path) < 0)
 		abort();
@@ -126,7 +83,7 @@ static void test_good(void)
 	free(err);
 
 	/* --set applies on top and may fix nothing that is not broken */
-	CHECK(run((const char *[]){"check", "--set", "dedupe.mode=drop", "-c", path, NULL}, &out,
+	CHECK(unit_run_feedmill((const char *[]){"check", "--set", "dedupe.mode=drop", "-c", path, NULL}, &out,
 	          &err) == 0);
 	CHECK(out && strstr(out, ": OK (") != NULL);
 	free(out);
@@ -134,7 +91,7 @@ static void test_good(void)
 	free(path);
 
 	/* a usage error is not a configuration error */
-	CHECK(run((const char *[]){"check", "--set", NULL}, &out, &err) == 2);
+	CHECK(unit_run_feedmill((const char *[]){"check", "--set", NULL}, &out, &err) == 2);
 	free(out);
 	free(err);
 }

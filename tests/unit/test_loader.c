@@ -5,9 +5,7 @@
  * argv[1]: the folder they are built in.
  */
 #include <errno.h>
-#include <spawn.h>
 #include <stdint.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <feedmill/plugin.h>
@@ -15,8 +13,6 @@
 #include "loader.h"
 #include "log.h"
 #include "unit.h"
-
-extern char **environ;
 
 static const char *dir;
 
@@ -211,32 +207,7 @@ static void test_load_all(void)
 /* `feedmill plugins FILE.so`: exit 1 and the reason for a refused plugin, 0 for a good one. */
 static int run_plugins_cmd(const char *path, char **err_out, char **out_out)
 {
-	const char *bin = getenv("FEEDMILL_BIN");
-	if (!bin) {
-		fprintf(stderr, "FEEDMILL_BIN is not set\n");
-		fmt_failures++;
-		return -1;
-	}
-	char out_path[] = "/tmp/fm-test-plugins-out-XXXXXX";
-	char err_path[] = "/tmp/fm-test-plugins-err-XXXXXX";
-	int ofd = mkstemp(out_path), efd = mkstemp(err_path);
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, ofd, 1);
-	posix_spawn_file_actions_adddup2(&fa, efd, 2);
-	char *argv[] = {(char *)bin, "plugins", (char *)path, NULL};
-	pid_t pid;
-	int status = -1;
-	if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0 && waitpid(pid, &status, 0) == pid)
-		status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	posix_spawn_file_actions_destroy(&fa);
-	close(ofd);
-	close(efd);
-	*out_out = unit_slurp(out_path);
-	*err_out = unit_slurp(err_path);
-	unlink(out_path);
-	unlink(err_path);
-	return status;
+	return unit_run_feedmill((const char *[]){"plugins", path, NULL}, out_out, err_out);
 }
 
 static void test_plugins_command(void)

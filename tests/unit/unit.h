@@ -2,9 +2,12 @@
 #ifndef FM_TEST_UNIT_H
 #define FM_TEST_UNIT_H
 
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "diag.h"
 #include "harness.h"
@@ -71,6 +74,46 @@ static inline char *unit_slurp(const char *path)
 	fclose(m);
 	fclose(f);
 	return buf;
+}
+
+extern char **environ;
+
+/* Run $FEEDMILL_BIN with args (NULL-terminated, at most 14); its exit status (128 + signal when
+ * killed, -1 when it could not run), and what it wrote to stdout and stderr (caller frees). */
+static inline int unit_run_feedmill(const char *const *args, char **out, char **err)
+{
+	const char *bin = getenv("FEEDMILL_BIN");
+	if (!bin) {
+		fprintf(stderr, "FEEDMILL_BIN is not set\n");
+		abort();
+	}
+	char out_path[] = "/tmp/fm-test-out-XXXXXX";
+	char err_path[] = "/tmp/fm-test-err-XXXXXX";
+	int ofd = mkstemp(out_path), efd = mkstemp(err_path);
+	if (ofd < 0 || efd < 0)
+		abort();
+	char *argv[16];
+	size_t n = 0;
+	argv[n++] = (char *)bin;
+	for (size_t i = 0; args[i] && n < 15; i++)
+		argv[n++] = (char *)args[i];
+	argv[n] = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, ofd, 1);
+	posix_spawn_file_actions_adddup2(&fa, efd, 2);
+	pid_t pid;
+	int status = -1;
+	if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0 && waitpid(pid, &status, 0) == pid)
+		status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	posix_spawn_file_actions_destroy(&fa);
+	close(ofd);
+	close(efd);
+	*out = unit_slurp(out_path);
+	*err = unit_slurp(err_path);
+	unlink(out_path);
+	unlink(err_path);
+	return status;
 }
 
 #endif
