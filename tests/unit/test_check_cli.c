@@ -51,8 +51,9 @@ static void test_broken(void)
 
 	/* --set is checked like the file */
 	path = unit_config_path("minimal.conf");
-	CHECK(unit_run_feedmill((const char *[]){"check", "-c", path, "--set", "dedupe.mode=erase", NULL}, &out,
-	          &err) == 3);
+	CHECK(unit_run_feedmill((const char *[]){"check", "-c", path, "--set", "dedupe.mode=erase",
+	                                         NULL},
+	                        &out, &err) == 3);
 	CHECK_STR(err, "--set: mode: 'erase' is not one of drop|mark\n"
 	               "feedmill: 1 problem in the configuration\n");
 	free(out);
