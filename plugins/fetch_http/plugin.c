@@ -29,9 +29,7 @@
 
 #define FH_VERSION "0.1.0"
 
-#ifdef FH_HAVE_PARSE_CMD
 #include "parse_cmd.h" /* the `feedmill parse` command */
-#endif
 
 struct fh_config {
 	int64_t timeout;         /* ms */
@@ -924,12 +922,10 @@ static void fh_fini(void *ctx)
 	free(fh);
 }
 
-#ifdef FH_HAVE_PARSE_CMD
 static const struct fm_command fh_commands[] = {
 	{"parse", FM_FETCH_HTTP_PARSE_USAGE, FM_FETCH_HTTP_PARSE_SUMMARY, fm_fetch_http_parse_run},
 	{NULL, NULL, NULL, NULL},
 };
-#endif
 
 static const struct fm_plugin fh_plugin = {
 	.abi_major = FM_ABI_MAJOR,
@@ -945,9 +941,7 @@ static const struct fm_plugin fh_plugin = {
 	.init = fh_init,
 	.process = fh_process,
 	.fini = fh_fini,
-#ifdef FH_HAVE_PARSE_CMD
 	.commands = fh_commands,
-#endif
 };
 
 FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void);
