@@ -199,23 +199,27 @@ int fm_msg_init_owned(zmq_msg_t *msg, char *data, size_t len)
 	return 0;
 }
 
-int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, const char *who)
+int fm_doc_dump(const json_t *doc, struct fm_jbuf *text, uint64_t max_size, const char *who)
 {
-	struct fm_jbuf text = FM_JBUF_INIT;
-	int rc = fm_json_dump(doc, &text);
-	const char *id = json_string_value(json_object_get(doc, "id"));
-	if (rc == -ENOMEM) {
-		fm_jbuf_free(&text);
+	int rc = fm_json_dump(doc, text);
+	if (rc == -ENOMEM)
 		return rc;
-	}
+	const char *id = json_string_value(json_object_get(doc, "id"));
 	if (rc != 0) {
 		fm_logf(who, FM_LOG_ERR, "dropped document %s: it cannot be written as JSON (%s)",
 		        id ? id : "?", strerror(-rc));
-	} else if (text.len > max_size) {
+	} else if (text->len > max_size) {
 		fm_logf(who, FM_LOG_ERR, "dropped document %s: %zu bytes is over max_doc_size (%llu)",
-		        id ? id : "?", text.len, (unsigned long long)max_size);
+		        id ? id : "?", text->len, (unsigned long long)max_size);
 		rc = -E2BIG;
 	}
+	return rc;
+}
+
+int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, const char *who)
+{
+	struct fm_jbuf text = FM_JBUF_INIT;
+	int rc = fm_doc_dump(doc, &text, max_size, who);
 	if (rc != 0) {
 		fm_jbuf_free(&text);
 		zmq_msg_init(frame);

@@ -33,6 +33,8 @@
 #include <jansson.h>
 #include <zmq.h>
 
+struct fm_jbuf;
+
 #define FM_WIRE_VERSION 1
 
 /* A received message: frame 0 parsed, the others kept as ZeroMQ messages; or, from a thread
@@ -87,6 +89,9 @@ int fm_msg_init_owned(zmq_msg_t *msg, char *data, size_t len);
  * longer than max_size, is refused with a log line naming `who` and the document's id:
  * -EINVAL / -E2BIG (frame left empty); -ENOMEM. */
 int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, const char *who);
+
+/* The same check, with the text appended to text (whose buffer the caller reuses). */
+int fm_doc_dump(const json_t *doc, struct fm_jbuf *text, uint64_t max_size, const char *who);
 
 /* Send env and docs[0..n) to a thread of this process, as values, with what was prepared for
  * them (or NULL) and how to free it: the references and prepared move into the message when

@@ -107,6 +107,7 @@ struct fm_hub {
 	char *in_buf;
 	size_t in_len, in_cap;
 	int64_t in_line;
+	struct fm_jbuf sink_buf; /* the text of the document being written out */
 	int64_t started_ms;
 	bool fatal;
 	bool blocked; /* a stage could not take a document: look again soon */
@@ -378,13 +379,18 @@ static void dispatch(struct fm_hub *h)
 
 /* ------------------------------------------------------------------ results */
 
-static void sink(struct fm_hub *h, zmq_msg_t *doc)
+static void sink_text(struct fm_hub *h, const void *text, size_t len)
 {
 	if (h->opts.output) {
-		fwrite(zmq_msg_data(doc), 1, zmq_msg_size(doc), h->opts.output);
+		fwrite(text, 1, len, h->opts.output);
 		fputc('\n', h->opts.output);
 	}
 	h->published++;
+}
+
+static void sink(struct fm_hub *h, zmq_msg_t *doc)
+{
+	sink_text(h, zmq_msg_data(doc), zmq_msg_size(doc));
 	zmq_msg_close(doc);
 	zmq_msg_init(doc); /* the message it came in still closes it */
 }
@@ -402,18 +408,25 @@ static void add_counts(struct stage_rt *st, json_t *cnt)
 	}
 }
 
+/* Whether what leaves stage i is the end of its way (the sink), not another stage's input. */
+static bool to_sink(const struct fm_hub *h, int i)
+{
+	return i >= h->nchain || (i == h->nchain - 1 && h->nstages == h->nchain);
+}
+
 /* Where what leaves stage i goes: the next stage, every output, or the sink. */
 static void route(struct fm_hub *h, int i, const struct hop *from, zmq_msg_t *doc)
 {
 	int next_first, next_last;
-	if (i < h->nchain - 1) {
-		next_first = next_last = i + 1;
-	} else if (i == h->nchain - 1 && h->nstages > h->nchain) {
-		next_first = h->nchain;
-		next_last = h->nstages - 1;
-	} else {
+	if (to_sink(h, i)) {
 		sink(h, doc);
 		return;
+	}
+	if (i < h->nchain - 1) {
+		next_first = next_last = i + 1;
+	} else {
+		next_first = h->nchain;
+		next_last = h->nstages - 1;
 	}
 	for (int k = next_first; k <= next_last; k++) {
 		if (k == next_last) {
@@ -508,7 +521,18 @@ static void on_result(struct fm_hub *h, struct fm_msg *m)
 		fm_sched_done(h->opts.sched, p->source, json_object_get(m->env, "rep"),
 		              strcmp(status, "error") == 0, fm_now_ms());
 	for (size_t i = 0; i < fm_msg_count(m); i++) {
-		if (m->local) {
+		if (m->local && to_sink(h, p->stage)) {
+			/* The end of the way: the text goes out from the hub's own buffer, without a
+			 * message (and a buffer) of its own. */
+			json_t *doc = fm_msg_take_doc(m, i);
+			fm_jbuf_reset(&h->sink_buf);
+			if (doc &&
+			    fm_doc_dump(doc, &h->sink_buf, h->cfg->max_doc_size, st->cfg->name) == 0) {
+				st->n_out++;
+				sink_text(h, h->sink_buf.data, h->sink_buf.len);
+			}
+			json_decref(doc);
+		} else if (m->local) {
 			zmq_msg_t frame;
 			if (as_bytes(h, st, m, i, &frame) != 0)
 				continue;
@@ -1262,5 +1286,6 @@ void fm_hub_free(struct fm_hub *h)
 	free(h->targs);
 	free(h->outstanding);
 	free(h->in_buf);
+	fm_jbuf_free(&h->sink_buf);
 	free(h);
 }
