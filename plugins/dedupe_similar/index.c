@@ -459,6 +459,90 @@ void dd_index_init(struct dd_index *ix)
 		ix->pb_free[i] = DD_NONE;
 }
 
+/* --- the sample log ---
+ * Every slot holds its samples and anchors (0.3-1 KB) until it leaves, and slots leave in
+ * arrival order: a log of 2 MB chunks (huge pages, like the tables above) takes them at its
+ * end, and a chunk is free again once the last of its slots has left. Against a malloc a
+ * slot this saves ~1,000 instructions of allocator work a document and, more, the page
+ * fault of every 4 KB the index grows by (~300 faults in the first 1,500 documents, ~10 us
+ * each on a virtual machine). One empty chunk is kept for reuse; others are returned. */
+
+#define LOG_CHUNK_WORDS (BIG_TABLE / sizeof(uint32_t))
+
+static size_t chunk_bytes(const struct dd_chunk *ch)
+{
+	return ch->cap * sizeof(uint32_t);
+}
+
+/* Room for n words; *chunk says where. NULL on OOM. */
+static uint32_t *log_alloc(struct dd_index *ix, size_t n, uint32_t *chunk)
+{
+	struct dd_chunk *ch = ix->nchunks ? &ix->chunks[ix->cur_chunk] : NULL;
+	if (!ch || ch->cap - ch->used < n) {
+		/* an empty chunk that is large enough, else a new one */
+		uint32_t k, empty = UINT32_MAX;
+		for (k = 0; k < ix->nchunks; k++) {
+			if (ix->chunks[k].live || k == ix->cur_chunk)
+				continue;
+			if (ix->chunks[k].cap >= n)
+				break;
+			if (!ix->chunks[k].words)
+				empty = k;
+		}
+		if (k == ix->nchunks) {
+			if (empty == UINT32_MAX) {
+				struct dd_chunk *nc =
+					realloc(ix->chunks, (ix->nchunks + 1) * sizeof(*nc));
+				if (!nc)
+					return NULL;
+				ix->chunks = nc;
+				empty = ix->nchunks++;
+				memset(&nc[empty], 0, sizeof(*nc));
+			}
+			k = empty;
+			size_t cap = n > LOG_CHUNK_WORDS ? n : LOG_CHUNK_WORDS;
+			uint32_t *w = table_alloc(cap * sizeof(uint32_t));
+			if (!w)
+				return NULL;
+			ix->chunks[k].words = w;
+			ix->chunks[k].cap = cap;
+		}
+		ix->cur_chunk = k;
+		ch = &ix->chunks[k];
+		ch->used = 0;
+	}
+	uint32_t *p = ch->words + ch->used;
+	ch->used += n;
+	ch->live++;
+	*chunk = ix->cur_chunk;
+	return p;
+}
+
+static size_t log_bytes(const struct dd_index *ix)
+{
+	size_t b = ix->nchunks * sizeof(struct dd_chunk);
+	for (uint32_t k = 0; k < ix->nchunks; k++)
+		b += chunk_bytes(&ix->chunks[k]);
+	return b;
+}
+
+static void log_free(struct dd_index *ix, uint32_t chunk)
+{
+	struct dd_chunk *ch = &ix->chunks[chunk];
+	if (--ch->live || chunk == ix->cur_chunk)
+		return;
+	ch->used = 0;
+	/* keep one empty chunk (the next to be filled) and return the others */
+	for (uint32_t k = 0; k < ix->nchunks; k++) {
+		if (k != chunk && k != ix->cur_chunk && ix->chunks[k].words && !ix->chunks[k].live) {
+			table_free(ch->words, chunk_bytes(ch));
+			ch->words = NULL;
+			ch->cap = 0;
+			return;
+		}
+	}
+}
+
 static int fifo_push(struct dd_index *ix, uint32_t slot)
 {
 	if (ix->fifo_len == ix->fifo_cap) {
@@ -517,10 +601,13 @@ uint32_t dd_index_add(struct dd_index *ix, uint64_t seq, int64_t time_ms, struct
 	struct dd_slot *s = &ix->slots[si];
 	memset(s, 0, sizeof(*s));
 	size_t n = (size_t)nsamples + nanchors;
-	s->samples = malloc((n ? n : 1) * sizeof(uint32_t));
+	s->samples = log_alloc(ix, n ? n : 1, &s->chunk);
 	if (!s->samples || fifo_push(ix, si) < 0) {
-		free(s->samples);
-		s->samples = NULL;
+		if (s->samples) { /* the log's last words: give them back */
+			ix->chunks[s->chunk].used -= n ? n : 1;
+			ix->chunks[s->chunk].live--;
+			s->samples = NULL;
+		}
 		if (ensure_free_room(ix) == 0)
 			ix->freelist[ix->nfree++] = si;
 		return DD_NONE;
@@ -568,7 +655,7 @@ static void evict_one(struct dd_index *ix)
 	for (uint32_t i = 0; i < s->nsamples; i++)
 		post_remove(ix, s->samples[i], si);
 	ix->sketch_bytes -= ((size_t)s->nsamples + s->nanchors) * sizeof(uint32_t);
-	free(s->samples);
+	log_free(ix, s->chunk);
 	dd_cluster_unref(ix, s->cl);
 	memset(s, 0, sizeof(*s));
 	if (ensure_free_room(ix) == 0)
@@ -592,9 +679,11 @@ void dd_index_fini(struct dd_index *ix)
 	/* no need to unlink each document from the postings: everything goes */
 	for (uint32_t i = 0; i < ix->fifo_len; i++) {
 		struct dd_slot *s = &ix->slots[dd_index_fifo_at(ix, i)];
-		free(s->samples);
 		dd_cluster_unref(ix, s->cl);
 	}
+	for (uint32_t k = 0; k < ix->nchunks; k++)
+		table_free(ix->chunks[k].words, chunk_bytes(&ix->chunks[k]));
+	free(ix->chunks);
 	table_free(ix->pk, ix->pk_cap * sizeof(struct dd_pkey));
 	table_free(ix->pb, ix->pb_cap * sizeof(uint32_t));
 	free(ix->slots);
@@ -610,7 +699,7 @@ size_t dd_index_memory(const struct dd_index *ix)
 {
 	return (size_t)ix->slots_cap * sizeof(struct dd_slot) + (size_t)ix->free_cap * 4 +
 	       (size_t)ix->fifo_cap * 4 + (ix->by_id.cap + ix->by_url.cap + ix->by_fp.cap) * 12 +
-	       ix->pk_cap * sizeof(struct dd_pkey) + ix->pb_cap * sizeof(uint32_t) + ix->sketch_bytes +
+	       ix->pk_cap * sizeof(struct dd_pkey) + ix->pb_cap * sizeof(uint32_t) + log_bytes(ix) +
 	       ix->cluster_bytes;
 }
 

@@ -25,7 +25,9 @@
  * code before it on the same stream (that stream sits just after a doubling). It grows with
  * text length up to the max_text bound (a sample per 4 words past 240 words). The state file
  * takes ~1.1 KB a document. An index starts at 4 MB (the postings table and pool, a 2 MB huge
- * page each; index.c), whatever its size.
+ * page each; index.c), whatever its size, and the samples and anchors live in a log of 2 MB
+ * chunks (index.c) from the first document on; the 0.8 KB a document above is their share
+ * of it.
  */
 #ifndef DD_INDEX_H
 #define DD_INDEX_H
@@ -54,10 +56,19 @@ struct dd_slot {
 	int64_t time_ms;
 	struct dd_cluster *cl; /* NULL: free slot */
 	uint64_t idkey, urlkey, fp;
-	uint32_t *samples;     /* nsamples shingle hashes then nanchors anchor hashes */
+	uint32_t *samples;     /* nsamples shingle hashes then nanchors anchor hashes (in the
+	                        * sample log, index.c) */
 	uint32_t nsamples;
 	uint32_t nanchors;
 	uint32_t rate;         /* the sketch's sampling rate (sketch.h) */
+	uint32_t chunk;        /* the log chunk holding samples */
+};
+
+/* A chunk of the sample log (index.c). */
+struct dd_chunk {
+	uint32_t *words;
+	size_t cap, used; /* in words */
+	uint32_t live;    /* slots whose samples are here */
 };
 
 struct dd_map {
@@ -86,6 +97,8 @@ struct dd_index {
 	uint32_t *pb;       /* pool of posting blocks */
 	size_t pb_cap, pb_n;
 	uint32_t pb_free[DD_PB_CLASSES]; /* free blocks of each size class */
+	struct dd_chunk *chunks; /* the sample log */
+	uint32_t nchunks, cur_chunk;
 	uint64_t next_seq;
 	int64_t newest_ms;
 	size_t sketch_bytes, cluster_bytes;
