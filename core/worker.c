@@ -83,11 +83,16 @@ static void handle(struct worker *w, struct fm_msg *m)
 	const char *t = json_string_value(json_object_get(m->env, "t"));
 	if (!t || strcmp(t, "doc") != 0 || fm_msg_count(m) != 1)
 		return;
-	json_t *hdr = json_pack("{s:i,s:s,s:s,s:i,s:O}", "v", FM_WIRE_VERSION, "t", "res", "stage",
-	                        w->spec->stage, "w", w->spec->index, "hop",
-	                        json_object_get(m->env, "hop"));
+	json_t *hop = json_object_get(m->env, "hop");
+	/* built directly: json_pack would parse its format string for every document */
+	json_t *hdr = hop ? json_object() : NULL;
 	if (!hdr)
 		return;
+	json_object_set_new_nocheck(hdr, "v", json_integer(FM_WIRE_VERSION));
+	json_object_set_new_nocheck(hdr, "t", json_string_nocheck("res"));
+	json_object_set_new_nocheck(hdr, "stage", json_string(w->spec->stage));
+	json_object_set_new_nocheck(hdr, "w", json_integer(w->spec->index));
+	json_object_set_nocheck(hdr, "hop", hop);
 	json_error_t jerr;
 	memset(&jerr, 0, sizeof(jerr));
 	json_t *doc = m->local ? fm_msg_take_doc(m, 0)
@@ -106,12 +111,12 @@ static void handle(struct worker *w, struct fm_msg *m)
 	} else {
 		status = fm_instance_process(w->inst, doc, fm_msg_take_prepared(m), &out, &rep);
 	}
-	json_object_set_new(hdr, "st", json_string(fm_status_name(status)));
+	json_object_set_new_nocheck(hdr, "st", json_string_nocheck(fm_status_name(status)));
 	if (rep)
-		json_object_set_new(hdr, "rep", rep);
+		json_object_set_new_nocheck(hdr, "rep", rep);
 	json_t *cnt = fm_instance_take_counts(w->inst);
 	if (cnt)
-		json_object_set_new(hdr, "cnt", cnt);
+		json_object_set_new_nocheck(hdr, "cnt", cnt);
 	int rc = send_result(w, hdr, out);
 	if (rc != 0 && rc != -ETERM)
 		fm_logf(fm_instance_name(w->inst), FM_LOG_ERR, "cannot send result: %s",
