@@ -212,7 +212,11 @@ static int scratch_put(struct parser *ps, size_t *len, const void *src, size_t n
 	if (n == 0)
 		return 0;
 	if (ps->scap - *len < n) {
-		size_t cap = ps->scap ? ps->scap : 256;
+		/* a decoded string is never longer than the input: sized by it, the scratch is
+		 * allocated once a document instead of growing from small */
+		size_t cap = ps->scap ? ps->scap : (size_t)(ps->end - ps->start) + 1;
+		if (cap < 256)
+			cap = 256;
 		while (cap - *len < n) {
 			if (cap > SIZE_MAX / 2)
 				return -ENOMEM;
