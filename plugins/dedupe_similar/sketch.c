@@ -258,10 +258,190 @@ static bool word_follows(struct dd_sketch *sk, const unsigned char *s, size_t n)
 	return (ci->flags & (C_WORD | C_UNSPACED)) == C_WORD;
 }
 
+/*
+ * The fast path of the first pass (x86 with AVX2, chosen at run time). News text is mostly
+ * short ASCII words between single spaces, and the byte-at-a-time loop below pays twice for
+ * each: the FNV-1a chain of a word is serial (an xor and a multiply, ~4 cycles a letter) and
+ * the branch that ends a word (or a run of separators) is mispredicted about once a word.
+ * Here the bytes of 64-byte blocks are first classified at once into bit masks (letters,
+ * digits, sentence breaks, and the bytes left to the general case), word boundaries are then
+ * found with bit scans, and each word is hashed in whole 8-byte steps with no branch on its
+ * length, so the out-of-order core overlaps the chains of consecutive words.
+ *
+ * Only the plainest words are taken: ASCII letters and digits ended by an ASCII separator.
+ * Anything that may change a word (an apostrophe, a byte beyond ASCII) or that is near an edge
+ * (the end of the text, a word of 64 characters or more) is left to the general case, which
+ * gives the same hashes and flags: the values do not depend on the path.
+ */
+#ifdef DD_AVX2
+struct dd_block {
+	size_t base;    /* the masks are those of s[base..base + 64): bit k is byte base + k */
+	uint64_t alnum; /* ASCII letters and digits */
+	uint64_t upper; /* capitals */
+	uint64_t lower; /* lower-case letters (A_LOWER in a word) */
+	uint64_t digit;
+	uint64_t brk;   /* ASCII sentence breaks (A_BREAK) */
+	uint64_t stop;  /* left to the general case: bytes beyond ASCII, ', and past the end */
+};
+
+/* bytes whose value - lo is below n (unsigned), as 0xff: one signed compare after a shift of
+ * the range to the bottom of the signed bytes */
+__attribute__((target("avx2"))) static inline __m256i in_range(__m256i v, int lo, int n)
+{
+	return _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(-128 + n)),
+	                         _mm256_add_epi8(v, _mm256_set1_epi8((char)(128 - lo))));
+}
+
+/* The masks of 64 bytes at p. The breaks are looked up by nibbles (two pshufb, the "shufti"
+ * scheme of Hyperscan: Wang et al., "Hyperscan: a fast multi-pattern regex matcher for modern
+ * CPUs", NSDI 2019): each high nibble that has breaks gets a bit, and the low-nibble table
+ * holds, for each low nibble, the bits of the high nibbles it makes a break with. */
+__attribute__((target("avx2"), noinline)) static void classify_block_avx2(struct dd_block *bk,
+                                                                          const unsigned char *p)
+{
+	/* breaks: \n (0x0a); ! " ( * . (0x21 0x22 0x28 0x2a 0x2e); : ; ? (0x3a 0x3b 0x3f);
+	 * [ (0x5b); | (0x7c): high nibbles 0, 2, 3, 5, 7 get bits 1, 2, 4, 8, 16 */
+	const __m256i hi_tab = _mm256_broadcastsi128_si256(_mm_setr_epi8(
+		1, 0, 2, 4, 0, 8, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0));
+	const __m256i lo_tab = _mm256_broadcastsi128_si256(_mm_setr_epi8(
+		0, 2, 2, 0, 0, 0, 0, 0, 2, 0, 1 | 2 | 4, 4 | 8, 16, 0, 2, 4));
+	const __m256i nib = _mm256_set1_epi8(0x0f), apos = _mm256_set1_epi8('\'');
+	uint64_t upper = 0, lower = 0, digit = 0, nobrk = 0, stop = 0;
+	for (int half = 0; half < 64; half += 32) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + half));
+		__m256i b = _mm256_and_si256(_mm256_shuffle_epi8(lo_tab, _mm256_and_si256(v, nib)),
+		                             _mm256_shuffle_epi8(hi_tab, _mm256_and_si256(
+		                                     _mm256_srli_epi16(v, 4), nib)));
+#define MASK(x) ((uint64_t)(uint32_t)_mm256_movemask_epi8(x) << half)
+		upper |= MASK(in_range(v, 'A', 26));
+		lower |= MASK(in_range(v, 'a', 26));
+		digit |= MASK(in_range(v, '0', 10));
+		nobrk |= MASK(_mm256_cmpeq_epi8(b, _mm256_setzero_si256()));
+		stop |= MASK(_mm256_or_si256(v, _mm256_cmpeq_epi8(v, apos))); /* the top bits */
+#undef MASK
+	}
+	bk->upper = upper;
+	bk->lower = lower;
+	bk->digit = digit;
+	bk->alnum = upper | lower | digit;
+	bk->brk = ~nobrk;
+	bk->stop = stop;
+}
+
+/* The masks of s[i..i + 64), the bytes past len as stops (a copy at the end of the text). */
+static void load_block(struct dd_block *bk, const unsigned char *s, size_t len, size_t i)
+{
+	bk->base = i;
+	if (len - i >= 64) {
+		classify_block_avx2(bk, s + i);
+		return;
+	}
+	unsigned char tail[64];
+	memset(tail, 0x80, sizeof(tail));
+	memcpy(tail, s + i, len - i);
+	classify_block_avx2(bk, tail);
+}
+
+/* FNV_OFF * FNV_PRIME^-k mod 2^64 (FNV_PRIME is odd, so invertible): k steps over zero bytes
+ * from here give FNV_OFF, so a word padded in front with k zeros hashes as the word alone. */
+static const uint64_t fnv_unpad[8] = {
+	0xcbf29ce484222325ULL, 0x1d10331a6b696bc7ULL, 0x4a7306d1919b9b9dULL, 0x28a87db36334256fULL,
+	0x48c53059dd819755ULL, 0x78cbf7f761062ed7ULL, 0x8014b05b32d5a44dULL, 0xa9099b2f4a44c1ffULL,
+};
+
+/* FNV-1a of the n ASCII letters and digits that end at end, lower-cased (| 0x20: digits have
+ * that bit already), in whole 8-byte steps: the word is read with the bytes before it up to a
+ * multiple of 8 (which must be in the text), those are zeroed and the start value undoes them. */
+ALWAYS_INLINE uint64_t hash_ascii_word(const unsigned char *end, uint32_t n)
+{
+	uint32_t pad = -n & 7;
+	const unsigned char *p = end - n - pad;
+	uint64_t h = fnv_unpad[pad], x;
+	memcpy(&x, p, 8); /* little-endian: the first byte is the low one */
+	x = (x | 0x2020202020202020ULL) & (~0ULL << (8 * pad));
+	for (;;) {
+#pragma GCC unroll 8
+		for (int k = 0; k < 8; k++) {
+			h = (h ^ (x & 0xff)) * FNV_PRIME;
+			x >>= 8;
+		}
+		p += 8;
+		if (p == end)
+			return h;
+		memcpy(&x, p, 8);
+		x |= 0x2020202020202020ULL;
+	}
+}
+
+/* From s[i] (no word in progress), the words the fast path takes, into t. Returns where the
+ * general case goes on: len, a stop byte, or the start of a word it leaves (one that a stop
+ * byte follows, of 64 characters or more, or too near the start of the text to read its
+ * 8-byte steps). */
+ALWAYS_INLINE size_t fast_words(struct tok *t, struct dd_block *bk, const unsigned char *s,
+                                size_t len, size_t i)
+{
+	for (;;) {
+		if (i - bk->base >= 64) {
+			if (i >= len)
+				return len;
+			load_block(bk, s, len, i);
+		}
+		unsigned off = (unsigned)(i - bk->base);
+		uint64_t next = (bk->alnum | bk->stop) >> off;
+		if (!next) {
+			/* separators to the end of the block (never in the last: its padding stops) */
+			t->sentence_start |= (bk->brk >> off) != 0;
+			i = bk->base + 64;
+			continue;
+		}
+		unsigned k = (unsigned)__builtin_ctzll(next);
+		t->sentence_start |= ((bk->brk >> off) & ((1ULL << k) - 1)) != 0;
+		i += k;
+		off += k;
+		if (bk->stop >> off & 1)
+			return i;
+		uint64_t rest = ~bk->alnum >> off;
+		if (!rest) {
+			/* the word runs past the block: again from its start, unless it is that long */
+			if (off == 0)
+				return i;
+			load_block(bk, s, len, i);
+			continue;
+		}
+		unsigned n = (unsigned)__builtin_ctzll(rest), e = off + n;
+		size_t end = bk->base + e;
+		if ((bk->stop >> e & 1) || end < ((n + 7) & ~7u))
+			return i;
+		t->words[t->nwords++] = hash_ascii_word(s + end, n);
+		/* an anchor (as in end_word), without a branch: the array has room for one more */
+		uint64_t w = ((1ULL << n) - 1) << off;
+		bool digit = bk->digit & w, cap = bk->upper >> off & 1;
+		bool all_caps = !(bk->lower & w) && n > 1;
+		bool anchor = digit || (cap && (!t->sentence_start || all_caps));
+		t->aw[t->naw] = t->nwords - 1;
+		t->naw += anchor && t->naw <= FM_DD_MAX_ANCHORS;
+		t->sentence_start = false;
+		i = end;
+	}
+}
+#else
+struct dd_block {
+	char unused;
+};
+
+ALWAYS_INLINE size_t fast_words(struct tok *t, struct dd_block *bk, const unsigned char *s,
+                                size_t len, size_t i)
+{
+	(void)t, (void)bk, (void)s, (void)len;
+	return i;
+}
+#endif
+
 /* The words of s[0..len) into t. nul_end: s[len] is a NUL, which ends a run of letters by
- * itself (so the tight loop needs no bound check). */
+ * itself (so the tight loop needs no bound check). bk: the fast path's block (NULL: none);
+ * it is taken after ASCII separators, where no word is in progress. */
 ALWAYS_INLINE void tokenize(struct dd_sketch *sk, struct tok *t, const unsigned char *s,
-                            size_t len, bool nul_end)
+                            size_t len, bool nul_end, struct dd_block *bk)
 {
 	size_t i = 0;
 	while (i < len) {
@@ -297,6 +477,17 @@ ALWAYS_INLINE void tokenize(struct dd_sketch *sk, struct tok *t, const unsigned 
 			/* plain ASCII separators (spaces, punctuation): the word ends, and the next one
 			 * starts here without going round the general case */
 			end_word(t);
+			if (bk) {
+			fast:
+				i = fast_words(t, bk, s, len, i);
+				if (i == len)
+					goto done;
+				b = s[i];
+				f = ascii_class[b];
+				if (f & A_ALNUM)
+					goto word;
+				continue; /* a stop byte */
+			}
 			do {
 				if (f & A_BREAK)
 					t->sentence_start = true;
@@ -319,6 +510,8 @@ ALWAYS_INLINE void tokenize(struct dd_sketch *sk, struct tok *t, const unsigned 
 			if (f & A_BREAK)
 				t->sentence_start = true;
 			i++;
+			if (bk)
+				goto fast;
 			continue;
 		}
 		uint32_t cp;
@@ -522,7 +715,7 @@ int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t ma
 	size_t room = len / 2 + 2;
 	if (reserve((void **)&sk->samples, &sk->samples_cap, room, sizeof(uint32_t)) < 0 ||
 	    reserve((void **)&sk->words, &sk->words_cap, room, sizeof(uint64_t)) < 0 ||
-	    reserve((void **)&sk->anchors, &sk->anchors_cap, FM_DD_MAX_ANCHORS + 1,
+	    reserve((void **)&sk->anchors, &sk->anchors_cap, FM_DD_MAX_ANCHORS + 2,
 	            sizeof(uint32_t)) < 0)
 		return -ENOMEM;
 	const unsigned char *s = (const unsigned char *)text;
@@ -530,10 +723,23 @@ int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t ma
 	t.words = sk->words;
 	t.aw = sk->anchors; /* anchor word indices first, anchor pairs in their place below */
 	t.sentence_start = true;
+#ifdef DD_AVX2
+	static int avx2 = -1; /* a benign race: every thread finds the same */
+	if (avx2 < 0)
+		avx2 = __builtin_cpu_supports("avx2");
+	if (avx2) {
+		/* nothing loaded yet: i - base wraps around (above 64) until len, all stops there */
+		struct dd_block bk = {.base = len, .stop = ~0ULL};
+		if (nul_end)
+			tokenize(sk, &t, s, len, true, &bk);
+		else
+			tokenize(sk, &t, s, len, false, &bk);
+	} else
+#endif
 	if (nul_end)
-		tokenize(sk, &t, s, len, true);
+		tokenize(sk, &t, s, len, true, NULL);
 	else
-		tokenize(sk, &t, s, len, false);
+		tokenize(sk, &t, s, len, false, NULL);
 	sk->nwords = t.nwords;
 	/* short texts keep a denser sample: one in 4 shingles of 60 words is too little evidence
 	 * (rate 4 keeps those 0 mod 4, the others are a dense sample of a short text) */
