@@ -334,12 +334,14 @@ static void load_block(struct dd_block *bk, const unsigned char *s, size_t len, 
 	bk->base = i;
 	if (len - i >= 64) {
 		classify_block_avx2(bk, s + i);
-		return;
+	} else {
+		unsigned char tail[64];
+		memset(tail, 0x80, sizeof(tail));
+		memcpy(tail, s + i, len - i);
+		classify_block_avx2(bk, tail);
 	}
-	unsigned char tail[64];
-	memset(tail, 0x80, sizeof(tail));
-	memcpy(tail, s + i, len - i);
-	classify_block_avx2(bk, tail);
+	if (i < 8) /* hash_ascii_word reads up to 7 bytes before a word: none before the text */
+		bk->stop |= (1ULL << (8 - i)) - 1;
 }
 
 /* FNV_OFF * FNV_PRIME^-k mod 2^64 (FNV_PRIME is odd, so invertible): k steps over zero bytes
@@ -375,8 +377,7 @@ ALWAYS_INLINE uint64_t hash_ascii_word(const unsigned char *end, uint32_t n)
 
 /* From s[i] (no word in progress), the words the fast path takes, into t. Returns where the
  * general case goes on: len, a stop byte, or the start of a word it leaves (one that a stop
- * byte follows, of 64 characters or more, or too near the start of the text to read its
- * 8-byte steps). */
+ * byte follows, or of 64 characters or more). */
 ALWAYS_INLINE size_t fast_words(struct tok *t, struct dd_block *bk, const unsigned char *s,
                                 size_t len, size_t i)
 {
@@ -410,7 +411,7 @@ ALWAYS_INLINE size_t fast_words(struct tok *t, struct dd_block *bk, const unsign
 		}
 		unsigned n = (unsigned)__builtin_ctzll(rest), e = off + n;
 		size_t end = bk->base + e;
-		if ((bk->stop >> e & 1) || end < ((n + 7) & ~7u))
+		if (bk->stop >> e & 1)
 			return i;
 		t->words[t->nwords++] = hash_ascii_word(s + end, n);
 		/* an anchor (as in end_word), without a branch: the array has room for one more */
