@@ -277,11 +277,11 @@ static bool word_follows(struct dd_sketch *sk, const unsigned char *s, size_t n)
 struct dd_block {
 	size_t base;    /* the masks are those of s[base..base + 64): bit k is byte base + k */
 	uint64_t alnum; /* ASCII letters and digits */
-	uint64_t upper; /* capitals */
-	uint64_t lower; /* lower-case letters (A_LOWER in a word) */
-	uint64_t digit;
 	uint64_t brk;   /* ASCII sentence breaks (A_BREAK) */
 	uint64_t stop;  /* left to the general case: bytes beyond ASCII, ', and past the end */
+	/* at the byte after each word (as if it ended there): the word is an anchor (end_word)
+	 * whatever, or if it does not start a sentence */
+	uint64_t anchor, cap;
 };
 
 /* bytes whose value - lo is below n (unsigned), as 0xff: one signed compare after a shift of
@@ -320,12 +320,22 @@ __attribute__((target("avx2"), noinline)) static void classify_block_avx2(struct
 		stop |= MASK(_mm256_or_si256(v, _mm256_cmpeq_epi8(v, apos))); /* the top bits */
 #undef MASK
 	}
-	bk->upper = upper;
-	bk->lower = lower;
-	bk->digit = digit;
-	bk->alnum = upper | lower | digit;
+	uint64_t alnum = upper | lower | digit, start = alnum & ~(alnum << 1);
+	/* What end_word needs of each word, moved to the byte after it by a carry: adding a
+	 * word's start bit to its run of ones carries out just past its end (runs cut by the end
+	 * of the block lose theirs, but the fast path leaves those words). Runs of letters without
+	 * digits (without lower case) carry through all their length; the others stop short. */
+	uint64_t y = alnum & ~digit;
+	uint64_t no_digit = (y + (start & y)) & ~alnum;
+	y = alnum & ~lower;
+	uint64_t no_lower = (y + (start & y)) & ~alnum;
+	uint64_t cap = (alnum + (start & upper)) & ~alnum;
+	uint64_t single = (start & ~(alnum >> 1)) << 1; /* words of one character */
+	bk->alnum = alnum;
 	bk->brk = ~nobrk;
 	bk->stop = stop;
+	bk->anchor = ~no_digit | (cap & no_lower & ~single); /* a figure, or all capitals */
+	bk->cap = cap;
 }
 
 /* The masks of s[i..i + 64), the bytes past len as stops (a copy at the end of the text). */
@@ -381,49 +391,64 @@ ALWAYS_INLINE uint64_t hash_ascii_word(const unsigned char *end, uint32_t n)
 ALWAYS_INLINE size_t fast_words(struct tok *t, struct dd_block *bk, const unsigned char *s,
                                 size_t len, size_t i)
 {
+	uint64_t *wp = t->words + t->nwords;
+	bool ss = t->sentence_start;
 	for (;;) {
 		if (i - bk->base >= 64) {
 			if (i >= len)
-				return len;
+				break;
 			load_block(bk, s, len, i);
 		}
+		/* the words of this block, its masks in registers */
+		const unsigned char *p = s + bk->base;
+		const uint64_t alnum = bk->alnum, stop = bk->stop, brk = bk->brk;
 		unsigned off = (unsigned)(i - bk->base);
-		uint64_t next = (bk->alnum | bk->stop) >> off;
-		if (!next) {
-			/* separators to the end of the block (never in the last: its padding stops) */
-			t->sentence_start |= (bk->brk >> off) != 0;
-			i = bk->base + 64;
-			continue;
+		bool leave = false;
+		for (;;) {
+			uint64_t next = (alnum | stop) >> off;
+			if (!next) {
+				/* separators to the end of the block (never in the last: its padding
+				 * stops) */
+				ss |= (brk >> off) != 0;
+				off = 64;
+				break;
+			}
+			unsigned k = (unsigned)__builtin_ctzll(next);
+			ss |= ((brk >> off) & ((1ULL << k) - 1)) != 0;
+			off += k;
+			if (stop >> off & 1) {
+				leave = true;
+				break;
+			}
+			uint64_t rest = ~alnum >> off;
+			if (!rest) {
+				/* the word runs past the block: again from its start, unless it is
+				 * that long */
+				leave = off == 0;
+				break;
+			}
+			unsigned n = (unsigned)__builtin_ctzll(rest), e = off + n;
+			if (stop >> e & 1) {
+				leave = true;
+				break;
+			}
+			*wp++ = hash_ascii_word(p + e, n);
+			/* an anchor, without a branch: the array has room for one more */
+			bool anchor = (bk->anchor >> e | (bk->cap >> e & !ss)) & 1;
+			t->aw[t->naw] = (uint32_t)(wp - t->words) - 1;
+			t->naw += anchor && t->naw <= FM_DD_MAX_ANCHORS;
+			ss = false;
+			off = e;
 		}
-		unsigned k = (unsigned)__builtin_ctzll(next);
-		t->sentence_start |= ((bk->brk >> off) & ((1ULL << k) - 1)) != 0;
-		i += k;
-		off += k;
-		if (bk->stop >> off & 1)
-			return i;
-		uint64_t rest = ~bk->alnum >> off;
-		if (!rest) {
-			/* the word runs past the block: again from its start, unless it is that long */
-			if (off == 0)
-				return i;
+		i = bk->base + off;
+		if (leave)
+			break;
+		if (off < 64) /* a word across the end of the block: the block from its start */
 			load_block(bk, s, len, i);
-			continue;
-		}
-		unsigned n = (unsigned)__builtin_ctzll(rest), e = off + n;
-		size_t end = bk->base + e;
-		if (bk->stop >> e & 1)
-			return i;
-		t->words[t->nwords++] = hash_ascii_word(s + end, n);
-		/* an anchor (as in end_word), without a branch: the array has room for one more */
-		uint64_t w = ((1ULL << n) - 1) << off;
-		bool digit = bk->digit & w, cap = bk->upper >> off & 1;
-		bool all_caps = !(bk->lower & w) && n > 1;
-		bool anchor = digit || (cap && (!t->sentence_start || all_caps));
-		t->aw[t->naw] = t->nwords - 1;
-		t->naw += anchor && t->naw <= FM_DD_MAX_ANCHORS;
-		t->sentence_start = false;
-		i = end;
 	}
+	t->nwords = (uint32_t)(wp - t->words);
+	t->sentence_start = ss;
+	return i;
 }
 #else
 struct dd_block {
