@@ -193,6 +193,11 @@ static inline const struct dd_cpinfo *cp_info(struct dd_sketch *sk, uint32_t cp)
  * the stored hashes (second pass). The per-word mixing then no longer competes with the
  * tokenizer for registers, and the sampling rate is known before a shingle is stored. The
  * values are those of a single pass: same hashes, same order.
+ *
+ * One exception: the fingerprint is a serial chain (each link a multiply-heavy mix of the
+ * previous one, ~14 cycles a word) with little work to overlap it in the second pass, so the
+ * tokenizer's fast path (below) takes it along, a link for each word it finds, and the
+ * second pass only finishes it. Its latency then hides under the tokenizer's work.
  */
 
 /* The tokenizer's state, a local the compiler keeps in registers (nothing takes its address
@@ -209,7 +214,17 @@ struct tok {
 	uint32_t nchars;
 	uint32_t seen;
 	bool on;
+	/* words[0..fpn) are mixed (dd_mix64, in place) and chained into the fingerprint fp: the
+	 * fast path takes the chain along, a link a word (fp_link) */
+	uint64_t fp;
+	uint32_t fpn;
 };
+
+/* A link of the fingerprint chain: fp after the word of mixed hash h. */
+static inline uint64_t fp_link(uint64_t fp, uint64_t h)
+{
+	return dd_mix64(fp ^ h) + 0x9e3779b97f4a7c15ULL;
+}
 
 #define W_CAP 0x100u
 
@@ -265,8 +280,9 @@ static bool word_follows(struct dd_sketch *sk, const unsigned char *s, size_t n)
  * the branch that ends a word (or a run of separators) is mispredicted about once a word.
  * Here the bytes of 64-byte blocks are first classified at once into bit masks (letters,
  * digits, sentence breaks, and the bytes left to the general case), word boundaries are then
- * found with bit scans, and each word is hashed in whole 8-byte steps with no branch on its
- * length, so the out-of-order core overlaps the chains of consecutive words.
+ * found with bit scans, and each word is hashed in whole 8-byte steps (one for a word of up
+ * to 8 characters) with no branch on its length, so the out-of-order core overlaps the
+ * chains of consecutive words.
  *
  * Only the plainest words are taken: ASCII letters and digits ended by an ASCII separator.
  * Anything that may change a word (an apostrophe, a byte beyond ASCII) or that is near an edge
@@ -274,6 +290,15 @@ static bool word_follows(struct dd_sketch *sk, const unsigned char *s, size_t n)
  * gives the same hashes and flags: the values do not depend on the path.
  */
 #ifdef DD_AVX2
+/* AVX2 (and POPCNT, which every CPU with AVX2 has), at run time */
+static bool have_avx2(void)
+{
+	static int avx2 = -1; /* a benign race: every thread finds the same */
+	if (avx2 < 0)
+		avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+	return avx2;
+}
+
 struct dd_block {
 	size_t base;    /* the masks are those of s[base..base + 64): bit k is byte base + k */
 	uint64_t alnum; /* ASCII letters and digits */
@@ -391,7 +416,8 @@ ALWAYS_INLINE uint64_t hash_ascii_word(const unsigned char *end, uint32_t n)
 ALWAYS_INLINE size_t fast_words(struct tok *t, struct dd_block *bk, const unsigned char *s,
                                 size_t len, size_t i)
 {
-	uint64_t *wp = t->words + t->nwords;
+	uint64_t *wp = t->words + t->nwords, fp = t->fp;
+	uint32_t fpn = t->fpn;
 	bool ss = t->sentence_start;
 	for (;;) {
 		if (i - bk->base >= 64) {
@@ -433,6 +459,11 @@ ALWAYS_INLINE size_t fast_words(struct tok *t, struct dd_block *bk, const unsign
 				break;
 			}
 			*wp++ = hash_ascii_word(p + e, n);
+			/* a link of the fingerprint chain (for the oldest word not in it): a serial
+			 * chain of ~14 cycles a word, overlapped here with the tokenizer's work */
+			uint64_t mixed = dd_mix64(t->words[fpn]);
+			t->words[fpn++] = mixed;
+			fp = fp_link(fp, mixed);
 			/* an anchor, without a branch: the array has room for one more */
 			bool anchor = (bk->anchor >> e | (bk->cap >> e & !ss)) & 1;
 			t->aw[t->naw] = (uint32_t)(wp - t->words) - 1;
@@ -447,6 +478,8 @@ ALWAYS_INLINE size_t fast_words(struct tok *t, struct dd_block *bk, const unsign
 			load_block(bk, s, len, i);
 	}
 	t->nwords = (uint32_t)(wp - t->words);
+	t->fp = fp;
+	t->fpn = fpn;
 	t->sentence_start = ss;
 	return i;
 }
@@ -588,24 +621,18 @@ static int reserve(void **arr, uint32_t *cap, size_t n, size_t size)
 }
 
 /* The second pass: the word hashes are mixed (in place: the anchors need them), chained into
- * the fingerprint, and their 3-shingles kept when 0 mod the rate. Returns the fingerprint. */
-static uint64_t shingle_words_scalar(uint64_t *w, uint32_t n, uint32_t *samples, uint32_t rate,
-                                     uint32_t *nsamples)
+ * the fingerprint, and their 3-shingles kept when 0 mod the rate. w[0..from) are mixed and
+ * chained into fp already (the tokenizer's fast path). Returns the fingerprint. */
+static uint64_t shingle_words_scalar(uint64_t *w, uint32_t n, uint32_t from, uint64_t fp,
+                                     uint32_t *samples, uint32_t rate, uint32_t *nsamples)
 {
-	uint64_t fp = 0, w1 = 0, w2 = 0;
-	uint32_t k = 0, mask = rate - 1;
-	uint32_t j = 0;
-	for (; j < n && j < 2; j++) {
-		uint64_t h = dd_mix64(w[j]);
-		w[j] = h;
-		fp = dd_mix64(fp ^ h) + 0x9e3779b97f4a7c15ULL;
-		w2 = w1;
-		w1 = h;
+	for (uint32_t j = from; j < n; j++) {
+		w[j] = dd_mix64(w[j]);
+		fp = fp_link(fp, w[j]);
 	}
-	for (; j < n; j++) {
-		uint64_t h = dd_mix64(w[j]);
-		w[j] = h;
-		fp = dd_mix64(fp ^ h) + 0x9e3779b97f4a7c15ULL;
+	uint32_t k = 0, mask = rate - 1;
+	for (uint32_t j = 0; j + 2 < n; j++) {
+		uint64_t w2 = w[j], w1 = w[j + 1], h = w[j + 2];
 		uint64_t s = dd_mix64(w2 * 0x9e3779b97f4a7c15ULL ^ (w1 << 1 | w1 >> 63) ^
 		                      (h * 0xc2b2ae3d27d4eb4fULL));
 		uint32_t v = (uint32_t)(s >> 32);
@@ -613,8 +640,6 @@ static uint64_t shingle_words_scalar(uint64_t *w, uint32_t n, uint32_t *samples,
 		/* stored always and counted when kept: no branch to mispredict on a random hash */
 		samples[k] = v;
 		k += (v & mask) == 0;
-		w2 = w1;
-		w1 = h;
 	}
 	*nsamples = k;
 	return fp;
@@ -660,25 +685,25 @@ static const uint8_t left_pack[16][16] = {
 };
 
 __attribute__((target("avx2,popcnt"))) static uint64_t
-shingle_words_avx2(uint64_t *w, uint32_t n, uint32_t *samples, uint32_t rate, uint32_t *nsamples)
+shingle_words_avx2(uint64_t *w, uint32_t n, uint32_t from, uint64_t fp, uint32_t *samples,
+                   uint32_t rate, uint32_t *nsamples)
 {
-	uint32_t j = 0;
+	uint32_t j = from;
 	for (; j + 4 <= n; j += 4) {
 		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(w + j));
 		_mm256_storeu_si256((__m256i *)(void *)(w + j), mix64x4(x));
 	}
 	for (; j < n; j++)
 		w[j] = dd_mix64(w[j]);
-	/* shingle j: words j, j+1, j+2. The fingerprint is a serial chain (~14 cycles a word)
-	 * with little work: it goes along, 4 words an iteration, so that the shingles are
+	/* shingle j: words j, j+1, j+2. The rest of the fingerprint chain (serial, ~14 cycles a
+	 * word, with little work) goes along, 4 words an iteration, so that the shingles are
 	 * computed in its shadow rather than after it. */
-	uint64_t fp = 0;
-	uint32_t k = 0, mask = rate - 1, ns = n >= 2 ? n - 2 : 0;
+	uint32_t jf = from, k = 0, mask = rate - 1, ns = n >= 2 ? n - 2 : 0;
 	const __m128i vmask = _mm_set1_epi32((int)mask), zero = _mm_setzero_si128();
 	const __m256i odd = _mm256_setr_epi32(1, 3, 5, 7, 0, 2, 4, 6);
 	for (j = 0; j + 4 <= ns; j += 4) {
-		for (uint32_t f = j; f < j + 4; f++)
-			fp = dd_mix64(fp ^ w[f]) + 0x9e3779b97f4a7c15ULL;
+		for (uint32_t end = jf + 4 < n ? jf + 4 : n; jf < end; jf++)
+			fp = fp_link(fp, w[jf]);
 		__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(w + j));
 		__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(w + j + 1));
 		__m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(w + j + 2));
@@ -695,8 +720,8 @@ shingle_words_avx2(uint64_t *w, uint32_t n, uint32_t *samples, uint32_t rate, ui
 		_mm_storeu_si128((__m128i *)(void *)(samples + k), v); /* room: k + 4 <= j + 4 <= n */
 		k += (uint32_t)__builtin_popcount(keep);
 	}
-	for (uint32_t f = j; f < n; f++)
-		fp = dd_mix64(fp ^ w[f]) + 0x9e3779b97f4a7c15ULL;
+	for (; jf < n; jf++)
+		fp = fp_link(fp, w[jf]);
 	for (; j < ns; j++) {
 		uint64_t w2 = w[j], w1 = w[j + 1], h = w[j + 2];
 		uint64_t s = dd_mix64(w2 * 0x9e3779b97f4a7c15ULL ^ (w1 << 1 | w1 >> 63) ^
@@ -711,17 +736,14 @@ shingle_words_avx2(uint64_t *w, uint32_t n, uint32_t *samples, uint32_t rate, ui
 }
 #endif
 
-static uint64_t shingle_words(uint64_t *w, uint32_t n, uint32_t *samples, uint32_t rate,
-                              uint32_t *nsamples)
+static uint64_t shingle_words(uint64_t *w, uint32_t n, uint32_t from, uint64_t fp,
+                              uint32_t *samples, uint32_t rate, uint32_t *nsamples)
 {
 #ifdef DD_AVX2
-	static int avx2 = -1; /* a benign race: every thread finds the same */
-	if (avx2 < 0)
-		avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
-	if (avx2)
-		return shingle_words_avx2(w, n, samples, rate, nsamples);
+	if (have_avx2())
+		return shingle_words_avx2(w, n, from, fp, samples, rate, nsamples);
 #endif
-	return shingle_words_scalar(w, n, samples, rate, nsamples);
+	return shingle_words_scalar(w, n, from, fp, samples, rate, nsamples);
 }
 
 int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t max_text)
@@ -754,10 +776,7 @@ int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t ma
 	t.aw = sk->anchors; /* anchor word indices first, anchor pairs in their place below */
 	t.sentence_start = true;
 #ifdef DD_AVX2
-	static int avx2 = -1; /* a benign race: every thread finds the same */
-	if (avx2 < 0)
-		avx2 = __builtin_cpu_supports("avx2");
-	if (avx2) {
+	if (have_avx2()) {
 		/* nothing loaded yet: i - base wraps around (above 64) until len, all stops there */
 		struct dd_block bk = {.base = len, .stop = ~0ULL};
 		if (nul_end)
@@ -774,7 +793,8 @@ int dd_sketch_text(struct dd_sketch *sk, const char *text, size_t len, size_t ma
 	/* short texts keep a denser sample: one in 4 shingles of 60 words is too little evidence
 	 * (rate 4 keeps those 0 mod 4, the others are a dense sample of a short text) */
 	sk->rate = t.nwords < FM_DD_DENSE_WORDS / 2 ? 1 : t.nwords < FM_DD_DENSE_WORDS ? 2 : 4;
-	uint64_t fp = shingle_words(sk->words, t.nwords, sk->samples, sk->rate, &sk->nsamples);
+	uint64_t fp = shingle_words(sk->words, t.nwords, t.fpn, t.fp, sk->samples, sk->rate,
+	                            &sk->nsamples);
 	/* anchor pairs: consecutive anchor words (their hashes now mixed) */
 	uint32_t na = 0;
 	for (uint32_t j = 1; j < t.naw; j++) {

@@ -255,6 +255,61 @@ static void test_tokenizer(void)
 		dd_sketch_free(all[i]);
 }
 
+/* The tokenizer's fast path (plain ASCII words between ASCII separators, where the CPU has
+ * it) and its general case agree: words between EN SPACEs (U+2002: neither a word character
+ * nor a sentence break) all go the general way, the same words between spaces mostly the
+ * fast one, at every offset of its 64-byte blocks. */
+static void test_tokenizer_paths(void)
+{
+	static const char *seps[] = {" ", " ", " ", " ", ", ", ". ", "\n", " (", ") ", "; ", " \"", "*"};
+	size_t cap = 3000 * 100 + 100, alen = 0, blen = 0; /* words of up to 90 bytes */
+	char *a = malloc(cap), *b = malloc(cap);
+	uint32_t r = 12345;
+	if (!a || !b)
+		abort();
+	memset(a, ' ', 70); /* room for the offsets below */
+	alen = 70;
+	for (int w = 0; w < 3000; w++) {
+		r = r * 1103515245u + 12345u;
+		size_t n = 1 + (r >> 16) % (r % 29 == 0 ? 90 : 11);
+		for (size_t k = 0; k < n; k++) {
+			r = r * 1103515245u + 12345u;
+			unsigned c = (r >> 16) % 80;
+			/* mostly lower case, some capitals (names, acronyms) and figures */
+			char ch = c < 60 ? (char)('a' + c % 26) : c < 72 ? (char)('A' + c % 26) :
+			                                                    (char)('0' + c % 10);
+			a[alen++] = b[blen++] = ch;
+		}
+		const char *sep = seps[(r >> 8) % (sizeof(seps) / sizeof(seps[0]))];
+		size_t sl = strlen(sep);
+		memcpy(a + alen, sep, sl);
+		alen += sl;
+		/* the same separator with EN SPACE for spaces */
+		for (size_t k = 0; k < sl; k++) {
+			if (sep[k] == ' ') {
+				memcpy(b + blen, "\xe2\x80\x82", 3);
+				blen += 3;
+			} else {
+				b[blen++] = sep[k];
+			}
+		}
+	}
+	a[alen] = b[blen] = '\0';
+	struct dd_sketch y = sketch_of(b, blen, 0);
+	CHECK(y.nwords == 3000 && y.nanchors > 10, "%u words, %u anchor pairs", y.nwords,
+	      y.nanchors);
+	for (size_t off = 0; off <= 70; off++) {
+		struct dd_sketch x = sketch_of(a + off, alen - off, 0);
+		CHECK(same_sketch(&x, &y), "offset %zu: %u vs %u words, %u vs %u anchor pairs, "
+		      "fp %llx vs %llx", off, x.nwords, y.nwords, x.nanchors, y.nanchors,
+		      (unsigned long long)x.fp, (unsigned long long)y.fp);
+		dd_sketch_free(&x);
+	}
+	dd_sketch_free(&y);
+	free(a);
+	free(b);
+}
+
 /* --- the saved index: a file of another format version is reported and ignored --- */
 
 static void test_state_version(void)
@@ -320,6 +375,7 @@ int main(void)
 {
 	test_postings();
 	test_tokenizer();
+	test_tokenizer_paths();
 	test_state_version();
 	if (failures) {
 		fprintf(stderr, "%d checks failed\n", failures);
