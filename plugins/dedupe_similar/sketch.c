@@ -620,6 +620,28 @@ static int reserve(void **arr, uint32_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+/* The sample of the shingle of mixed words w2 w1 h (never 0), and the one loop that keeps
+ * those 0 mod the rate: stored always and counted when kept, no branch to mispredict on a
+ * random hash. The AVX2 loop below computes the same four at a time. */
+static inline uint32_t shingle_sample(uint64_t w2, uint64_t w1, uint64_t h)
+{
+	uint64_t s = dd_mix64(w2 * 0x9e3779b97f4a7c15ULL ^ (w1 << 1 | w1 >> 63) ^
+	                      (h * 0xc2b2ae3d27d4eb4fULL));
+	uint32_t v = (uint32_t)(s >> 32);
+	return v ? v : 1;
+}
+
+static inline uint32_t keep_samples(const uint64_t *w, uint32_t from, uint32_t ns,
+                                    uint32_t *samples, uint32_t k, uint32_t mask)
+{
+	for (uint32_t j = from; j < ns; j++) {
+		uint32_t v = shingle_sample(w[j], w[j + 1], w[j + 2]);
+		samples[k] = v;
+		k += (v & mask) == 0;
+	}
+	return k;
+}
+
 /* The second pass: the word hashes are mixed (in place: the anchors need them), chained into
  * the fingerprint, and their 3-shingles kept when 0 mod the rate. w[0..from) are mixed and
  * chained into fp already (the tokenizer's fast path). Returns the fingerprint. */
@@ -630,18 +652,7 @@ static uint64_t shingle_words_scalar(uint64_t *w, uint32_t n, uint32_t from, uin
 		w[j] = dd_mix64(w[j]);
 		fp = fp_link(fp, w[j]);
 	}
-	uint32_t k = 0, mask = rate - 1;
-	for (uint32_t j = 0; j + 2 < n; j++) {
-		uint64_t w2 = w[j], w1 = w[j + 1], h = w[j + 2];
-		uint64_t s = dd_mix64(w2 * 0x9e3779b97f4a7c15ULL ^ (w1 << 1 | w1 >> 63) ^
-		                      (h * 0xc2b2ae3d27d4eb4fULL));
-		uint32_t v = (uint32_t)(s >> 32);
-		v = v ? v : 1;
-		/* stored always and counted when kept: no branch to mispredict on a random hash */
-		samples[k] = v;
-		k += (v & mask) == 0;
-	}
-	*nsamples = k;
+	*nsamples = keep_samples(w, 0, n >= 2 ? n - 2 : 0, samples, 0, rate - 1);
 	return fp;
 }
 
@@ -722,16 +733,7 @@ shingle_words_avx2(uint64_t *w, uint32_t n, uint32_t from, uint64_t fp, uint32_t
 	}
 	for (; jf < n; jf++)
 		fp = fp_link(fp, w[jf]);
-	for (; j < ns; j++) {
-		uint64_t w2 = w[j], w1 = w[j + 1], h = w[j + 2];
-		uint64_t s = dd_mix64(w2 * 0x9e3779b97f4a7c15ULL ^ (w1 << 1 | w1 >> 63) ^
-		                      (h * 0xc2b2ae3d27d4eb4fULL));
-		uint32_t v = (uint32_t)(s >> 32);
-		v = v ? v : 1;
-		samples[k] = v;
-		k += (v & mask) == 0;
-	}
-	*nsamples = k;
+	*nsamples = keep_samples(w, j, ns, samples, k, mask);
 	return fp;
 }
 #endif
