@@ -556,6 +556,26 @@ invalid:
 
 static json_t *parse_value(struct parser *ps, int depth);
 
+/* After a member or an element: a ',' (1: another follows, whitespace skipped), the closing
+ * character (0, consumed) or an error (-1, reported). */
+static int next_item(struct parser *ps, char close)
+{
+	skip_ws(ps);
+	if (ps->p < ps->end && *ps->p == ',') {
+		ps->p++;
+		skip_ws(ps);
+		return 1;
+	}
+	if (ps->p < ps->end && *ps->p == (uchar)close) {
+		ps->p++;
+		return 0;
+	}
+	fail(ps, ps->p, ps->p >= ps->end ? json_error_premature_end_of_input
+	                                 : json_error_invalid_syntax,
+	     close == '}' ? "'}' expected" : "']' expected");
+	return -1;
+}
+
 static json_t *parse_object(struct parser *ps, int depth)
 {
 	json_t *obj = json_object();
@@ -625,20 +645,11 @@ static json_t *parse_object(struct parser *ps, int depth)
 			fail(ps, ps->p, json_error_out_of_memory, "out of memory");
 			goto error;
 		}
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			skip_ws(ps);
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == '}') {
-			ps->p++;
+		int more = next_item(ps, '}');
+		if (more == 0)
 			return obj;
-		}
-		fail(ps, ps->p, ps->p >= ps->end ? json_error_premature_end_of_input
-		                                 : json_error_invalid_syntax,
-		     "'}' expected");
-		goto error;
+		if (more < 0)
+			goto error;
 	}
 error:
 	json_decref(obj);
@@ -666,20 +677,11 @@ static json_t *parse_array(struct parser *ps, int depth)
 			fail(ps, ps->p, json_error_out_of_memory, "out of memory");
 			goto error;
 		}
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			skip_ws(ps);
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == ']') {
-			ps->p++;
+		int more = next_item(ps, ']');
+		if (more == 0)
 			return arr;
-		}
-		fail(ps, ps->p, ps->p >= ps->end ? json_error_premature_end_of_input
-		                                 : json_error_invalid_syntax,
-		     "']' expected");
-		goto error;
+		if (more < 0)
+			goto error;
 	}
 error:
 	json_decref(arr);
