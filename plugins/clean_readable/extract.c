@@ -1250,6 +1250,25 @@ static int walk(struct seg *s, xmlNodePtr root)
 
 /* ---- scoring ----------------------------------------------------------------------- */
 
+/* Whether s[0..len), leading spaces and newlines skipped, starts with one of the phrases
+ * (lower case, at most 63 bytes), ignoring ASCII case. */
+static bool starts_with_any(const char *s, size_t len, const char *const *phrases, size_t n)
+{
+	char low[64];
+	size_t k = 0;
+	for (size_t i = 0; i < len && k + 1 < sizeof(low); i++) {
+		char c = s[i];
+		if (k == 0 && (c == ' ' || c == '\n'))
+			continue;
+		low[k++] = (char)tolower((unsigned char)c);
+	}
+	low[k] = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(low, phrases[i], strlen(phrases[i])))
+			return true;
+	return false;
+}
+
 /* Short fixed phrases that are navigation or calls to action even inside an article. */
 static bool is_cta(const char *s, size_t len)
 {
@@ -1266,19 +1285,7 @@ static bool is_cta(const char *s, size_t len)
 		"last modified", "reporting by", "editing by", "tags:", "topics:", "filed under",
 		"by ", "source:", "credit:",
 	};
-	char low[64];
-	size_t k = 0;
-	for (size_t i = 0; i < len && k + 1 < sizeof(low); i++) {
-		char c = s[i];
-		if (k == 0 && (c == ' ' || c == '\n'))
-			continue;
-		low[k++] = (char)tolower((unsigned char)c);
-	}
-	low[k] = 0;
-	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
-		if (!strncmp(low, phrases[i], strlen(phrases[i])))
-			return true;
-	return false;
+	return starts_with_any(s, len, phrases, sizeof(phrases) / sizeof(phrases[0]));
 }
 
 /* Text that is not prose: a cookie/consent notice, or markup that the page escaped into text
@@ -1322,19 +1329,7 @@ static bool is_stop_heading(const char *s, size_t len)
 		"articoli correlati", "ver también", "más noticias", "tell us what you think",
 		"what do you think", "have your say",
 	};
-	char low[64];
-	size_t k = 0;
-	for (size_t i = 0; i < len && k + 1 < sizeof(low); i++) {
-		char c = s[i];
-		if (k == 0 && (c == ' ' || c == '\n'))
-			continue;
-		low[k++] = (char)tolower((unsigned char)c);
-	}
-	low[k] = 0;
-	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
-		if (!strncmp(low, phrases[i], strlen(phrases[i])))
-			return true;
-	return false;
+	return starts_with_any(s, len, phrases, sizeof(phrases) / sizeof(phrases[0]));
 }
 
 static double block_value(const struct seg *s, struct block *b)
