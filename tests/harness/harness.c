@@ -13,8 +13,6 @@
 #include "options.h"
 #include "util.h"
 
-int fmt_failures;
-
 struct fmt_stage {
 	struct fm_loader loader;
 	fm_instance *inst;
@@ -111,16 +109,6 @@ void fmt_stage_close(fmt_stage *s)
 	}
 	fm_loader_fini(&s->loader);
 	free(s);
-}
-
-int fmt_done(const char *test_name)
-{
-	if (fmt_failures) {
-		fprintf(stderr, "%s: %d check(s) failed\n", test_name, fmt_failures);
-		return 1;
-	}
-	fprintf(stderr, "%s: all checks passed\n", test_name);
-	return 0;
 }
 
 char *fmt_read_data(const char *relpath, size_t *len)

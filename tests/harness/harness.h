@@ -36,26 +36,8 @@ int fmt_stage_process_str(fmt_stage *s, const char *json_text, json_t **out, jso
 /* Call flush() then fini(); removes a temporary state dir. */
 void fmt_stage_close(fmt_stage *s);
 
-/* Checks: count failures, print file:line and the condition, never abort. */
-extern int fmt_failures;
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-			fmt_failures++;                                                          \
-		}                                                                                \
-	} while (0)
-#define CHECK_STR(a, b)                                                                          \
-	do {                                                                                     \
-		const char *a_ = (a), *b_ = (b);                                                 \
-		if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                         \
-			fprintf(stderr, "%s:%d: CHECK_STR failed: %s == %s\n  got:      %s\n  expected: %s\n", \
-			        __FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
-			fmt_failures++;                                                          \
-		}                                                                                \
-	} while (0)
-/* End of main(): prints a summary, returns the exit status. */
-int fmt_done(const char *test_name);
+/* CHECK, CHECK_STR, fmt_failures and fmt_done() */
+#include "check.h"
 
 /* Read a whole file from tests/data (FM_TEST_DATA_DIR, set by meson) into a NUL-terminated
  * buffer; aborts on failure. *len may be NULL. Caller frees. */

@@ -7,18 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "boiler.h"
 #include "extract.h"
 #include "text.h"
 
-static int failures;
-#define CHECK(c)                                                                                 \
-	do {                                                                                     \
-		if (!(c)) {                                                                      \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);      \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
 
 static const char *fmt(time_t t)
 {
@@ -199,10 +192,5 @@ int main(void)
 	test_text();
 	test_charsets();
 	test_huge_and_deep();
-	if (failures) {
-		fprintf(stderr, "clean_readable_unit: %d failed\n", failures);
-		return 1;
-	}
-	printf("clean_readable_unit: all passed\n");
-	return 0;
+	return fmt_done("clean_readable_unit");
 }

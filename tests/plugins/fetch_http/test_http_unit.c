@@ -10,28 +10,12 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "check.h"
 #include "discover.h"
 #include "http.h"
 #include "http_charset.h"
 #include "httpd_ctl.h"
 
-static int failures;
-#define CHECK(c)                                                                                 \
-	do {                                                                                     \
-		if (!(c)) {                                                                      \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);      \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
-#define CHECK_STR(a, b)                                                                          \
-	do {                                                                                     \
-		const char *a_ = (a), *b_ = (b);                                                 \
-		if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                         \
-			fprintf(stderr, "%s:%d: %s == %s\n  got:      %s\n  expected: %s\n",       \
-			        __FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
 
 static void test_redact(void)
 {
@@ -331,9 +315,8 @@ int main(void)
 		test_client(&d);
 		httpd_stop(&d);
 	} else {
-		failures++;
+		fmt_failures++;
 	}
 	curl_global_cleanup();
-	printf("%d failed\n", failures);
-	return failures ? 1 : 0;
+	return fmt_done("fetch_http_client");
 }

@@ -8,29 +8,12 @@
 
 #include <jansson.h>
 
+#include "check.h"
 #include "date.h"
 #include "feed.h"
 #include "html_sanitize.h"
 #include "url.h"
 
-static int failures;
-
-#define CHECK(c)                                                                                 \
-	do {                                                                                     \
-		if (!(c)) {                                                                      \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);      \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
-#define CHECK_STR(a, b)                                                                          \
-	do {                                                                                     \
-		const char *a_ = (a), *b_ = (b);                                                 \
-		if (!a_ || !b_ || strcmp(a_, b_)) {                                              \
-			fprintf(stderr, "%s:%d: %s\n  got:      %s\n  expected: %s\n", __FILE__,     \
-			        __LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)");              \
-			failures++;                                                              \
-		}                                                                                \
-	} while (0)
 
 static char *read_fixture(const char *name, size_t *len)
 {
@@ -351,7 +334,7 @@ static void check_date(const char *in, const char *want)
 	if (!want) {
 		if (t != -1) {
 			fprintf(stderr, "date %s: expected unparseable\n", in);
-			failures++;
+			fmt_failures++;
 		}
 		return;
 	}
@@ -360,7 +343,7 @@ static void check_date(const char *in, const char *want)
 		fm_date_format(t, buf);
 	if (strcmp(buf, want)) {
 		fprintf(stderr, "date %s: got %s, expected %s\n", in, buf, want);
-		failures++;
+		fmt_failures++;
 	}
 }
 
@@ -518,6 +501,5 @@ int main(void)
 	test_urls();
 	test_sanitize();
 	test_command();
-	printf("%d failed\n", failures);
-	return failures ? 1 : 0;
+	return fmt_done("fetch_http_feed");
 }
