@@ -15,10 +15,10 @@
 /* --- in-process messages --- */
 
 struct local_block {
-	json_t *env;
+	struct fm_env env; /* env.rep: a reference of the block's */
 	void *prepared;
 	void (*release)(void *prepared);
-	size_t n;
+	size_t n, cap;
 	json_t *docs[];
 };
 
@@ -46,32 +46,84 @@ static void local_key_init(void)
 	local_key[0] = 0;
 }
 
-int fm_msg_send_local(void *sock, json_t *env, json_t *const *docs, size_t n, void *prepared,
-                      void (*release)(void *prepared), int flags)
+static struct local_block *block_new(size_t cap)
+{
+	struct local_block *b = malloc(sizeof(*b) + (cap ? cap : 1) * sizeof(b->docs[0]));
+	if (b)
+		b->cap = cap ? cap : 1;
+	return b;
+}
+
+/* Fill b with env and docs (references as they are) and send it; on failure b is untouched
+ * but for what was filled, which the caller takes back. */
+static int send_block(void *sock, struct local_block *b, const struct fm_env *env,
+                      json_t *const *docs, size_t n, int flags)
 {
 	pthread_once(&local_key_once, local_key_init);
-	struct local_block *b = malloc(sizeof(*b) + n * sizeof(b->docs[0]));
-	if (!b)
-		return -ENOMEM;
-	b->env = env;
-	b->prepared = prepared;
-	b->release = release;
+	b->env = *env;
 	b->n = n;
 	for (size_t i = 0; i < n; i++)
 		b->docs[i] = docs[i];
 	zmq_msg_t f;
-	if (zmq_msg_init_size(&f, LOCAL_FRAME_SIZE) != 0) {
-		free(b);
+	if (zmq_msg_init_size(&f, LOCAL_FRAME_SIZE) != 0)
 		return -errno;
-	}
 	memcpy(zmq_msg_data(&f), local_key, LOCAL_KEY_SIZE);
 	memcpy((char *)zmq_msg_data(&f) + LOCAL_KEY_SIZE, &b, sizeof(b));
 	if (zmq_msg_send(&f, sock, flags) < 0) {
 		int e = errno;
 		zmq_msg_close(&f);
-		free(b);
 		return -e;
 	}
+	return 0;
+}
+
+int fm_msg_send_local(void *sock, const struct fm_env *env, json_t *const *docs, size_t n,
+                      void *prepared, void (*release)(void *prepared), int flags)
+{
+	struct local_block *b = block_new(n);
+	if (!b)
+		return -ENOMEM;
+	b->prepared = prepared;
+	b->release = release;
+	int rc = send_block(sock, b, env, docs, n, flags);
+	if (rc != 0)
+		free(b);
+	return rc;
+}
+
+int fm_msg_reply_local(void *sock, struct fm_msg *m, const struct fm_env *env,
+                       json_t *const *docs, size_t n, int flags)
+{
+	struct local_block *b = m->block;
+	if (!m->local || !b)
+		return -EINVAL;
+	/* what the answer replaces: the documents nobody took, the envelope's report */
+	for (size_t i = 0; i < b->n; i++) {
+		json_decref(b->docs[i]);
+		b->docs[i] = NULL;
+	}
+	b->n = 0;
+	m->ndocs = 0;
+	json_decref(b->env.rep);
+	b->env.rep = NULL;
+	struct local_block *to = b;
+	if (n > b->cap && !(to = block_new(n)))
+		return -ENOMEM; /* more documents than the hub sent: a block of this thread's */
+	to->prepared = m->prepared;
+	to->release = m->release;
+	int rc = send_block(sock, to, env, docs, n, flags);
+	if (rc != 0) {
+		for (size_t i = 0; i < n; i++)
+			to->docs[i] = NULL;
+		to->n = 0;
+		to->env.rep = NULL;
+		if (to != b)
+			free(to);
+		return rc;
+	}
+	if (to != b)
+		free(b);
+	memset(m, 0, sizeof(*m));
 	return 0;
 }
 
@@ -111,12 +163,122 @@ void fm_msg_free(struct fm_msg *m)
 	/* Documents nobody took (an answer the hub ignores) are released here. */
 	for (size_t i = 0; m->local && i < m->ndocs; i++)
 		json_decref(m->docs[i]);
+	if (m->local && m->block)
+		json_decref(((struct local_block *)m->block)->env.rep);
 	free(m->block);
-	json_decref(m->env);
+	json_decref(m->head);
 	for (size_t i = 0; i < m->nframes; i++)
 		zmq_msg_close(&m->frames[i]);
 	free(m->frames);
 	memset(m, 0, sizeof(*m));
+}
+
+/* --- the envelope as JSON (between processes) --- */
+
+static const char *const status_names[] = {
+	[FM_PASS] = "pass", [FM_DONE] = "done", [FM_DROP] = "drop", [FM_RETRY] = "retry",
+	[FM_ERROR] = "error",
+};
+
+const char *fm_status_name(int status)
+{
+	if (status < FM_PASS || status > FM_ERROR)
+		return "invalid";
+	return status_names[status];
+}
+
+int fm_status_parse(const char *name)
+{
+	for (int s = FM_PASS; name && s <= FM_ERROR; s++)
+		if (strcmp(name, status_names[s]) == 0)
+			return s;
+	return FM_ERROR;
+}
+
+static const char *const type_names[] = {
+	[FM_MSG_DOC] = "doc", [FM_MSG_RES] = "res", [FM_MSG_HELLO] = "hello",
+};
+
+static json_int_t int_of(const json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+/* Frame 0 (parsed) into env, whose strings and rep then point into it. -1: not an envelope of
+ * this wire version. */
+static int decode_env(const json_t *o, struct fm_env *env)
+{
+	memset(env, 0, sizeof(*env));
+	if (!json_is_object(o) || !json_is_integer(json_object_get(o, "v")) ||
+	    int_of(o, "v") != FM_WIRE_VERSION)
+		return -1;
+	const char *t = json_string_value(json_object_get(o, "t"));
+	for (int k = FM_MSG_DOC; t && k <= FM_MSG_HELLO; k++)
+		if (strcmp(t, type_names[k]) == 0)
+			env->type = (enum fm_msg_type)k;
+	env->hop = (uint64_t)int_of(o, "hop");
+	env->src = json_string_value(json_object_get(o, "src"));
+	env->fetch = int_of(o, "fetch");
+	env->att = (int)int_of(o, "att");
+	env->stage = json_string_value(json_object_get(o, "stage"));
+	env->w = (int)int_of(o, "w");
+	env->pid = int_of(o, "pid");
+	env->status = fm_status_parse(json_string_value(json_object_get(o, "st")));
+	env->rep = json_object_get(o, "rep");
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)json_object_get(o, "cnt"), k, v)
+	{
+		if (env->ncounts == FM_ENV_MAX_COUNTS || !json_is_integer(v))
+			continue;
+		env->counts[env->ncounts++] = (struct fm_count){k, json_integer_value(v)};
+	}
+	return 0;
+}
+
+static json_t *encode_env(const struct fm_env *env)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	bool ok = json_object_set_new(o, "v", json_integer(FM_WIRE_VERSION)) == 0;
+	if (env->type >= FM_MSG_DOC && env->type <= FM_MSG_HELLO)
+		ok = ok && json_object_set_new(o, "t", json_string(type_names[env->type])) == 0;
+	switch (env->type) {
+	case FM_MSG_DOC:
+		ok = ok && json_object_set_new(o, "hop", json_integer((json_int_t)env->hop)) == 0 &&
+		     json_object_set_new(o, "src", json_string(env->src ? env->src : "")) == 0 &&
+		     json_object_set_new(o, "fetch", json_integer(env->fetch)) == 0 &&
+		     json_object_set_new(o, "att", json_integer(env->att)) == 0;
+		break;
+	case FM_MSG_RES:
+		ok = ok && json_object_set_new(o, "stage", json_string(env->stage ? env->stage : "")) == 0 &&
+		     json_object_set_new(o, "w", json_integer(env->w)) == 0 &&
+		     json_object_set_new(o, "hop", json_integer((json_int_t)env->hop)) == 0 &&
+		     json_object_set_new(o, "st", json_string(fm_status_name(env->status))) == 0;
+		if (ok && env->rep)
+			ok = json_object_set(o, "rep", env->rep) == 0;
+		if (ok && env->ncounts) {
+			json_t *cnt = json_object();
+			ok = cnt && json_object_set_new(o, "cnt", cnt) == 0;
+			for (size_t i = 0; ok && i < env->ncounts; i++)
+				ok = json_object_set_new(cnt, env->counts[i].name,
+				                         json_integer(env->counts[i].delta)) == 0;
+		}
+		break;
+	case FM_MSG_HELLO:
+		ok = ok && json_object_set_new(o, "stage", json_string(env->stage ? env->stage : "")) == 0 &&
+		     json_object_set_new(o, "w", json_integer(env->w)) == 0 &&
+		     json_object_set_new(o, "pid", json_integer(env->pid)) == 0;
+		break;
+	default:
+		break;
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 static int more_frames(void *sock)
@@ -143,17 +305,17 @@ int fm_msg_recv(void *sock, struct fm_msg *m, int flags)
 		zmq_msg_close(&part);
 		m->local = true;
 		m->block = b;
-		m->env = b->env;
+		m->env = &b->env;
 		m->docs = b->docs;
 		m->ndocs = b->n;
 		m->prepared = b->prepared;
 		m->release = b->release;
 		return 0;
 	}
-	m->env = fm_json_parse(zmq_msg_data(&part), zmq_msg_size(&part), NULL);
-	if (!json_is_object(m->env) ||
-	    json_integer_value(json_object_get(m->env, "v")) != FM_WIRE_VERSION)
+	m->head = fm_json_parse(zmq_msg_data(&part), zmq_msg_size(&part), NULL);
+	if (decode_env(m->head, &m->wire) != 0)
 		bad = 1;
+	m->env = &m->wire;
 	zmq_msg_close(&part);
 	size_t cap = 0;
 	while (more_frames(sock)) {
@@ -237,20 +399,23 @@ int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, cons
 	return rc;
 }
 
-static int send_head(void *sock, const json_t *env, bool more, int flags)
+static int send_head(void *sock, const struct fm_env *env, bool more, int flags)
 {
+	json_t *o = encode_env(env);
 	struct fm_jbuf b = FM_JBUF_INIT;
-	if (fm_json_dump(env, &b) != 0) {
+	if (!o || fm_json_dump(o, &b) != 0) {
+		json_decref(o);
 		fm_jbuf_free(&b);
 		return -ENOMEM;
 	}
+	json_decref(o);
 	int rc = zmq_send(sock, b.data, b.len, flags | (more ? ZMQ_SNDMORE : 0));
 	int e = errno;
 	fm_jbuf_free(&b);
 	return rc < 0 ? -e : 0;
 }
-
-int fm_msg_send_frames(void *sock, const json_t *env, zmq_msg_t *frames, size_t n, int flags)
+int fm_msg_send_frames(void *sock, const struct fm_env *env, zmq_msg_t *frames, size_t n,
+                       int flags)
 {
 	/* The first frame decides: once it is accepted, ZeroMQ takes the rest atomically. */
 	int rc = send_head(sock, env, n > 0, flags);
@@ -263,8 +428,8 @@ int fm_msg_send_frames(void *sock, const json_t *env, zmq_msg_t *frames, size_t 
 	return 0;
 }
 
-int fm_msg_send(void *sock, const json_t *env, char *const *docs, const size_t *lens, size_t n,
-                int flags)
+int fm_msg_send(void *sock, const struct fm_env *env, char *const *docs, const size_t *lens,
+                size_t n, int flags)
 {
 	int rc = send_head(sock, env, n > 0, flags);
 	if (rc != 0)

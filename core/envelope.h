@@ -16,10 +16,13 @@
  * bytes are written once by the worker that serialized them and read in place by the next.
  *
  * Between the hub and its worker threads (one process) a message is not encoded at all: it is
- * a single frame holding this process's random key and a pointer to the envelope and the
- * documents as parsed values, whose references go with the message (fm_msg_send_local). The
- * hub parses and serializes, the worker thread only runs the plugin, so the JSON work lands on
- * the hub's core rather than on the stage's. A frame from another process cannot carry the key
+ * a single frame holding this process's random key and a pointer to a block with the envelope
+ * (struct fm_env, as is) and the documents as parsed values, whose references go with the
+ * message (fm_msg_send_local). The worker answers in the same block (fm_msg_reply_local), so
+ * a document's round trip allocates nothing for the envelopes and everything the hub
+ * allocated comes back to the hub to be freed. The hub parses and serializes, the worker
+ * thread only runs the plugin, so the JSON work lands on the hub's core rather than on the
+ * stage's. A frame from another process cannot carry the key
  * (it is drawn at start from getrandom), so a peer on the network cannot make the hub follow a
  * pointer: its frame is read as JSON and refused.
  */
@@ -33,22 +36,59 @@
 #include <jansson.h>
 #include <zmq.h>
 
+#include <feedmill/plugin.h> /* enum fm_status */
+
 struct fm_jbuf;
 
 #define FM_WIRE_VERSION 1
 
-/* A received message: frame 0 parsed, the others kept as ZeroMQ messages; or, from a thread
- * of this process, the envelope and documents as they were sent (local). */
+enum fm_msg_type {
+	FM_MSG_OTHER = 0, /* a "t" this version does not know: ignored */
+	FM_MSG_DOC,
+	FM_MSG_RES,
+	FM_MSG_HELLO,
+};
+
+/* Counters a result carries; an instance keeps at most as many (instance.c). */
+#define FM_ENV_MAX_COUNTS 32
+
+struct fm_count {
+	const char *name; /* a plugin's static string, or a key of the received envelope */
+	int64_t delta;
+};
+
+/* An envelope, decoded: the JSON of frame 0 between processes, this struct as it is between
+ * the threads of one. Which fields mean something depends on the type (the table above). */
+struct fm_env {
+	enum fm_msg_type type;
+	uint64_t hop;       /* doc, res */
+	const char *src;    /* doc */
+	int64_t fetch;      /* doc */
+	int att;            /* doc: 1 on the first delivery */
+	const char *stage;  /* res, hello */
+	int w;              /* res, hello */
+	long long pid;      /* hello */
+	int status;         /* res: enum fm_status */
+	json_t *rep;        /* res: what was reported, or NULL */
+	size_t ncounts;     /* res: counter deltas */
+	struct fm_count counts[FM_ENV_MAX_COUNTS];
+};
+
+/* A received message: its envelope, and its documents as ZeroMQ messages (frames), or, from a
+ * thread of this process, as the values that were sent (local). Strings and rep in env are
+ * valid until fm_msg_free. */
 struct fm_msg {
-	json_t *env;
+	const struct fm_env *env;
 	size_t nframes;   /* document frames */
 	zmq_msg_t *frames;
 	bool local;       /* docs[0..ndocs) instead of frames */
 	json_t **docs;    /* NULL where taken */
 	size_t ndocs;
-	void *block;      /* what holds docs */
-	void *prepared;   /* local: what the sender prepared for the document (plugin.h) */
+	void *block;      /* local: what holds env and docs */
+	void *prepared;   /* local: what the hub prepared for the document (plugin.h) */
 	void (*release)(void *prepared);
+	json_t *head;     /* from another process: frame 0, parsed (owns env's strings) */
+	struct fm_env wire; /* from another process: env points here */
 };
 
 /* Documents in the message, whichever way they came. */
@@ -76,11 +116,12 @@ void fm_msg_free(struct fm_msg *m);
 /* Send the envelope and n document frames as one message; the frames are handed over (each
  * is left empty) when it returns 0. -EAGAIN when the peer cannot take it now and flags has
  * ZMQ_DONTWAIT: nothing was sent and the frames are untouched. */
-int fm_msg_send_frames(void *sock, const json_t *env, zmq_msg_t *frames, size_t n, int flags);
+int fm_msg_send_frames(void *sock, const struct fm_env *env, zmq_msg_t *frames, size_t n,
+                       int flags);
 
 /* The same with documents given as bytes (copied). */
-int fm_msg_send(void *sock, const json_t *env, char *const *docs, const size_t *lens, size_t n,
-                int flags);
+int fm_msg_send(void *sock, const struct fm_env *env, char *const *docs, const size_t *lens,
+                size_t n, int flags);
 
 /* A message owning a malloc'd buffer (freed by ZeroMQ when the last copy is closed). */
 int fm_msg_init_owned(zmq_msg_t *msg, char *data, size_t len);
@@ -94,13 +135,25 @@ int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, cons
 int fm_doc_dump(const json_t *doc, struct fm_jbuf *text, uint64_t max_size, const char *who);
 
 /* Send env and docs[0..n) to a thread of this process, as values, with what was prepared for
- * them (or NULL) and how to free it: the references and prepared move into the message when
- * it returns 0; on failure (-EAGAIN as above) the caller keeps them. */
-int fm_msg_send_local(void *sock, json_t *env, json_t *const *docs, size_t n, void *prepared,
-                      void (*release)(void *prepared), int flags);
+ * them (or NULL) and how to free it: the references (docs, env->rep) and prepared move into the
+ * message when it returns 0; on failure (-EAGAIN as above) the caller keeps them. */
+int fm_msg_send_local(void *sock, const struct fm_env *env, json_t *const *docs, size_t n,
+                      void *prepared, void (*release)(void *prepared), int flags);
+/* Answer local message m with env and docs[0..n), references moving as above. The answer
+ * travels in m's own block when they fit, with what was prepared for m and not taken: so the
+ * block and the prepared value go back to the thread that allocated them and are freed there,
+ * never by this one (a malloc arena of another thread is locked to free into it). m is left
+ * empty on success; on failure fm_msg_free(m) still frees it. */
+int fm_msg_reply_local(void *sock, struct fm_msg *m, const struct fm_env *env,
+                       json_t *const *docs, size_t n, int flags);
 /* Take document i of a local message (the caller owns the reference); NULL if taken. */
 json_t *fm_msg_take_doc(struct fm_msg *m, size_t i);
 /* Take what was prepared for a local message's document (the caller frees it); NULL if none. */
 void *fm_msg_take_prepared(struct fm_msg *m);
+
+/* enum fm_status on the wire: "pass", "done", "drop", "retry", "error". A name this version
+ * does not know parses as FM_ERROR; a number out of range is named "invalid". */
+const char *fm_status_name(int status);
+int fm_status_parse(const char *name);
 
 #endif

@@ -283,15 +283,8 @@ static void hop_retry(struct fm_hub *h, struct hop *p, const char *why, bool qui
 
 static int send_hop(struct fm_hub *h, struct stage_rt *st, struct hop *p)
 {
-	json_t *env = json_object();
-	if (!env)
-		return -ENOMEM;
-	json_object_set_new_nocheck(env, "v", json_integer(FM_WIRE_VERSION));
-	json_object_set_new_nocheck(env, "t", json_string_nocheck("doc"));
-	json_object_set_new_nocheck(env, "hop", json_integer((json_int_t)p->id));
-	json_object_set_new_nocheck(env, "src", json_string(source_name(h, p->source)));
-	json_object_set_new_nocheck(env, "fetch", json_integer((json_int_t)p->fetch));
-	json_object_set_new_nocheck(env, "att", json_integer(p->attempts + 1));
+	struct fm_env env = {.type = FM_MSG_DOC, .hop = p->id, .src = source_name(h, p->source),
+	                     .fetch = p->fetch, .att = p->attempts + 1};
 	int rc;
 	zmq_msg_t frame;
 	if (st->cfg->mode == FM_MODE_THREAD) {
@@ -305,7 +298,6 @@ static int send_hop(struct fm_hub *h, struct stage_rt *st, struct hop *p)
 			        doc ? "not an object" : err.text, doc ? 0 : err.line,
 			        doc ? 0 : err.column);
 			json_decref(doc);
-			json_decref(env);
 			return -EBADMSG;
 		}
 		/* The one worker of a stage keeps its core for process(): what the plugin can do
@@ -316,10 +308,10 @@ static int send_hop(struct fm_hub *h, struct stage_rt *st, struct hop *p)
 			pl = &fm_instance_plugin(st->insts[0])->desc;
 			prep = fm_plugin_prepare(pl, fm_instance_config(st->insts[0]), doc);
 		}
-		rc = fm_msg_send_local(st->push, env, &doc, 1, prep, pl ? pl->release : NULL,
+		rc = fm_msg_send_local(st->push, &env, &doc, 1, prep, pl ? pl->release : NULL,
 		                       ZMQ_DONTWAIT);
 		if (rc == 0)
-			return 0; /* env, doc and prep went with the message */
+			return 0; /* doc and prep went with the message */
 		if (pl)
 			fm_plugin_release(pl, prep);
 		json_decref(doc);
@@ -328,10 +320,9 @@ static int send_hop(struct fm_hub *h, struct stage_rt *st, struct hop *p)
 		zmq_msg_init(&frame);
 		rc = zmq_msg_copy(&frame, &p->doc) == 0 ? 0 : -errno;
 		if (rc == 0)
-			rc = fm_msg_send_frames(st->push, env, &frame, 1, ZMQ_DONTWAIT);
+			rc = fm_msg_send_frames(st->push, &env, &frame, 1, ZMQ_DONTWAIT);
 		zmq_msg_close(&frame);
 	}
-	json_decref(env);
 	return rc;
 }
 
@@ -395,16 +386,17 @@ static void sink(struct fm_hub *h, zmq_msg_t *doc)
 	zmq_msg_init(doc); /* the message it came in still closes it */
 }
 
-static void add_counts(struct stage_rt *st, json_t *cnt)
+static void add_counts(struct stage_rt *st, const struct fm_env *env)
 {
-	const char *k;
-	json_t *v;
-	if (!st->counts)
-		st->counts = json_object();
-	json_object_foreach(cnt, k, v)
-	{
-		json_int_t old = json_integer_value(json_object_get(st->counts, k));
-		json_object_set_new(st->counts, k, json_integer(old + json_integer_value(v)));
+	if (!env->ncounts || (!st->counts && !(st->counts = json_object())))
+		return;
+	for (size_t i = 0; i < env->ncounts; i++) {
+		const struct fm_count *c = &env->counts[i];
+		json_t *v = json_object_get(st->counts, c->name);
+		if (v)
+			json_integer_set(v, json_integer_value(v) + c->delta);
+		else
+			json_object_set_new(st->counts, c->name, json_integer(c->delta));
 	}
 }
 
@@ -461,10 +453,8 @@ static void requeue_stage(struct fm_hub *h, int stage, const char *why, int64_t 
 
 static void on_hello(struct fm_hub *h, struct fm_msg *m)
 {
-	const char *name = json_string_value(json_object_get(m->env, "stage"));
-	log_info("stage %s worker %lld is up (pid %lld)", name ? name : "?",
-	         (long long)json_integer_value(json_object_get(m->env, "w")),
-	         (long long)json_integer_value(json_object_get(m->env, "pid")));
+	const char *name = m->env->stage;
+	log_info("stage %s worker %d is up (pid %lld)", name ? name : "?", m->env->w, m->env->pid);
 	for (int i = 0; name && i < h->nstages; i++) {
 		struct stage_rt *st = &h->st[i];
 		if (strcmp(st->cfg->name, name) != 0)
@@ -482,14 +472,13 @@ static void on_hello(struct fm_hub *h, struct fm_msg *m)
 
 static void on_result(struct fm_hub *h, struct fm_msg *m)
 {
-	const char *t = json_string_value(json_object_get(m->env, "t"));
-	if (t && strcmp(t, "hello") == 0) {
+	if (m->env->type == FM_MSG_HELLO) {
 		on_hello(h, m);
 		return;
 	}
-	if (!t || strcmp(t, "res") != 0)
+	if (m->env->type != FM_MSG_RES)
 		return;
-	uint64_t id = (uint64_t)json_integer_value(json_object_get(m->env, "hop"));
+	uint64_t id = m->env->hop;
 	struct hop *p = table_take(h, id);
 	if (!p) {
 		/* Answered already (a redelivered copy) or unknown: keep the first answer only. */
@@ -498,28 +487,23 @@ static void on_result(struct fm_hub *h, struct fm_msg *m)
 	}
 	struct stage_rt *st = &h->st[p->stage];
 	st->in_flight--;
-	json_t *cnt = json_object_get(m->env, "cnt");
-	if (cnt)
-		add_counts(st, cnt);
-	const char *status = json_string_value(json_object_get(m->env, "st"));
-	if (!status)
-		status = "error";
-	if (strcmp(status, "retry") == 0) {
+	add_counts(st, m->env);
+	int status = m->env->status;
+	if (status == FM_RETRY) {
 		st->n_retry++;
 		hop_retry(h, p, "the plugin asked to retry", false);
 		return;
 	}
-	if (strcmp(status, "pass") == 0)
+	if (status == FM_PASS)
 		st->n_pass++;
-	else if (strcmp(status, "done") == 0)
+	else if (status == FM_DONE)
 		st->n_done++;
-	else if (strcmp(status, "drop") == 0)
+	else if (status == FM_DROP)
 		st->n_drop++;
 	else
 		st->n_error++;
 	if (p->request && h->opts.sched)
-		fm_sched_done(h->opts.sched, p->source, json_object_get(m->env, "rep"),
-		              strcmp(status, "error") == 0, fm_now_ms());
+		fm_sched_done(h->opts.sched, p->source, m->env->rep, status == FM_ERROR, fm_now_ms());
 	for (size_t i = 0; i < fm_msg_count(m); i++) {
 		if (m->local && to_sink(h, p->stage)) {
 			/* The end of the way: the text goes out from the hub's own buffer, without a

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope.h"
 #include "log.h"
 #include "util.h"
 
@@ -32,9 +33,9 @@ struct fm_instance {
 
 struct fm_out {
 	fm_instance *inst;
-	json_t *docs;
+	struct fm_emitted *docs;
 	json_t *report;
-	void *prepared; /* prepare()'s result until process() takes it */
+	void *prepared; /* prepare()'s result, lent to process() or until it takes it */
 };
 
 /* ---------------------------------------------------------------- the host table */
@@ -70,6 +71,22 @@ static int64_t host_now_ms(void)
 	return offset ? fm_monotonic_ms() + offset : fm_now_ms();
 }
 
+/* Room for one more document in e. 0 or -ENOMEM. */
+static int emitted_room(struct fm_emitted *e)
+{
+	if (e->n < e->cap)
+		return 0;
+	size_t cap = e->cap * 2;
+	json_t **v = e->v == e->small ? malloc(cap * sizeof(*v)) : realloc(e->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (e->v == e->small)
+		memcpy(v, e->small, e->n * sizeof(*v));
+	e->v = v;
+	e->cap = cap;
+	return 0;
+}
+
 static int host_emit(fm_out *out, json_t *doc)
 {
 	if (!json_is_object(doc)) {
@@ -77,7 +94,29 @@ static int host_emit(fm_out *out, json_t *doc)
 		fm_logf(out->inst->name, FM_LOG_ERR, "plugin emitted a value that is not an object");
 		return -EINVAL;
 	}
-	return json_array_append_new(out->docs, doc) == 0 ? 0 : -ENOMEM;
+	struct fm_emitted *e = out->docs;
+	if (emitted_room(e) != 0) {
+		json_decref(doc);
+		return -ENOMEM;
+	}
+	e->v[e->n++] = doc;
+	return 0;
+}
+
+void fm_emitted_init(struct fm_emitted *e)
+{
+	e->v = e->small;
+	e->n = 0;
+	e->cap = sizeof(e->small) / sizeof(e->small[0]);
+}
+
+void fm_emitted_clear(struct fm_emitted *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		json_decref(e->v[i]);
+	if (e->v != e->small)
+		free(e->v);
+	fm_emitted_init(e);
 }
 
 static int host_report(fm_out *out, const char *key, json_t *value)
@@ -144,6 +183,11 @@ static void *host_take_prepared(fm_out *out)
 	return p;
 }
 
+static const void *host_prepared(fm_out *out)
+{
+	return out->prepared;
+}
+
 static const fm_host host_table = {
 	.abi_major = FM_ABI_MAJOR,
 	.abi_minor = FM_ABI_MINOR,
@@ -162,6 +206,7 @@ static const fm_host host_table = {
 	.worker_count = host_worker_count,
 	.state_persistent = host_state_persistent,
 	.take_prepared = host_take_prepared,
+	.prepared = host_prepared,
 };
 
 const fm_host *fm_host_table(void)
@@ -224,18 +269,6 @@ int fm_instance_start(fm_instance *inst)
 	return 0;
 }
 
-const char *fm_status_name(int status)
-{
-	switch (status) {
-	case FM_PASS: return "pass";
-	case FM_DONE: return "done";
-	case FM_DROP: return "drop";
-	case FM_RETRY: return "retry";
-	case FM_ERROR: return "error";
-	}
-	return "invalid";
-}
-
 void *fm_plugin_prepare(const struct fm_plugin *p, const void *config, const json_t *doc)
 {
 	return p->prepare ? p->prepare(config, doc) : NULL;
@@ -247,32 +280,47 @@ void fm_plugin_release(const struct fm_plugin *p, void *prepared)
 		p->release(prepared);
 }
 
-int fm_instance_process(fm_instance *inst, json_t *doc, void *prepared, json_t **out_docs,
+int fm_instance_process(fm_instance *inst, json_t *doc, void **prepared, struct fm_emitted *out,
                         json_t **report)
 {
 	const struct fm_plugin *p = &inst->plugin->desc;
-	if (!prepared)
-		prepared = fm_plugin_prepare(p, inst->config, doc);
-	struct fm_out out = {inst, json_array(), NULL, prepared};
-	int status = p->process(inst->ctx, doc, &out);
-	fm_plugin_release(p, out.prepared);
+	void *lent = prepared ? *prepared : NULL, *own = NULL;
+	if (!lent)
+		lent = own = fm_plugin_prepare(p, inst->config, doc);
+	struct fm_out o = {inst, out, NULL, lent};
+	int status = p->process(inst->ctx, doc, &o);
+	if (lent && !o.prepared) {
+		/* taken: the plugin frees it */
+		if (own)
+			own = NULL;
+		else
+			*prepared = NULL;
+	}
+	fm_plugin_release(p, own);
 	if (status < FM_PASS || status > FM_ERROR) {
 		fm_logf(inst->name, FM_LOG_ERR, "process() returned %d, not a status; treated as error",
 		        status);
 		status = FM_ERROR;
 	}
-	if (status == FM_PASS)
-		json_array_insert(out.docs, 0, doc);
 	if (status == FM_RETRY) {
 		/* A retried document is delivered again as it came: nothing emitted goes on. */
-		json_array_clear(out.docs);
+		fm_emitted_clear(out);
 	}
-	json_decref(doc);
-	*out_docs = out.docs;
+	if (status == FM_PASS && emitted_room(out) != 0) {
+		fm_logf(inst->name, FM_LOG_ERR, "out of memory passing a document on");
+		status = FM_ERROR;
+	}
+	if (status == FM_PASS) {
+		memmove(out->v + 1, out->v, out->n * sizeof(out->v[0]));
+		out->v[0] = doc;
+		out->n++;
+	} else {
+		json_decref(doc);
+	}
 	if (report)
-		*report = out.report;
+		*report = o.report;
 	else
-		json_decref(out.report);
+		json_decref(o.report);
 	return status;
 }
 
@@ -321,17 +369,14 @@ const void *fm_instance_config(const fm_instance *inst)
 	return inst->config;
 }
 
-json_t *fm_instance_take_counts(fm_instance *inst)
+size_t fm_instance_take_counts(fm_instance *inst, struct fm_count *out, size_t max)
 {
-	json_t *obj = NULL;
-	for (size_t i = 0; i < inst->ncounters; i++) {
+	size_t n = 0;
+	for (size_t i = 0; i < inst->ncounters && n < max; i++) {
 		if (!inst->counters[i].delta)
 			continue;
-		if (!obj)
-			obj = json_object();
-		json_object_set_new(obj, inst->counters[i].name,
-		                    json_integer(inst->counters[i].delta));
+		out[n++] = (struct fm_count){inst->counters[i].name, inst->counters[i].delta};
 		inst->counters[i].delta = 0;
 	}
-	return obj;
+	return n;
 }

@@ -15,6 +15,8 @@
 #include "loader.h"
 #include "options.h"
 
+struct fm_count; /* envelope.h */
+
 const fm_host *fm_host_table(void);
 
 /* A zeroed config struct for p filled from defaults and settings; NULL after reporting every
@@ -33,11 +35,24 @@ int fm_instance_start(fm_instance *inst);
  * on any thread (plugin.h). */
 void *fm_plugin_prepare(const struct fm_plugin *p, const void *config, const json_t *doc);
 void fm_plugin_release(const struct fm_plugin *p, void *prepared);
-/* Run one document. Steals doc, and prepared: what fm_plugin_prepare() gave for it on another
- * thread, or NULL to have it prepared here. *out: new array of what goes on downstream, in
- * order (the input first when the plugin passes it). *report: new object of reported values,
- * or NULL when nothing was reported. Returns enum fm_status (an invalid return is FM_ERROR). */
-int fm_instance_process(fm_instance *inst, json_t *doc, void *prepared, json_t **out,
+/* What one process() call passes on: n document references, in order. */
+struct fm_emitted {
+	json_t **v;
+	size_t n, cap;
+	json_t *small[2]; /* v points here until more are emitted */
+};
+void fm_emitted_init(struct fm_emitted *e);
+/* Drop the references and what holds them; e is empty and usable again. */
+void fm_emitted_clear(struct fm_emitted *e);
+
+/* Run one document; steals doc. *prepared: what fm_plugin_prepare() gave for it on another
+ * thread, or NULL to have it prepared here. The plugin borrows it (host->prepared) or takes it
+ * (host->take_prepared: *prepared is then NULL on return); what is left is still the caller's
+ * to release, on whichever thread it likes. out (empty, fm_emitted_init): what goes on
+ * downstream, in order (the input first when the plugin passes it). *report: new object of
+ * reported values, or NULL when nothing was reported. Returns enum fm_status (an invalid
+ * return is FM_ERROR). */
+int fm_instance_process(fm_instance *inst, json_t *doc, void **prepared, struct fm_emitted *out,
                         json_t **report);
 void fm_instance_tick(fm_instance *inst, int64_t now_ms);
 void fm_instance_flush(fm_instance *inst);
@@ -49,8 +64,8 @@ void fm_instance_set_temporary_state(fm_instance *inst, bool temporary);
 const char *fm_instance_name(const fm_instance *inst);
 const struct fm_loaded_plugin *fm_instance_plugin(const fm_instance *inst);
 const void *fm_instance_config(const fm_instance *inst);
-/* Counters changed since the last call, as {"name": delta}, or NULL when none. */
-json_t *fm_instance_take_counts(fm_instance *inst);
-const char *fm_status_name(int status);
+/* Counters changed since the last call into out[0..max) (names are static strings); returns
+ * how many. */
+size_t fm_instance_take_counts(fm_instance *inst, struct fm_count *out, size_t max);
 
 #endif

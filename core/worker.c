@@ -22,56 +22,30 @@ struct worker {
 	void *pull, *push;
 };
 
-static const char *origin_text(const json_t *env, char *buf, size_t n)
+static const char *origin_text(const struct fm_env *env, char *buf, size_t n)
 {
-	const char *src = json_string_value(json_object_get(env, "src"));
-	snprintf(buf, n, "%s#%lld", src ? src : "?",
-	         (long long)json_integer_value(json_object_get(env, "fetch")));
+	snprintf(buf, n, "%s#%lld", env->src ? env->src : "?", (long long)env->fetch);
 	return buf;
 }
 
-/* In the hub's process: hand the header and documents over as they are; the hub serializes
- * the documents. */
-static int send_result_local(struct worker *w, json_t *hdr, json_t *docs)
+/* To another process: the documents as JSON text. */
+static int send_result(struct worker *w, const struct fm_env *res, const struct fm_emitted *out)
 {
-	size_t n = json_array_size(docs);
-	json_t *one[1], **v = n <= 1 ? one : malloc(n * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		v[i] = json_incref(json_array_get(docs, i));
-	json_incref(hdr);
-	int rc = fm_msg_send_local(w->push, hdr, v, n, NULL, NULL, 0);
-	if (rc != 0) {
-		json_decref(hdr);
-		for (size_t i = 0; i < n; i++)
-			json_decref(v[i]);
-	}
-	if (v != one)
-		free(v);
-	return rc;
-}
-
-static int send_result(struct worker *w, json_t *hdr, json_t *docs)
-{
-	if (w->spec->in_process)
-		return send_result_local(w, hdr, docs);
-	size_t n = json_array_size(docs);
-	zmq_msg_t *frames = calloc(n ? n : 1, sizeof(*frames));
+	zmq_msg_t *frames = calloc(out->n ? out->n : 1, sizeof(*frames));
 	size_t kept = 0;
 	int rc = -ENOMEM;
 	if (!frames)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		int dr = fm_msg_init_doc(&frames[kept], json_array_get(docs, i), w->spec->max_doc_size,
+		goto done;
+	for (size_t i = 0; i < out->n; i++) {
+		int dr = fm_msg_init_doc(&frames[kept], out->v[i], w->spec->max_doc_size,
 		                         fm_instance_name(w->inst));
 		if (dr == -ENOMEM)
-			goto out;
+			goto done;
 		if (dr == 0)
 			kept++;
 	}
-	rc = fm_msg_send_frames(w->push, hdr, frames, kept, 0);
-out:
+	rc = fm_msg_send_frames(w->push, res, frames, kept, 0);
+done:
 	for (size_t i = 0; i < kept; i++)
 		zmq_msg_close(&frames[i]);
 	free(frames);
@@ -80,49 +54,46 @@ out:
 
 static void handle(struct worker *w, struct fm_msg *m)
 {
-	const char *t = json_string_value(json_object_get(m->env, "t"));
-	if (!t || strcmp(t, "doc") != 0 || fm_msg_count(m) != 1)
+	const struct fm_env *in = m->env;
+	if (in->type != FM_MSG_DOC || fm_msg_count(m) != 1)
 		return;
-	json_t *hop = json_object_get(m->env, "hop");
-	/* built directly: json_pack would parse its format string for every document */
-	json_t *hdr = hop ? json_object() : NULL;
-	if (!hdr)
-		return;
-	json_object_set_new_nocheck(hdr, "v", json_integer(FM_WIRE_VERSION));
-	json_object_set_new_nocheck(hdr, "t", json_string_nocheck("res"));
-	json_object_set_new_nocheck(hdr, "stage", json_string(w->spec->stage));
-	json_object_set_new_nocheck(hdr, "w", json_integer(w->spec->index));
-	json_object_set_nocheck(hdr, "hop", hop);
+	struct fm_env res = {.type = FM_MSG_RES, .hop = in->hop, .stage = w->spec->stage,
+	                     .w = w->spec->index};
 	json_error_t jerr;
 	memset(&jerr, 0, sizeof(jerr));
 	json_t *doc = m->local ? fm_msg_take_doc(m, 0)
 	                       : fm_json_parse(fm_msg_data(m, 0), fm_msg_size(m, 0), &jerr);
-	json_t *out = NULL, *rep = NULL;
-	int status;
+	struct fm_emitted out;
+	fm_emitted_init(&out);
 	if (!json_is_object(doc)) {
 		char where[256];
 		fm_logf(fm_instance_name(w->inst), FM_LOG_ERR,
 		        "document from %s is not a JSON object (%s at line %d column %d); skipped",
-		        origin_text(m->env, where, sizeof(where)), doc ? "not an object" : jerr.text,
+		        origin_text(in, where, sizeof(where)), doc ? "not an object" : jerr.text,
 		        jerr.line, jerr.column);
 		json_decref(doc);
-		status = FM_ERROR;
-		out = json_array();
+		res.status = FM_ERROR;
 	} else {
-		status = fm_instance_process(w->inst, doc, fm_msg_take_prepared(m), &out, &rep);
+		/* what was prepared stays m's: it goes back with the answer, to be released where
+		 * it was made */
+		res.status = fm_instance_process(w->inst, doc, &m->prepared, &out, &res.rep);
 	}
-	json_object_set_new_nocheck(hdr, "st", json_string_nocheck(fm_status_name(status)));
-	if (rep)
-		json_object_set_new_nocheck(hdr, "rep", rep);
-	json_t *cnt = fm_instance_take_counts(w->inst);
-	if (cnt)
-		json_object_set_new_nocheck(hdr, "cnt", cnt);
-	int rc = send_result(w, hdr, out);
+	res.ncounts = fm_instance_take_counts(w->inst, res.counts, FM_ENV_MAX_COUNTS);
+	int rc;
+	if (m->local) {
+		rc = fm_msg_reply_local(w->push, m, &res, out.v, out.n, 0);
+		if (rc == 0) {
+			res.rep = NULL; /* went with the answer, as did the documents */
+			out.n = 0;
+		}
+	} else {
+		rc = send_result(w, &res, &out);
+	}
 	if (rc != 0 && rc != -ETERM)
 		fm_logf(fm_instance_name(w->inst), FM_LOG_ERR, "cannot send result: %s",
 		        zmq_strerror(-rc));
-	json_decref(hdr);
-	json_decref(out);
+	json_decref(res.rep);
+	fm_emitted_clear(&out);
 }
 
 int fm_worker_loop(fm_instance *inst, const struct fm_worker_spec *spec)
@@ -147,10 +118,9 @@ int fm_worker_loop(fm_instance *inst, const struct fm_worker_spec *spec)
 		        spec->work_ep, spec->result_ep, zmq_strerror(errno));
 		goto out;
 	}
-	json_t *hello = json_pack("{s:i,s:s,s:s,s:i,s:i}", "v", FM_WIRE_VERSION, "t", "hello",
-	                          "stage", spec->stage, "w", spec->index, "pid", (int)getpid());
-	fm_msg_send(w.push, hello, NULL, NULL, 0, 0);
-	json_decref(hello);
+	struct fm_env hello = {.type = FM_MSG_HELLO, .stage = spec->stage, .w = spec->index,
+	                       .pid = (long long)getpid()};
+	fm_msg_send(w.push, &hello, NULL, NULL, 0, 0);
 
 	int64_t last_tick = fm_monotonic_ms(), last_work = 0;
 	bool dirty = false;

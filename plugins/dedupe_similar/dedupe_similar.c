@@ -655,7 +655,7 @@ static void dd_release(void *prepared)
  * here. 0 or -ENOMEM. */
 static int sketch_doc(struct dd_ctx *c, json_t *doc, fm_out *out)
 {
-	struct dd_prep *p = c->host->take_prepared(out);
+	const struct dd_prep *p = c->host->prepared(out); /* lent: the host releases it */
 	if (!p) {
 		json_t *jt = json_object_get(doc, FM_DOC_TEXT);
 		const char *text = json_string_value(jt);
@@ -663,19 +663,18 @@ static int sketch_doc(struct dd_ctx *c, json_t *doc, fm_out *out)
 		                      c->cfg->max_text);
 	}
 	struct dd_sketch *sk = &c->sk;
-	int rc = -ENOMEM;
 	uint32_t *smp, *anc;
 	if (p->nsamples > sk->samples_cap) {
 		smp = realloc(sk->samples, p->nsamples * sizeof(uint32_t));
 		if (!smp)
-			goto out;
+			return -ENOMEM;
 		sk->samples = smp;
 		sk->samples_cap = p->nsamples;
 	}
 	if (p->nanchors > sk->anchors_cap) {
 		anc = realloc(sk->anchors, p->nanchors * sizeof(uint32_t));
 		if (!anc)
-			goto out;
+			return -ENOMEM;
 		sk->anchors = anc;
 		sk->anchors_cap = p->nanchors;
 	}
@@ -688,10 +687,7 @@ static int sketch_doc(struct dd_ctx *c, json_t *doc, fm_out *out)
 	sk->nsamples = p->nsamples;
 	sk->nanchors = p->nanchors;
 	sk->rate = p->rate;
-	rc = 0;
-out:
-	free(p);
-	return rc;
+	return 0;
 }
 
 static int dd_process(void *ctx, json_t *doc, fm_out *out)

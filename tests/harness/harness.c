@@ -76,7 +76,13 @@ fail:
 int fmt_stage_process(fmt_stage *s, json_t *doc, json_t **out, json_t **report)
 {
 	json_t *rep = NULL;
-	int rc = fm_instance_process(s->inst, doc, NULL, out, &rep);
+	struct fm_emitted e;
+	fm_emitted_init(&e);
+	int rc = fm_instance_process(s->inst, doc, NULL, &e, &rep);
+	*out = json_array();
+	for (size_t i = 0; i < e.n; i++)
+		json_array_append(*out, e.v[i]);
+	fm_emitted_clear(&e);
 	if (report)
 		*report = rep ? rep : json_object();
 	else

@@ -21,8 +21,7 @@ static void send_raw(void *sock, const char *const *frames, size_t n)
 
 static void send_good(void *push, const char *tag, size_t ndocs)
 {
-	json_t *env = json_pack("{s:i,s:s,s:i,s:s}", "v", FM_WIRE_VERSION, "t", "doc", "hop", 7,
-	                        "src", tag);
+	struct fm_env env = {.type = FM_MSG_DOC, .hop = 7, .src = tag, .fetch = 12, .att = 2};
 	char *frames[3];
 	size_t lens[3];
 	for (size_t i = 0; i < ndocs; i++) {
@@ -31,10 +30,9 @@ static void send_good(void *push, const char *tag, size_t ndocs)
 			abort();
 		lens[i] = strlen(frames[i]);
 	}
-	CHECK(fm_msg_send(push, env, frames, lens, ndocs, 0) == 0);
+	CHECK(fm_msg_send(push, &env, frames, lens, ndocs, 0) == 0);
 	for (size_t i = 0; i < ndocs; i++)
 		free(frames[i]);
-	json_decref(env);
 }
 
 static void expect_good(void *pull, const char *tag, size_t ndocs)
@@ -44,10 +42,9 @@ static void expect_good(void *pull, const char *tag, size_t ndocs)
 	CHECK(rc == 0);
 	if (rc != 0)
 		return;
-	CHECK(json_integer_value(json_object_get(m.env, "v")) == FM_WIRE_VERSION);
-	CHECK_STR(json_string_value(json_object_get(m.env, "t")), "doc");
-	CHECK_STR(json_string_value(json_object_get(m.env, "src")), tag);
-	CHECK(json_integer_value(json_object_get(m.env, "hop")) == 7);
+	CHECK(m.env->type == FM_MSG_DOC);
+	CHECK_STR(m.env->src, tag);
+	CHECK(m.env->hop == 7 && m.env->fetch == 12 && m.env->att == 2);
 	CHECK(m.nframes == ndocs);
 	for (size_t i = 0; i < m.nframes && i < ndocs; i++) {
 		char want[64];
@@ -76,17 +73,60 @@ static void count_release(void *prepared)
 	released++;
 }
 
+/* A result crosses processes as JSON and arrives as the same envelope: status, report and
+ * counters; a status this version does not know is an error, an unknown type is ignored. */
+static void test_result(void *push, void *pull)
+{
+	struct fm_env res = {.type = FM_MSG_RES, .hop = 41, .stage = "dedupe", .w = 1,
+	                     .status = FM_DROP, .rep = json_pack("{s:i}", "items", 3), .ncounts = 2};
+	res.counts[0] = (struct fm_count){"dedupe_duplicate", 1};
+	res.counts[1] = (struct fm_count){"dedupe_by_url", 5};
+	char *doc = "{\"id\":\"r\"}";
+	size_t len = strlen(doc);
+	CHECK(fm_msg_send(push, &res, &doc, &len, 1, 0) == 0);
+	json_decref(res.rep);
+	struct fm_msg m;
+	CHECK(fm_msg_recv(pull, &m, 0) == 0);
+	CHECK(m.env->type == FM_MSG_RES && m.env->hop == 41 && m.env->w == 1);
+	CHECK_STR(m.env->stage, "dedupe");
+	CHECK(m.env->status == FM_DROP);
+	CHECK(json_integer_value(json_object_get(m.env->rep, "items")) == 3);
+	CHECK(m.env->ncounts == 2);
+	int64_t dup = 0, url = 0;
+	for (size_t i = 0; i < m.env->ncounts; i++) {
+		if (strcmp(m.env->counts[i].name, "dedupe_duplicate") == 0)
+			dup = m.env->counts[i].delta;
+		if (strcmp(m.env->counts[i].name, "dedupe_by_url") == 0)
+			url = m.env->counts[i].delta;
+	}
+	CHECK(dup == 1 && url == 5);
+	CHECK(m.nframes == 1);
+	fm_msg_free(&m);
+
+	send_raw(push, (const char *[]){"{\"v\":1,\"t\":\"res\",\"hop\":2,\"st\":\"exploded\"}"}, 1);
+	CHECK(fm_msg_recv(pull, &m, 0) == 0);
+	CHECK(m.env->type == FM_MSG_RES && m.env->status == FM_ERROR && m.env->ncounts == 0);
+	fm_msg_free(&m);
+	send_raw(push, (const char *[]){"{\"v\":1,\"t\":\"gossip\",\"hop\":2}"}, 1);
+	CHECK(fm_msg_recv(pull, &m, 0) == 0);
+	CHECK(m.env->type == FM_MSG_OTHER);
+	fm_msg_free(&m);
+	CHECK(strcmp(fm_status_name(FM_RETRY), "retry") == 0 &&
+	      fm_status_parse(fm_status_name(FM_RETRY)) == FM_RETRY);
+}
+
 /* Between threads of one process a message travels as values; a frame that only looks like
  * one (another process cannot know the key) is refused, never followed as a pointer. */
 static void test_local(void *push, void *pull)
 {
-	json_t *env = json_pack("{s:i,s:s,s:i}", "v", FM_WIRE_VERSION, "t", "doc", "hop", 9);
+	struct fm_env env = {.type = FM_MSG_DOC, .hop = 9, .src = "here"};
 	json_t *docs[2] = {json_pack("{s:s}", "id", "a"), json_pack("{s:s}", "id", "b")};
-	CHECK(fm_msg_send_local(push, env, docs, 2, "prepared", count_release, 0) == 0);
+	CHECK(fm_msg_send_local(push, &env, docs, 2, "prepared", count_release, 0) == 0);
 	struct fm_msg m;
 	CHECK(fm_msg_recv(pull, &m, 0) == 0);
-	CHECK(m.local && fm_msg_count(&m) == 2 && m.env == env);
-	CHECK(json_integer_value(json_object_get(m.env, "hop")) == 9);
+	CHECK(m.local && fm_msg_count(&m) == 2 && m.env != &env);
+	CHECK(m.env->type == FM_MSG_DOC && m.env->hop == 9);
+	CHECK_STR(m.env->src, "here");
 	CHECK_STR((const char *)fm_msg_take_prepared(&m), "prepared");
 	CHECK(fm_msg_take_prepared(&m) == NULL);
 	json_t *a = fm_msg_take_doc(&m, 0);
@@ -96,9 +136,8 @@ static void test_local(void *push, void *pull)
 	CHECK(released == 0);
 
 	/* what nobody took is released with the message */
-	env = json_pack("{s:i,s:s}", "v", FM_WIRE_VERSION, "t", "doc");
 	json_t *one = json_pack("{s:s}", "id", "c");
-	CHECK(fm_msg_send_local(push, env, &one, 1, "prepared", count_release, 0) == 0);
+	CHECK(fm_msg_send_local(push, &env, &one, 1, "prepared", count_release, 0) == 0);
 	CHECK(fm_msg_recv(pull, &m, 0) == 0);
 	fm_msg_free(&m);
 	CHECK(released == 1);
@@ -111,6 +150,50 @@ static void test_local(void *push, void *pull)
 	send_good(push, "after-forged", 1);
 	expect_refused(pull);
 	expect_good(pull, "after-forged", 1);
+}
+
+/* A worker thread answers in the block it was sent: what was prepared and not taken comes
+ * back and is released by whoever frees the answer (the hub, which made it), not by the
+ * worker; an answer with more documents than the block holds still arrives whole. */
+static void test_reply(void *push, void *pull)
+{
+	released = 0;
+	struct fm_env env = {.type = FM_MSG_DOC, .hop = 5};
+	json_t *doc = json_pack("{s:s}", "id", "in");
+	CHECK(fm_msg_send_local(push, &env, &doc, 1, "prepared", count_release, 0) == 0);
+	struct fm_msg m;
+	CHECK(fm_msg_recv(pull, &m, 0) == 0);
+	json_t *in = fm_msg_take_doc(&m, 0);
+	struct fm_env res = {.type = FM_MSG_RES, .hop = 5, .status = FM_PASS,
+	                     .rep = json_pack("{s:b}", "seen", 1), .ncounts = 1};
+	res.counts[0] = (struct fm_count){"passed", 1};
+	CHECK(fm_msg_reply_local(push, &m, &res, &in, 1, 0) == 0);
+	fm_msg_free(&m); /* empty now: releases nothing */
+	CHECK(released == 0);
+	CHECK(fm_msg_recv(pull, &m, 0) == 0);
+	CHECK(m.local && m.env->type == FM_MSG_RES && m.env->hop == 5 && m.env->status == FM_PASS);
+	CHECK(json_is_true(json_object_get(m.env->rep, "seen")));
+	CHECK(m.env->ncounts == 1 && strcmp(m.env->counts[0].name, "passed") == 0);
+	json_t *back = fm_msg_take_doc(&m, 0);
+	CHECK(back == in);
+	json_decref(back);
+	fm_msg_free(&m);
+	CHECK(released == 1);
+
+	/* three documents out of one: a bigger block; a taken prepared value is not released */
+	doc = json_pack("{s:s}", "id", "in2");
+	CHECK(fm_msg_send_local(push, &env, &doc, 1, "prepared", count_release, 0) == 0);
+	CHECK(fm_msg_recv(pull, &m, 0) == 0);
+	CHECK_STR((const char *)fm_msg_take_prepared(&m), "prepared");
+	json_t *outs[3] = {fm_msg_take_doc(&m, 0), json_pack("{s:s}", "id", "x"),
+	                   json_pack("{s:s}", "id", "y")};
+	res.rep = NULL;
+	CHECK(fm_msg_reply_local(push, &m, &res, outs, 3, 0) == 0);
+	CHECK(fm_msg_recv(pull, &m, 0) == 0);
+	CHECK(fm_msg_count(&m) == 3);
+	CHECK_STR(json_string_value(json_object_get(m.docs[2], "id")), "y");
+	fm_msg_free(&m);
+	CHECK(released == 1);
 }
 
 int main(void)
@@ -154,7 +237,9 @@ int main(void)
 	expect_good(pull, "survivor", 1);
 	CHECK(fm_msg_recv(pull, &m, ZMQ_DONTWAIT) == -EAGAIN);
 
+	test_result(push, pull);
 	test_local(push, pull);
+	test_reply(push, pull);
 
 	zmq_close(push);
 	zmq_close(pull);

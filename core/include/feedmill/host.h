@@ -91,6 +91,13 @@ struct fm_host {
 	 * prepare(), or it returned NULL). The caller owns it from then on and frees it with its
 	 * own release(); a second call returns NULL. */
 	void *(*take_prepared)(fm_out *out);
+
+	/* --- ABI 1.2 --- */
+	/* In process(): what the plugin's prepare() returned for this document, or NULL, lent for
+	 * the call: valid until process() returns, then the host releases it, on the thread that
+	 * prepared it. Prefer it to take_prepared(), which makes the plugin free on its own thread
+	 * memory allocated on another (with glibc, under that thread's arena lock). */
+	const void *(*prepared)(fm_out *out);
 };
 
 typedef struct fm_host fm_host;

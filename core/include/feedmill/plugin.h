@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define FM_ABI_MAJOR 1
-#define FM_ABI_MINOR 1
+#define FM_ABI_MINOR 2
 
 #define FM_PLUGIN_ENTRY fm_plugin_entry
 #define FM_PLUGIN_ENTRY_NAME "fm_plugin_entry"
@@ -161,14 +161,15 @@ struct fm_plugin {
 	/* --- ABI 1.1 --- */
 	/* Optional: the part of process() that depends on the document and the settings alone
 	 * (tokenizing, hashing, parsing a field). The host calls it before process() and hands
-	 * the result over through host->take_prepared(). For a stage of one thread worker it runs
-	 * on the host's own thread, for a later document while process() works on an earlier one,
-	 * which is how a stateful stage uses a second core. So it must touch no instance, may be
-	 * called from several threads at once, and must not modify doc. It returns NULL when it
-	 * prepared nothing (out of memory): process() must then do the work itself. */
+	 * the result over through host->prepared() (1.2, lent) or host->take_prepared() (given).
+	 * For a stage of one thread worker it runs on the host's own thread, for a later document
+	 * while process() works on an earlier one, which is how a stateful stage uses a second
+	 * core. So it must touch no instance, may be called from several threads at once, and
+	 * must not modify doc. It returns NULL when it prepared nothing (out of memory): process()
+	 * must then do the work itself. */
 	void *(*prepare)(const void *config, const json_t *doc);
 	/* Frees what prepare() returned; required with prepare. The host calls it for a result
-	 * that process() did not take (a document that was dropped or redelivered). */
+	 * that process() did not take, on the thread that prepared it when it can. */
 	void (*release)(void *prepared);
 };
 
