@@ -16,6 +16,7 @@
 
 struct local_block {
 	struct fm_env env; /* env.rep: a reference of the block's */
+	json_t *spent;     /* an answer's: the input document, for its sender to release */
 	void *prepared;
 	void (*release)(void *prepared);
 	size_t n, cap;
@@ -49,8 +50,10 @@ static void local_key_init(void)
 static struct local_block *block_new(size_t cap)
 {
 	struct local_block *b = malloc(sizeof(*b) + (cap ? cap : 1) * sizeof(b->docs[0]));
-	if (b)
+	if (b) {
 		b->cap = cap ? cap : 1;
+		b->spent = NULL;
+	}
 	return b;
 }
 
@@ -92,7 +95,7 @@ int fm_msg_send_local(void *sock, const struct fm_env *env, json_t *const *docs,
 }
 
 int fm_msg_reply_local(void *sock, struct fm_msg *m, const struct fm_env *env,
-                       json_t *const *docs, size_t n, int flags)
+                       json_t *const *docs, size_t n, json_t *spent, int flags)
 {
 	struct local_block *b = m->block;
 	if (!m->local || !b)
@@ -111,12 +114,14 @@ int fm_msg_reply_local(void *sock, struct fm_msg *m, const struct fm_env *env,
 		return -ENOMEM; /* more documents than the hub sent: a block of this thread's */
 	to->prepared = m->prepared;
 	to->release = m->release;
+	to->spent = spent;
 	int rc = send_block(sock, to, env, docs, n, flags);
 	if (rc != 0) {
 		for (size_t i = 0; i < n; i++)
 			to->docs[i] = NULL;
 		to->n = 0;
 		to->env.rep = NULL;
+		to->spent = NULL;
 		if (to != b)
 			free(to);
 		return rc;
@@ -163,8 +168,11 @@ void fm_msg_free(struct fm_msg *m)
 	/* Documents nobody took (an answer the hub ignores) are released here. */
 	for (size_t i = 0; m->local && i < m->ndocs; i++)
 		json_decref(m->docs[i]);
-	if (m->local && m->block)
-		json_decref(((struct local_block *)m->block)->env.rep);
+	if (m->local && m->block) {
+		struct local_block *b = m->block;
+		json_decref(b->env.rep);
+		json_decref(b->spent);
+	}
 	free(m->block);
 	json_decref(m->head);
 	for (size_t i = 0; i < m->nframes; i++)

@@ -140,12 +140,14 @@ int fm_doc_dump(const json_t *doc, struct fm_jbuf *text, uint64_t max_size, cons
 int fm_msg_send_local(void *sock, const struct fm_env *env, json_t *const *docs, size_t n,
                       void *prepared, void (*release)(void *prepared), int flags);
 /* Answer local message m with env and docs[0..n), references moving as above. The answer
- * travels in m's own block when they fit, with what was prepared for m and not taken: so the
- * block and the prepared value go back to the thread that allocated them and are freed there,
- * never by this one (a malloc arena of another thread is locked to free into it). m is left
- * empty on success; on failure fm_msg_free(m) still frees it. */
+ * travels in m's own block when they fit, with what was prepared for m and not taken, and
+ * with spent (a reference, or NULL): the input document, for the receiver to release. So the
+ * block, the prepared value and the document, even one that goes no further, go back to the
+ * thread that allocated them and are freed there, never by this one (with glibc a free into
+ * another thread's arena takes that arena's lock). m is left empty on success; on failure the
+ * caller keeps spent, and fm_msg_free(m) still frees m. */
 int fm_msg_reply_local(void *sock, struct fm_msg *m, const struct fm_env *env,
-                       json_t *const *docs, size_t n, int flags);
+                       json_t *const *docs, size_t n, json_t *spent, int flags);
 /* Take document i of a local message (the caller owns the reference); NULL if taken. */
 json_t *fm_msg_take_doc(struct fm_msg *m, size_t i);
 /* Take what was prepared for a local message's document (the caller frees it); NULL if none. */

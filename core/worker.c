@@ -65,6 +65,9 @@ static void handle(struct worker *w, struct fm_msg *m)
 	                       : fm_json_parse(fm_msg_data(m, 0), fm_msg_size(m, 0), &jerr);
 	struct fm_emitted out;
 	fm_emitted_init(&out);
+	/* a local document goes back to the hub, which allocated it, even when it goes no
+	 * further: it is released there */
+	json_t *spent = m->local ? json_incref(doc) : NULL;
 	if (!json_is_object(doc)) {
 		char where[256];
 		fm_logf(fm_instance_name(w->inst), FM_LOG_ERR,
@@ -81,10 +84,11 @@ static void handle(struct worker *w, struct fm_msg *m)
 	res.ncounts = fm_instance_take_counts(w->inst, res.counts, FM_ENV_MAX_COUNTS);
 	int rc;
 	if (m->local) {
-		rc = fm_msg_reply_local(w->push, m, &res, out.v, out.n, 0);
+		rc = fm_msg_reply_local(w->push, m, &res, out.v, out.n, spent, 0);
 		if (rc == 0) {
 			res.rep = NULL; /* went with the answer, as did the documents */
 			out.n = 0;
+			spent = NULL;
 		}
 	} else {
 		rc = send_result(w, &res, &out);
@@ -93,6 +97,7 @@ static void handle(struct worker *w, struct fm_msg *m)
 		fm_logf(fm_instance_name(w->inst), FM_LOG_ERR, "cannot send result: %s",
 		        zmq_strerror(-rc));
 	json_decref(res.rep);
+	json_decref(spent);
 	fm_emitted_clear(&out);
 }
 

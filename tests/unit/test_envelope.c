@@ -22,8 +22,8 @@ static void send_raw(void *sock, const char *const *frames, size_t n)
 static void send_good(void *push, const char *tag, size_t ndocs)
 {
 	struct fm_env env = {.type = FM_MSG_DOC, .hop = 7, .src = tag, .fetch = 12, .att = 2};
-	char *frames[3];
-	size_t lens[3];
+	char *frames[3] = {NULL};
+	size_t lens[3] = {0};
 	for (size_t i = 0; i < ndocs; i++) {
 		if (asprintf(&frames[i], "{\"id\":\"%s-%zu\",\"text\":\"caf\\u00e9 \\u0000 nul\"}", tag,
 		             i) < 0)
@@ -167,7 +167,7 @@ static void test_reply(void *push, void *pull)
 	struct fm_env res = {.type = FM_MSG_RES, .hop = 5, .status = FM_PASS,
 	                     .rep = json_pack("{s:b}", "seen", 1), .ncounts = 1};
 	res.counts[0] = (struct fm_count){"passed", 1};
-	CHECK(fm_msg_reply_local(push, &m, &res, &in, 1, 0) == 0);
+	CHECK(fm_msg_reply_local(push, &m, &res, &in, 1, NULL, 0) == 0);
 	fm_msg_free(&m); /* empty now: releases nothing */
 	CHECK(released == 0);
 	CHECK(fm_msg_recv(pull, &m, 0) == 0);
@@ -188,12 +188,27 @@ static void test_reply(void *push, void *pull)
 	json_t *outs[3] = {fm_msg_take_doc(&m, 0), json_pack("{s:s}", "id", "x"),
 	                   json_pack("{s:s}", "id", "y")};
 	res.rep = NULL;
-	CHECK(fm_msg_reply_local(push, &m, &res, outs, 3, 0) == 0);
+	CHECK(fm_msg_reply_local(push, &m, &res, outs, 3, NULL, 0) == 0);
 	CHECK(fm_msg_recv(pull, &m, 0) == 0);
 	CHECK(fm_msg_count(&m) == 3);
 	CHECK_STR(json_string_value(json_object_get(m.docs[2], "id")), "y");
 	fm_msg_free(&m);
 	CHECK(released == 1);
+
+	/* a dropped document comes back as spent, released by whoever frees the answer */
+	doc = json_pack("{s:s}", "id", "dropped");
+	CHECK(fm_msg_send_local(push, &env, &doc, 1, NULL, NULL, 0) == 0);
+	CHECK(fm_msg_recv(pull, &m, 0) == 0);
+	json_t *gone = fm_msg_take_doc(&m, 0);
+	json_incref(gone); /* the test's own look after the answer is freed */
+	res.status = FM_DROP;
+	CHECK(fm_msg_reply_local(push, &m, &res, NULL, 0, gone, 0) == 0);
+	CHECK(gone->refcount == 2);
+	CHECK(fm_msg_recv(pull, &m, 0) == 0);
+	CHECK(fm_msg_count(&m) == 0 && m.env->status == FM_DROP);
+	fm_msg_free(&m);
+	CHECK(gone->refcount == 1);
+	json_decref(gone);
 }
 
 int main(void)
