@@ -4,10 +4,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -260,4 +263,45 @@ char *fm_redact_url(const char *url)
 	if (asprintf(&out, "%.*s***@%s", (int)(host - url), url, at + 1) < 0)
 		return NULL;
 	return out;
+}
+
+/*
+ * A pipeline's working set is its documents in flight: the hub holds each one's line, parsed
+ * values and prepared data until the answer comes, and the same few megabytes are used again
+ * document after document. Left alone, glibc grows the heap with sbrk and the kernel maps it a
+ * 4 KB page at a time as it is first written: ~500 page faults in the first 2 MB, which on a
+ * virtual machine cost ~13 us each (2 MB touched page by page: 7 ms; the same 2 MB with
+ * madvise(MADV_POPULATE_WRITE) first: 0.5 ms, and 1.4 ms to touch it after; measured on the
+ * 2-core VM the benchmarks run on). That was ~4 ms of a 60 ms run of the dedupe benchmark.
+ *
+ * So the heap is grown at start by what the window needs and populated in one call (Linux
+ * 5.14; on an older kernel madvise fails and the pages fault in as before), and glibc is told
+ * to keep it: no trimming of the top of the heap below bytes + 8 MB, and blocks up to 4 MB (or
+ * twice bytes) from the heap rather than from mmap (each mmap'd block is fresh pages again). Setting these also
+ * turns off glibc's own moving thresholds (mallopt(3)), which would otherwise do much the
+ * same after the first large free.
+ */
+void fm_heap_prefault(size_t bytes)
+{
+#if defined(__GLIBC__) && defined(M_TRIM_THRESHOLD) && defined(MADV_POPULATE_WRITE)
+	const size_t page = 4096, most = (size_t)16 << 20;
+	if (bytes == 0)
+		return;
+	if (bytes > most)
+		bytes = most;
+	/* above bytes, so that the block below comes from the heap (at most 32 MB: mallopt) */
+	size_t mmap_min = bytes * 2 > ((size_t)4 << 20) ? bytes * 2 : (size_t)4 << 20;
+	mallopt(M_MMAP_THRESHOLD, (int)mmap_min);
+	mallopt(M_TRIM_THRESHOLD, (int)(bytes + ((size_t)8 << 20)));
+	char *p = malloc(bytes);
+	if (!p)
+		return;
+	uintptr_t a = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+	uintptr_t e = ((uintptr_t)p + bytes) & ~(uintptr_t)(page - 1);
+	if (e > a)
+		(void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+	free(p);
+#else
+	(void)bytes;
+#endif
 }

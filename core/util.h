@@ -9,6 +9,11 @@
 int64_t fm_now_ms(void);       /* wall clock, ms since the epoch */
 int64_t fm_monotonic_ms(void); /* monotonic clock, ms */
 
+/* Have the heap hold at least `bytes` more, mapped now in one call instead of a page fault a
+ * page as it first fills, and keep what it grows to (util.c says why). No-op where the C
+ * library or the kernel cannot. */
+void fm_heap_prefault(size_t bytes);
+
 /* mkdir -p; 0 or -errno. */
 int fm_mkdirs(const char *path, unsigned mode);
 /* rm -rf of a directory the project created (temporary state); 0 or -errno. */
