@@ -369,9 +369,10 @@ int fm_msg_init_owned(zmq_msg_t *msg, char *data, size_t len)
 	return 0;
 }
 
-int fm_doc_dump(const json_t *doc, struct fm_jbuf *text, uint64_t max_size, const char *who)
+int fm_doc_dump(const json_t *doc, struct fm_jbuf *text, uint64_t max_size, const char *who,
+                const struct fm_json_raws *raws)
 {
-	int rc = fm_json_dump(doc, text);
+	int rc = fm_json_dump_raws(doc, text, raws);
 	if (rc == -ENOMEM)
 		return rc;
 	const char *id = json_string_value(json_object_get(doc, "id"));
@@ -386,10 +387,11 @@ int fm_doc_dump(const json_t *doc, struct fm_jbuf *text, uint64_t max_size, cons
 	return rc;
 }
 
-int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, const char *who)
+int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, const char *who,
+                    const struct fm_json_raws *raws)
 {
 	struct fm_jbuf text = FM_JBUF_INIT;
-	int rc = fm_doc_dump(doc, &text, max_size, who);
+	int rc = fm_doc_dump(doc, &text, max_size, who, raws);
 	if (rc != 0) {
 		fm_jbuf_free(&text);
 		zmq_msg_init(frame);

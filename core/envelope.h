@@ -39,6 +39,7 @@
 #include <feedmill/plugin.h> /* enum fm_status */
 
 struct fm_jbuf;
+struct fm_json_raws;
 
 #define FM_WIRE_VERSION 1
 
@@ -128,11 +129,14 @@ int fm_msg_init_owned(zmq_msg_t *msg, char *data, size_t len);
 
 /* A frame holding doc as JSON text. A document that cannot be written, or whose text is
  * longer than max_size, is refused with a log line naming `who` and the document's id:
- * -EINVAL / -E2BIG (frame left empty); -ENOMEM. */
-int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, const char *who);
+ * -EINVAL / -E2BIG (frame left empty); -ENOMEM. raws (may be NULL): strings noted when doc
+ * was parsed, written as they came (jsonio.h). */
+int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, const char *who,
+                    const struct fm_json_raws *raws);
 
 /* The same check, with the text appended to text (whose buffer the caller reuses). */
-int fm_doc_dump(const json_t *doc, struct fm_jbuf *text, uint64_t max_size, const char *who);
+int fm_doc_dump(const json_t *doc, struct fm_jbuf *text, uint64_t max_size, const char *who,
+                const struct fm_json_raws *raws);
 
 /* Send env and docs[0..n) to a thread of this process, as values, with what was prepared for
  * them (or NULL) and how to free it: the references (docs, env->rep) and prepared move into the

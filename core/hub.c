@@ -36,6 +36,7 @@ struct hop {
 	int source;      /* scheduler index; the input's index (nsources) for pipe input */
 	int64_t fetch;   /* origin: fetch number, or input line */
 	zmq_msg_t doc;   /* kept until the hop is answered, for redelivery */
+	struct fm_json_raws raws; /* long strings of its parsed value, written out as in doc */
 	int attempts;
 	int64_t sent_at; /* monotonic ms; 0 while queued */
 	int64_t not_before;
@@ -240,12 +241,18 @@ static void hop_new(struct fm_hub *h, int stage, int source, int64_t fetch, zmq_
 	h->outstanding[source]++;
 }
 
+static void hop_free(struct hop *p)
+{
+	fm_json_raws_release(&p->raws);
+	zmq_msg_close(&p->doc);
+	free(p);
+}
+
 /* A document leaves the pipeline (published, dropped, failed or given up). */
 static void hop_end(struct fm_hub *h, struct hop *p)
 {
 	int source = p->source;
-	zmq_msg_close(&p->doc);
-	free(p);
+	hop_free(p);
 	h->live--;
 	if (--h->outstanding[source] == 0 && h->opts.sched && source < h->nsources)
 		fm_sched_fetch_complete(h->opts.sched, source, fm_now_ms());
@@ -290,7 +297,8 @@ static int send_hop(struct fm_hub *h, struct stage_rt *st, struct hop *p)
 	if (st->cfg->mode == FM_MODE_THREAD) {
 		/* A worker thread gets the parsed document; the hop keeps the bytes. */
 		json_error_t err;
-		json_t *doc = fm_json_parse(zmq_msg_data(&p->doc), zmq_msg_size(&p->doc), &err);
+		json_t *doc = fm_json_parse_raws(zmq_msg_data(&p->doc), zmq_msg_size(&p->doc), &err,
+		                                 &p->raws);
 		if (!json_is_object(doc)) {
 			log_err("[%s] document from %s#%lld is not a JSON object (%s at line %d column "
 			        "%d); skipped",
@@ -439,12 +447,12 @@ static void route(struct fm_hub *h, int i, const struct hop *from, zmq_msg_t *do
 
 /* A worker thread's document i (a parsed value) becomes its JSON text in frame. */
 static int as_bytes(struct fm_hub *h, struct stage_rt *st, struct fm_msg *m, size_t i,
-                    zmq_msg_t *frame)
+                    const struct hop *from, zmq_msg_t *frame)
 {
 	json_t *doc = fm_msg_take_doc(m, i);
 	if (!doc)
 		return -EINVAL;
-	int rc = fm_msg_init_doc(frame, doc, h->cfg->max_doc_size, st->cfg->name);
+	int rc = fm_msg_init_doc(frame, doc, h->cfg->max_doc_size, st->cfg->name, &from->raws);
 	json_decref(doc);
 	return rc;
 }
@@ -511,14 +519,15 @@ static void on_result(struct fm_hub *h, struct fm_msg *m)
 			json_t *doc = fm_msg_take_doc(m, i);
 			fm_jbuf_reset(&h->sink_buf);
 			if (doc &&
-			    fm_doc_dump(doc, &h->sink_buf, h->cfg->max_doc_size, st->cfg->name) == 0) {
+			    fm_doc_dump(doc, &h->sink_buf, h->cfg->max_doc_size, st->cfg->name,
+			                &p->raws) == 0) {
 				st->n_out++;
 				sink_text(h, h->sink_buf.data, h->sink_buf.len);
 			}
 			json_decref(doc);
 		} else if (m->local) {
 			zmq_msg_t frame;
-			if (as_bytes(h, st, m, i, &frame) != 0)
+			if (as_bytes(h, st, m, i, p, &frame) != 0)
 				continue;
 			st->n_out++;
 			route(h, p->stage, p, &frame);
@@ -1213,10 +1222,8 @@ void fm_hub_summary(struct fm_hub *h, FILE *out)
 static void free_queue(struct queue *q)
 {
 	struct hop *p;
-	while ((p = q_pop(q))) {
-		zmq_msg_close(&p->doc);
-		free(p);
-	}
+	while ((p = q_pop(q)))
+		hop_free(p);
 }
 
 void fm_hub_free(struct fm_hub *h)
@@ -1272,8 +1279,7 @@ void fm_hub_free(struct fm_hub *h)
 		struct hop *p = h->table[i];
 		while (p) {
 			struct hop *next = p->tnext;
-			zmq_msg_close(&p->doc);
-			free(p);
+			hop_free(p);
 			p = next;
 		}
 	}

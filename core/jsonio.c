@@ -163,6 +163,7 @@ struct parser {
 	bool failed;
 	char *scratch; /* decoded text of strings with escapes, reused */
 	size_t scap;
+	struct fm_json_raws *raws; /* where to note long strings the dumper can copy (or NULL) */
 };
 
 static void fail(struct parser *ps, const uchar *at, enum json_error_code code, const char *fmt,
@@ -358,12 +359,37 @@ static const uchar *decode_escape(struct parser *ps, const uchar *q, size_t *sle
 /* The string whose opening quote is at ps->p. On success *out and *len give its decoded text:
  * either inside the input (no escapes) or in ps->scratch (valid until the next string), and
  * ps->p is past the closing quote. -1 on error (reported). */
-static int scan_string(struct parser *ps, const char **out, size_t *len, bool is_key)
+/* Whether the escape at q (validated) is the one the dumper writes for its character: \" \\
+ * \b \f \n \r \t, and \u00XX in upper case for the other control characters. */
+static bool canonical_escape(const uchar *q)
+{
+	switch (q[1]) {
+	case '"': case '\\': case 'b': case 'f': case 'n': case 'r': case 't':
+		return true;
+	case 'u':
+		break;
+	default:
+		return false; /* \/ */
+	}
+	if (q[2] != '0' || q[3] != '0' || (q[4] != '0' && q[4] != '1'))
+		return false;
+	int v = (q[4] - '0') * 16;
+	if (q[5] >= '0' && q[5] <= '9')
+		v += q[5] - '0';
+	else if (q[5] >= 'A' && q[5] <= 'F')
+		v += q[5] - 'A' + 10;
+	else
+		return false;
+	return v != '\b' && v != '\f' && v != '\n' && v != '\r' && v != '\t';
+}
+
+static int scan_string(struct parser *ps, const char **out, size_t *len, bool is_key,
+                       bool *canonical)
 {
 	const uchar *end = ps->end;
 	const uchar *run = ps->p + 1, *p = run;
 	size_t slen = 0;
-	bool escaped = false;
+	bool escaped = false, canon = true;
 	for (;;) {
 		const uchar *q = find_special(p, end);
 		if (q == end) {
@@ -384,6 +410,8 @@ static int scan_string(struct parser *ps, const char **out, size_t *len, bool is
 				*len = slen;
 			}
 			ps->p = q + 1;
+			if (canonical)
+				*canonical = canon;
 			return 0;
 		}
 		if (c >= 0x80) {
@@ -411,6 +439,7 @@ static int scan_string(struct parser *ps, const char **out, size_t *len, bool is
 		p = run = decode_escape(ps, q, &slen, is_key);
 		if (!p)
 			return -1;
+		canon = canon && canonical_escape(q);
 	}
 }
 
@@ -599,7 +628,7 @@ static json_t *parse_object(struct parser *ps, int depth)
 		}
 		const char *key;
 		size_t klen;
-		if (scan_string(ps, &key, &klen, true) < 0)
+		if (scan_string(ps, &key, &klen, true, NULL) < 0)
 			goto error;
 		char *kcopy = NULL;
 		/* the value's strings reuse the scratch: keep the key elsewhere */
@@ -717,11 +746,17 @@ static json_t *parse_value(struct parser *ps, int depth)
 	case '"': {
 		const char *s;
 		size_t n;
-		if (scan_string(ps, &s, &n, false) < 0)
+		const uchar *quote = ps->p;
+		bool canonical;
+		if (scan_string(ps, &s, &n, false, &canonical) < 0)
 			return NULL;
 		json_t *v = json_stringn_nocheck(s, n); /* validated above */
 		if (!v)
 			fail(ps, ps->p, json_error_out_of_memory, "out of memory");
+		else if (ps->raws && canonical && n >= FM_JSON_RAW_MIN && ps->raws->n < FM_JSON_RAWS)
+			ps->raws->r[ps->raws->n++] = (struct fm_json_raw){
+				json_incref(v), json_string_value(v), n, (const char *)quote,
+				(size_t)(ps->p - quote)};
 		return v;
 	}
 	case 't':
@@ -747,6 +782,21 @@ static json_t *parse_value(struct parser *ps, int depth)
 
 json_t *fm_json_parse(const char *text, size_t len, json_error_t *err)
 {
+	return fm_json_parse_raws(text, len, err, NULL);
+}
+
+void fm_json_raws_release(struct fm_json_raws *raws)
+{
+	for (size_t i = 0; i < raws->n; i++)
+		json_decref((json_t *)raws->r[i].str);
+	raws->n = 0;
+}
+
+json_t *fm_json_parse_raws(const char *text, size_t len, json_error_t *err,
+                           struct fm_json_raws *raws)
+{
+	if (raws)
+		fm_json_raws_release(raws);
 	if (err) {
 		memset(err, 0, sizeof *err);
 		err->line = err->column = -1;
@@ -757,6 +807,7 @@ json_t *fm_json_parse(const char *text, size_t len, json_error_t *err)
 		.p = (const uchar *)text,
 		.end = (const uchar *)text + len,
 		.err = err,
+		.raws = raws,
 	};
 	json_t *v = NULL;
 	if (!text) {
@@ -785,6 +836,8 @@ json_t *fm_json_parse(const char *text, size_t len, json_error_t *err)
 		err->position = (int)len;
 out:
 	free(ps.scratch);
+	if (!v && raws)
+		fm_json_raws_release(raws);
 	return v;
 }
 
@@ -908,7 +961,8 @@ static int dump_real(double v, struct fm_jbuf *b)
 	return put(b, out, o);
 }
 
-static int dump_value(const json_t *v, struct fm_jbuf *b, int depth)
+static int dump_value(const json_t *v, struct fm_jbuf *b, int depth,
+                      const struct fm_json_raws *raws)
 {
 	if (!v)
 		return -EINVAL;
@@ -926,6 +980,12 @@ static int dump_value(const json_t *v, struct fm_jbuf *b, int depth)
 	case JSON_REAL:
 		return dump_real(json_real_value(v), b);
 	case JSON_STRING:
+		/* as it came: the same value (a string set anew has a new buffer, and the reference
+		 * raws holds keeps this one from being freed and its address reused) */
+		for (size_t i = 0; raws && i < raws->n; i++)
+			if (raws->r[i].str == v && raws->r[i].value == json_string_value(v) &&
+			    raws->r[i].len == json_string_length(v))
+				return put(b, raws->r[i].text, raws->r[i].text_len);
 		return dump_string(json_string_value(v), json_string_length(v), b);
 	default:
 		break;
@@ -938,7 +998,7 @@ static int dump_value(const json_t *v, struct fm_jbuf *b, int depth)
 		for (size_t i = 0; i < n; i++) {
 			if (i && (rc = put(b, ",", 1)) < 0)
 				return rc;
-			if ((rc = dump_value(json_array_get(v, i), b, depth + 1)) < 0)
+			if ((rc = dump_value(json_array_get(v, i), b, depth + 1, raws)) < 0)
 				return rc;
 		}
 		return put(b, "]", 1);
@@ -962,7 +1022,7 @@ static int dump_value(const json_t *v, struct fm_jbuf *b, int depth)
 				return rc;
 			if ((rc = put(b, ":", 1)) < 0)
 				return rc;
-			if ((rc = dump_value(json_object_iter_value(it), b, depth + 1)) < 0)
+			if ((rc = dump_value(json_object_iter_value(it), b, depth + 1, raws)) < 0)
 				return rc;
 		}
 		return put(b, "}", 1);
@@ -972,8 +1032,13 @@ static int dump_value(const json_t *v, struct fm_jbuf *b, int depth)
 
 int fm_json_dump(const json_t *v, struct fm_jbuf *out)
 {
+	return fm_json_dump_raws(v, out, NULL);
+}
+
+int fm_json_dump_raws(const json_t *v, struct fm_jbuf *out, const struct fm_json_raws *raws)
+{
 	size_t mark = out->len;
-	int rc = dump_value(v, out, 1);
+	int rc = dump_value(v, out, 1, raws);
 	if (rc < 0) {
 		out->len = mark;
 		if (out->data)

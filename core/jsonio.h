@@ -85,4 +85,40 @@ json_t *fm_json_parse(const char *text, size_t len, json_error_t *err);
  */
 int fm_json_dump(const json_t *v, struct fm_jbuf *out);
 
+/*
+ * Long strings written as they came. A document that goes through a stage comes back mostly
+ * unchanged, and most of its bytes are one or two long strings (the text); escaping and
+ * validating them again on the way out is most of the dump's work. fm_json_parse_raws notes,
+ * for at most FM_JSON_RAWS string values of FM_JSON_RAW_MIN bytes or more whose JSON text in
+ * the input is exactly what the dumper writes for them (raw UTF-8, and only the escapes the
+ * dumper uses), the value and where its text is; fm_json_dump_raws copies that text for a
+ * value that is still the same one: the same json_t, with the same buffer and length (a
+ * string set anew gets a new buffer). raws holds a reference to each string, so that none is
+ * freed and its address reused for another while noted; the input text must outlive the dump.
+ * The output is byte-identical to fm_json_dump's.
+ */
+#define FM_JSON_RAWS 4
+#define FM_JSON_RAW_MIN 256
+
+struct fm_json_raw {
+	const json_t *str;  /* a reference of raws' own */
+	const char *value;  /* json_string_value(str) when noted */
+	size_t len;
+	const char *text;   /* its JSON text, quotes included, in the parsed input */
+	size_t text_len;
+};
+
+struct fm_json_raws {
+	size_t n;
+	struct fm_json_raw r[FM_JSON_RAWS];
+};
+
+/* fm_json_parse, noting long strings in raws (released first; empty after a failure). */
+json_t *fm_json_parse_raws(const char *text, size_t len, json_error_t *err,
+                           struct fm_json_raws *raws);
+/* fm_json_dump, copying noted strings that are unchanged (raws may be NULL). */
+int fm_json_dump_raws(const json_t *v, struct fm_jbuf *out, const struct fm_json_raws *raws);
+/* Drop the references; raws is empty (and may be reused). */
+void fm_json_raws_release(struct fm_json_raws *raws);
+
 #endif

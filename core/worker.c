@@ -38,7 +38,7 @@ static int send_result(struct worker *w, const struct fm_env *res, const struct 
 		goto done;
 	for (size_t i = 0; i < out->n; i++) {
 		int dr = fm_msg_init_doc(&frames[kept], out->v[i], w->spec->max_doc_size,
-		                         fm_instance_name(w->inst));
+		                         fm_instance_name(w->inst), NULL);
 		if (dr == -ENOMEM)
 			goto done;
 		if (dr == 0)

@@ -3,7 +3,8 @@
  *    the one deliberate difference (jansson skips a NUL byte right after a number or literal)
  *    is checked by parsing the input without its NULs;
  *  - fm_json_dump writes the very bytes json_dumps(JSON_COMPACT) writes, of what either parser
- *    built, and reads back to an equal value;
+ *    built, and reads back to an equal value; so does fm_json_dump_raws, copying long strings
+ *    as fm_json_parse_raws found them;
  *  - the input taken as one string (any bytes, via json_stringn_nocheck), and its first bytes
  *    taken as a real and an integer, dump identically too, or fail in both.
  * Any difference aborts. */
@@ -72,6 +73,20 @@ static void check_parse(const uint8_t *data, size_t size)
 			abort();
 		same_dump(want, 0);
 		same_dump(got, 0);
+		/* long strings copied as they came write the same bytes */
+		struct fm_json_raws raws = {0};
+		json_t *again = fm_json_parse_raws((const char *)data, size, NULL, &raws);
+		if (again) {
+			char *text = json_dumps(want, JSON_COMPACT);
+			struct fm_jbuf b = FM_JBUF_INIT;
+			if (!text || fm_json_dump_raws(again, &b, &raws) != 0 || b.len != strlen(text) ||
+			    memcmp(b.data, text, b.len) != 0)
+				abort();
+			free(text);
+			fm_jbuf_free(&b);
+		}
+		fm_json_raws_release(&raws);
+		json_decref(again);
 	}
 	json_decref(want);
 	json_decref(got);

@@ -560,6 +560,68 @@ static void test_locale(void)
 	setlocale(LC_NUMERIC, "C");
 }
 
+/* A long string the parser noted is written as it came only while it is the same value:
+ * output identical to a fresh dump whatever the input's escapes, whatever was changed. */
+static void test_raws(void)
+{
+	char body[600];
+	for (size_t i = 0; i < sizeof(body) - 1; i++)
+		body[i] = (char)('a' + i % 26);
+	body[sizeof(body) - 1] = '\0';
+	char *text = NULL;
+	/* noted: plain, and the dumper's own escapes; not noted: "\/", a lower-case \u001f, a
+	 * \u escape of a character the dumper writes as it is, a short string */
+	if (asprintf(&text,
+	             "{\"a\":\"%s\\n\\\"q\\\" \\u001F caf\xc3\xa9\",\"b\":\"%s\\/\",\"c\":\"%s\\u001f\","
+	             "\"d\":\"%s\\u2019\",\"e\":\"short\"}",
+	             body, body, body, body) < 0)
+		abort();
+	struct fm_json_raws raws = {0};
+	json_t *doc = fm_json_parse_raws(text, strlen(text), NULL, &raws);
+	CHECK(doc != NULL);
+	CHECK(raws.n == 1);
+	CHECK(raws.n == 1 && raws.r[0].str == json_object_get(doc, "a"));
+	CHECK(raws.n == 1 && raws.r[0].text[0] == '"' &&
+	      raws.r[0].text[raws.r[0].text_len - 1] == '"');
+
+	struct fm_jbuf fresh = FM_JBUF_INIT, copied = FM_JBUF_INIT;
+	CHECK(fm_json_dump(doc, &fresh) == 0);
+	CHECK(fm_json_dump_raws(doc, &copied, &raws) == 0);
+	CHECK(fresh.len == copied.len && memcmp(fresh.data, copied.data, fresh.len) == 0);
+
+	/* changed in place, to a value of the same length: the new value is written */
+	char *other = strdup(json_string_value(json_object_get(doc, "a")));
+	other[0] = 'Z';
+	CHECK(json_string_set(json_object_get(doc, "a"), other) == 0);
+	fm_jbuf_reset(&fresh);
+	fm_jbuf_reset(&copied);
+	CHECK(fm_json_dump(doc, &fresh) == 0);
+	CHECK(fm_json_dump_raws(doc, &copied, &raws) == 0);
+	CHECK(fresh.len == copied.len && memcmp(fresh.data, copied.data, fresh.len) == 0);
+	CHECK(strstr(copied.data, "\"a\":\"Zbcd") != NULL);
+
+	/* replaced by a new string of the same length (which may take the old one's place in
+	 * memory once freed, were it not for the reference raws holds) */
+	other[0] = 'Y';
+	CHECK(json_object_set_new(doc, "a", json_string(other)) == 0);
+	fm_jbuf_reset(&copied);
+	CHECK(fm_json_dump_raws(doc, &copied, &raws) == 0);
+	CHECK(strstr(copied.data, "\"a\":\"Ybcd") != NULL);
+	free(other);
+
+	fm_json_raws_release(&raws);
+	CHECK(raws.n == 0);
+	json_decref(doc);
+
+	/* a failed parse leaves nothing noted */
+	text[strlen(text) - 1] = ',';
+	CHECK(fm_json_parse_raws(text, strlen(text), NULL, &raws) == NULL);
+	CHECK(raws.n == 0);
+	fm_jbuf_free(&fresh);
+	fm_jbuf_free(&copied);
+	free(text);
+}
+
 int main(void)
 {
 	test_table();
@@ -570,5 +632,6 @@ int main(void)
 	test_dump_errors();
 	test_large();
 	test_locale();
+	test_raws();
 	return fmt_done("test_jsonio");
 }
