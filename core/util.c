@@ -56,13 +56,17 @@ int fm_mkdirs(const char *path, unsigned mode)
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
-	(void)flag;
 	(void)ftw;
-	return remove(path);
+	return flag == FTW_DP ? rmdir(path) : remove(path);
 }
 
 int fm_remove_tree(const char *path)
 {
+	/* most often empty (a pipe whose stages kept nothing): one rmdir, no walk */
+	if (rmdir(path) == 0)
+		return 0;
+	if (errno != ENOTEMPTY && errno != EEXIST)
+		return -errno;
 	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		return -errno;
 	return 0;
