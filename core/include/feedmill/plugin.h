@@ -100,7 +100,7 @@ struct fm_option {
 
 /* What process() returns. */
 enum fm_status {
-	FM_PASS = 0,  /* the (possibly modified) input goes on, after anything emitted */
+	FM_PASS = 0,  /* the (possibly modified) input goes on, ahead of anything emitted */
 	FM_DONE = 1,  /* the input was consumed; only what was emitted goes on (e.g. fetch) */
 	FM_DROP = 2,  /* the input stops here by design (a duplicate, a blocked document) */
 	FM_RETRY = 3, /* transient failure: the core redelivers it later, up to a limit */
