@@ -111,6 +111,7 @@ struct fm_hub {
 	struct fm_jbuf sink_buf; /* the text of the document being written out */
 	int64_t started_ms;
 	bool fatal;
+	bool output_failed;
 	bool blocked; /* a stage could not take a document: look again soon */
 };
 
@@ -378,11 +379,23 @@ static void dispatch(struct fm_hub *h)
 
 /* ------------------------------------------------------------------ results */
 
+/* The output cannot be written (the reader went away: EPIPE, a full disk): what comes next
+ * would only be lost, so the pipe stops, with an error. */
+static void check_output(struct fm_hub *h)
+{
+	if (!h->opts.output || h->output_failed || !ferror(h->opts.output))
+		return;
+	h->output_failed = true;
+	log_err("cannot write the output: %s; stopping", strerror(errno ? errno : EIO));
+	h->fatal = true;
+}
+
 static void sink_text(struct fm_hub *h, const void *text, size_t len)
 {
 	if (h->opts.output) {
 		fwrite(text, 1, len, h->opts.output);
 		fputc('\n', h->opts.output);
+		check_output(h);
 	}
 	h->published++;
 }
@@ -1151,8 +1164,10 @@ int fm_hub_run(struct fm_hub *h)
 			last_check = now_mono;
 			watch_processes(h);
 			check_timeouts(h);
-			if (h->opts.output)
+			if (h->opts.output) {
 				fflush(h->opts.output);
+				check_output(h);
+			}
 		}
 		if (watchdog_usec && (uint64_t)(now_mono - last_watchdog) * 1000 >= watchdog_usec / 2) {
 			notify(h, "WATCHDOG=1");

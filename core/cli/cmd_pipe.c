@@ -114,7 +114,10 @@ report:
 	if (!hub)
 		goto out;
 	rc = fm_hub_run(hub) == 0 ? FM_EXIT_OK : FM_EXIT_FAILURE;
-	fflush(stdout);
+	if (fflush(stdout) != 0 && rc == FM_EXIT_OK) {
+		log_err("cannot write the output: %m");
+		rc = FM_EXIT_FAILURE;
+	}
 	if (summary)
 		fm_hub_summary(hub, stderr);
 out:

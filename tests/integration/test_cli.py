@@ -55,6 +55,38 @@ class Cli(unittest.TestCase):
                 p = run("pipe", "dedupe", cwd=d)
                 self.assertEqual((p.returncode, p.stdout, p.stderr), (0, "", ""))
 
+    def test_pipe_stops_when_its_reader_goes_away(self):
+        """A reader that closes the pipe (`feedmill pipe ... | head`) leaves nowhere to put
+        what comes next: the pipe says so and stops with an error, instead of reading the rest
+        of its input and throwing every document away with exit status 0."""
+        import threading
+        docs = "".join('{"id":"d%d","source":"s","text":"%s"}\n' % (i, ("word%d " % i) * 300)
+                       for i in range(4000))  # ~9 MB, far more than a pipe holds
+        with tempfile.TemporaryDirectory() as d:
+            p = subprocess.Popen([FEEDMILL, "pipe", "dedupe"], cwd=d, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+            def feed():
+                try:
+                    p.stdin.write(docs.encode())
+                except BrokenPipeError:
+                    pass  # it stopped reading: what this test wants
+                try:
+                    p.stdin.close()
+                except BrokenPipeError:
+                    pass
+
+            writer = threading.Thread(target=feed)
+            writer.start()
+            self.assertTrue(p.stdout.read(4096))  # some documents came out
+            p.stdout.close()
+            err = p.stderr.read().decode()
+            p.stderr.close()
+            rc = p.wait(timeout=60)
+            writer.join(timeout=60)
+            self.assertNotEqual(rc, 0, err)
+            self.assertIn("cannot write the output", err)
+
     def test_shipped_configuration_is_valid(self):
         p = run("check", "-c", os.path.join(ROOT, "pipeline.conf"))
         self.assertEqual(p.returncode, 0, p.stderr)
