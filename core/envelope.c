@@ -249,6 +249,7 @@ static json_t *encode_env(const struct fm_env *env)
 	json_t *o = json_object();
 	if (!o)
 		return NULL;
+	const char *stage = env->stage ? env->stage : "";
 	bool ok = json_object_set_new(o, "v", json_integer(FM_WIRE_VERSION)) == 0;
 	if (env->type >= FM_MSG_DOC && env->type <= FM_MSG_HELLO)
 		ok = ok && json_object_set_new(o, "t", json_string(type_names[env->type])) == 0;
@@ -260,7 +261,7 @@ static json_t *encode_env(const struct fm_env *env)
 		     json_object_set_new(o, "att", json_integer(env->att)) == 0;
 		break;
 	case FM_MSG_RES:
-		ok = ok && json_object_set_new(o, "stage", json_string(env->stage ? env->stage : "")) == 0 &&
+		ok = ok && json_object_set_new(o, "stage", json_string(stage)) == 0 &&
 		     json_object_set_new(o, "w", json_integer(env->w)) == 0 &&
 		     json_object_set_new(o, "hop", json_integer((json_int_t)env->hop)) == 0 &&
 		     json_object_set_new(o, "st", json_string(fm_status_name(env->status))) == 0;
@@ -275,7 +276,7 @@ static json_t *encode_env(const struct fm_env *env)
 		}
 		break;
 	case FM_MSG_HELLO:
-		ok = ok && json_object_set_new(o, "stage", json_string(env->stage ? env->stage : "")) == 0 &&
+		ok = ok && json_object_set_new(o, "stage", json_string(stage)) == 0 &&
 		     json_object_set_new(o, "w", json_integer(env->w)) == 0 &&
 		     json_object_set_new(o, "pid", json_integer(env->pid)) == 0;
 		break;
@@ -424,6 +425,7 @@ static int send_head(void *sock, const struct fm_env *env, bool more, int flags)
 	fm_jbuf_free(&b);
 	return rc < 0 ? -e : 0;
 }
+
 int fm_msg_send_frames(void *sock, const struct fm_env *env, zmq_msg_t *frames, size_t n,
                        int flags)
 {

@@ -380,22 +380,22 @@ static void dispatch(struct fm_hub *h)
 /* ------------------------------------------------------------------ results */
 
 /* The output cannot be written (the reader went away: EPIPE, a full disk): what comes next
- * would only be lost, so the pipe stops, with an error. */
-static void check_output(struct fm_hub *h)
+ * would only be lost, so the pipe stops, with an error. err: the failed call's errno. */
+static void output_failed(struct fm_hub *h, int err)
 {
-	if (!h->opts.output || h->output_failed || !ferror(h->opts.output))
+	if (h->output_failed)
 		return;
 	h->output_failed = true;
-	log_err("cannot write the output: %s; stopping", strerror(errno ? errno : EIO));
+	log_err("cannot write the output: %s; stopping", strerror(err ? err : EIO));
 	h->fatal = true;
 }
 
 static void sink_text(struct fm_hub *h, const void *text, size_t len)
 {
 	if (h->opts.output) {
-		fwrite(text, 1, len, h->opts.output);
-		fputc('\n', h->opts.output);
-		check_output(h);
+		FILE *out = h->opts.output;
+		if (fwrite(text, 1, len, out) != len || fputc('\n', out) == EOF)
+			output_failed(h, errno);
 	}
 	h->published++;
 }
@@ -524,7 +524,8 @@ static void on_result(struct fm_hub *h, struct fm_msg *m)
 	else
 		st->n_error++;
 	if (p->request && h->opts.sched)
-		fm_sched_done(h->opts.sched, p->source, m->env->rep, status == FM_ERROR, fm_now_ms());
+		fm_sched_done(h->opts.sched, p->source, m->env->rep, status == FM_ERROR,
+		              fm_now_ms());
 	for (size_t i = 0; i < fm_msg_count(m); i++) {
 		if (m->local && to_sink(h, p->stage)) {
 			/* The end of the way: the text goes out from the hub's own buffer, without a
@@ -661,7 +662,6 @@ static int start_threads(struct fm_hub *h, struct stage_rt *st)
 			.result_ep = st->result_ep,
 			.max_doc_size = h->cfg->max_doc_size,
 			.stop = &st->stop,
-			.in_process = true,
 		};
 		if (pthread_create(&st->threads[w], NULL, thread_main, a) != 0)
 			return -EAGAIN;
@@ -1164,10 +1164,8 @@ int fm_hub_run(struct fm_hub *h)
 			last_check = now_mono;
 			watch_processes(h);
 			check_timeouts(h);
-			if (h->opts.output) {
-				fflush(h->opts.output);
-				check_output(h);
-			}
+			if (h->opts.output && fflush(h->opts.output) != 0)
+				output_failed(h, errno);
 		}
 		if (watchdog_usec && (uint64_t)(now_mono - last_watchdog) * 1000 >= watchdog_usec / 2) {
 			notify(h, "WATCHDOG=1");

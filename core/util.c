@@ -298,9 +298,9 @@ char *fm_redact_url(const char *url)
  * So the heap is grown at start by what the window needs and populated in one call (Linux
  * 5.14; on an older kernel madvise fails and the pages fault in as before), and glibc is told
  * to keep it: no trimming of the top of the heap below bytes + 8 MB, and blocks up to 4 MB (or
- * twice bytes) from the heap rather than from mmap (each mmap'd block is fresh pages again). Setting these also
- * turns off glibc's own moving thresholds (mallopt(3)), which would otherwise do much the
- * same after the first large free.
+ * twice bytes) from the heap rather than from mmap (each mmap'd block is fresh pages again).
+ * Setting these also turns off glibc's own moving thresholds (mallopt(3)), which would
+ * otherwise do much the same after the first large free.
  */
 void fm_heap_prefault(size_t bytes)
 {

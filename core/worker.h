@@ -20,7 +20,6 @@ struct fm_worker_spec {
 	const char *result_ep; /* where to push results to */
 	uint64_t max_doc_size; /* a document serialized larger than this is dropped */
 	atomic_int *stop;      /* set non-zero to make the loop finish */
-	bool in_process;       /* a thread of the hub's process: messages travel as values */
 };
 
 /* Run the loop until *stop is set; then flush the instance. The instance must be started
