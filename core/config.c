@@ -58,6 +58,7 @@ static struct fm_config *config_new(void)
 	c->jitter = 0.1;
 	c->max_backoff_ms = 6 * 3600 * 1000;
 	c->drain_timeout_ms = 30 * 1000;
+	c->commit_interval_ms = 1000;
 	c->max_attempts = 3;
 	c->max_doc_size = 16u << 20;
 	c->queue_limit = 10000;
@@ -272,7 +273,7 @@ static void global_key(struct reader *r, const char *key, const char *value, con
 		else
 			c->log_level = lvl;
 	} else if (strcmp(key, "default_interval") == 0 || strcmp(key, "max_backoff") == 0 ||
-	           strcmp(key, "drain_timeout") == 0) {
+	           strcmp(key, "drain_timeout") == 0 || strcmp(key, "commit_interval") == 0) {
 		int64_t ms;
 		if (fm_parse_duration(value, &ms) != 0 || ms <= 0)
 			bad_value(r, file, line, key, value, "a positive duration (like 30s, 15m, 6h)");
@@ -280,6 +281,8 @@ static void global_key(struct reader *r, const char *key, const char *value, con
 			c->default_interval_ms = ms;
 		else if (key[0] == 'm')
 			c->max_backoff_ms = ms;
+		else if (key[0] == 'c')
+			c->commit_interval_ms = ms;
 		else
 			c->drain_timeout_ms = ms;
 	} else if (strcmp(key, "jitter") == 0) {
@@ -306,7 +309,7 @@ static void global_key(struct reader *r, const char *key, const char *value, con
 		fm_diag_add(r->diag, file, line,
 		            "unknown global setting '%s' (known: state_dir, plugin_dir, log_level, "
 		            "include, default_interval, jitter, max_backoff, drain_timeout, "
-		            "max_attempts, max_doc_size, queue_limit)",
+		            "commit_interval, max_attempts, max_doc_size, queue_limit)",
 		            key);
 	}
 }

@@ -75,6 +75,7 @@ struct fm_config {
 	double jitter;           /* fraction of the interval, 0..0.5 */
 	int64_t max_backoff_ms;  /* ceiling of a failing source's backoff */
 	int64_t drain_timeout_ms;
+	int64_t commit_interval_ms; /* longest time an output holds what it took uncommitted */
 	int64_t max_attempts;    /* deliveries of one document before it is given up */
 	uint64_t max_doc_size;
 	int64_t queue_limit;     /* documents waiting in the core for a stage */

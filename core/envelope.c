@@ -174,6 +174,7 @@ void fm_msg_free(struct fm_msg *m)
 		json_decref(b->spent);
 	}
 	free(m->block);
+	free(m->ack_buf);
 	json_decref(m->head);
 	for (size_t i = 0; i < m->nframes; i++)
 		zmq_msg_close(&m->frames[i]);
@@ -205,7 +206,41 @@ int fm_status_parse(const char *name)
 
 static const char *const type_names[] = {
 	[FM_MSG_DOC] = "doc", [FM_MSG_RES] = "res", [FM_MSG_HELLO] = "hello",
+	[FM_MSG_SYNCED] = "synced", [FM_MSG_ACK] = "ack", [FM_MSG_STOP] = "stop",
 };
+#define LAST_TYPE FM_MSG_STOP
+
+/* An ack's token lists, ok then failed, into one array m->ack_buf. -1 when malformed. */
+static int decode_acks(const json_t *o, struct fm_msg *m)
+{
+	const json_t *ok = json_object_get(o, "ok"), *failed = json_object_get(o, "failed");
+	size_t nok = json_array_size(ok), nf = json_array_size(failed);
+	if (nok + nf == 0)
+		return 0;
+	if (!(m->ack_buf = malloc((nok + nf) * sizeof(*m->ack_buf))))
+		return -1;
+	for (size_t i = 0; i < nok + nf; i++) {
+		const json_t *v = i < nok ? json_array_get(ok, i) : json_array_get(failed, i - nok);
+		if (!json_is_integer(v))
+			return -1;
+		m->ack_buf[i] = (uint64_t)json_integer_value(v);
+	}
+	m->wire.acks = m->ack_buf;
+	m->wire.nacks = nok;
+	m->wire.nfailed = nf;
+	return 0;
+}
+
+static json_t *token_array(const uint64_t *t, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, json_integer((json_int_t)t[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
 
 static json_int_t int_of(const json_t *o, const char *key)
 {
@@ -221,7 +256,7 @@ static int decode_env(const json_t *o, struct fm_env *env)
 	    int_of(o, "v") != FM_WIRE_VERSION)
 		return -1;
 	const char *t = json_string_value(json_object_get(o, "t"));
-	for (int k = FM_MSG_DOC; t && k <= FM_MSG_HELLO; k++)
+	for (int k = FM_MSG_DOC; t && k <= LAST_TYPE; k++)
 		if (strcmp(t, type_names[k]) == 0)
 			env->type = (enum fm_msg_type)k;
 	env->hop = (uint64_t)int_of(o, "hop");
@@ -251,7 +286,7 @@ static json_t *encode_env(const struct fm_env *env)
 		return NULL;
 	const char *stage = env->stage ? env->stage : "";
 	bool ok = json_object_set_new(o, "v", json_integer(FM_WIRE_VERSION)) == 0;
-	if (env->type >= FM_MSG_DOC && env->type <= FM_MSG_HELLO)
+	if (env->type >= FM_MSG_DOC && env->type <= LAST_TYPE)
 		ok = ok && json_object_set_new(o, "t", json_string(type_names[env->type])) == 0;
 	switch (env->type) {
 	case FM_MSG_DOC:
@@ -263,6 +298,7 @@ static json_t *encode_env(const struct fm_env *env)
 	case FM_MSG_RES:
 		ok = ok && json_object_set_new(o, "stage", json_string(stage)) == 0 &&
 		     json_object_set_new(o, "w", json_integer(env->w)) == 0 &&
+		     json_object_set_new(o, "pid", json_integer(env->pid)) == 0 &&
 		     json_object_set_new(o, "hop", json_integer((json_int_t)env->hop)) == 0 &&
 		     json_object_set_new(o, "st", json_string(fm_status_name(env->status))) == 0;
 		if (ok && env->rep)
@@ -275,7 +311,14 @@ static json_t *encode_env(const struct fm_env *env)
 				                         json_integer(env->counts[i].delta)) == 0;
 		}
 		break;
+	case FM_MSG_ACK:
+		ok = ok && json_object_set_new(o, "ok", token_array(env->acks, env->nacks)) == 0 &&
+		     json_object_set_new(o, "failed",
+		                         token_array(env->nfailed ? env->acks + env->nacks : NULL,
+		                                     env->nfailed)) == 0;
+		break;
 	case FM_MSG_HELLO:
+	case FM_MSG_SYNCED:
 		ok = ok && json_object_set_new(o, "stage", json_string(stage)) == 0 &&
 		     json_object_set_new(o, "w", json_integer(env->w)) == 0 &&
 		     json_object_set_new(o, "pid", json_integer(env->pid)) == 0;
@@ -322,7 +365,8 @@ int fm_msg_recv(void *sock, struct fm_msg *m, int flags)
 		return 0;
 	}
 	m->head = fm_json_parse(zmq_msg_data(&part), zmq_msg_size(&part), NULL);
-	if (decode_env(m->head, &m->wire) != 0)
+	if (decode_env(m->head, &m->wire) != 0 ||
+	    (m->wire.type == FM_MSG_ACK && decode_acks(m->head, m) != 0))
 		bad = 1;
 	m->env = &m->wire;
 	zmq_msg_close(&part);

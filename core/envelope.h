@@ -6,6 +6,11 @@
  *   worker -> hub   {"v":1,"t":"res","stage":S,"w":I,"hop":H,"st":"pass|done|drop|retry|error",
  *                    "rep":{...reported...},"cnt":{...counter deltas...}}      + 0..n documents
  *   worker -> hub   {"v":1,"t":"hello","stage":S,"w":I,"pid":P}                 (on start)
+ *   worker -> hub   {"v":1,"t":"synced","stage":S,"w":I,"pid":P}   everything answered before
+ *                   is durable (the plugin's flush() returned): the hub may acknowledge it
+ *   hub -> worker   {"v":1,"t":"ack","ok":[TOKEN...],"failed":[TOKEN...]}  acknowledgements
+ *                   of deliveries (plugin.h, ack; the token is the delivery's hop)
+ *   hub -> worker   {"v":1,"t":"stop"}   finish: what was sent before it is handled first
  *
  * "src" and "fetch" name the document's origin (the source and the fetch it came from), so
  * that what happens to every document can be acknowledged back to the scheduler. A peer that
@@ -48,6 +53,9 @@ enum fm_msg_type {
 	FM_MSG_DOC,
 	FM_MSG_RES,
 	FM_MSG_HELLO,
+	FM_MSG_SYNCED,
+	FM_MSG_ACK,
+	FM_MSG_STOP,
 };
 
 /* Counters a result carries; an instance keeps at most as many (instance.c). */
@@ -66,13 +74,15 @@ struct fm_env {
 	const char *src;    /* doc */
 	int64_t fetch;      /* doc */
 	int att;            /* doc: 1 on the first delivery */
-	const char *stage;  /* res, hello */
-	int w;              /* res, hello */
-	long long pid;      /* hello */
+	const char *stage;  /* res, hello, synced */
+	int w;              /* res, hello, synced */
+	long long pid;      /* res, hello, synced: the worker process */
 	int status;         /* res: enum fm_status */
 	json_t *rep;        /* res: what was reported, or NULL */
 	size_t ncounts;     /* res: counter deltas */
 	struct fm_count counts[FM_ENV_MAX_COUNTS];
+	const uint64_t *acks; /* ack: nacks settled deliveries, then nfailed failed ones */
+	size_t nacks, nfailed;
 };
 
 /* A received message: its envelope, and its documents as ZeroMQ messages (frames), or, from a
@@ -89,6 +99,7 @@ struct fm_msg {
 	void *prepared;   /* local: what the hub prepared for the document (plugin.h) */
 	void (*release)(void *prepared);
 	json_t *head;     /* from another process: frame 0, parsed (owns env's strings) */
+	uint64_t *ack_buf; /* from another process: what env.acks points to */
 	struct fm_env wire; /* from another process: env points here */
 };
 

@@ -27,6 +27,7 @@ struct fm_instance {
 	void *ctx;
 	bool started;
 	bool temporary_state;
+	const atomic_int *stop; /* the stage's stop flag (host->stopping), or NULL */
 	struct counter counters[MAX_COUNTERS];
 	size_t ncounters;
 };
@@ -36,6 +37,7 @@ struct fm_out {
 	struct fm_emitted *docs;
 	json_t *report;
 	void *prepared; /* prepare()'s result, lent to process() or until it takes it */
+	uint64_t token; /* the delivery (host->delivery) */
 };
 
 /* ---------------------------------------------------------------- the host table */
@@ -188,6 +190,16 @@ static const void *host_prepared(fm_out *out)
 	return out->prepared;
 }
 
+static uint64_t host_delivery(fm_out *out)
+{
+	return out->token;
+}
+
+static int host_stopping(fm_instance *inst)
+{
+	return inst && inst->stop && atomic_load(inst->stop) != 0;
+}
+
 static const fm_host host_table = {
 	.abi_major = FM_ABI_MAJOR,
 	.abi_minor = FM_ABI_MINOR,
@@ -207,6 +219,8 @@ static const fm_host host_table = {
 	.state_persistent = host_state_persistent,
 	.take_prepared = host_take_prepared,
 	.prepared = host_prepared,
+	.delivery = host_delivery,
+	.stopping = host_stopping,
 };
 
 const fm_host *fm_host_table(void)
@@ -280,14 +294,14 @@ void fm_plugin_release(const struct fm_plugin *p, void *prepared)
 		p->release(prepared);
 }
 
-int fm_instance_process(fm_instance *inst, json_t *doc, void **prepared, struct fm_emitted *out,
-                        json_t **report)
+int fm_instance_process(fm_instance *inst, json_t *doc, uint64_t token, void **prepared,
+                        struct fm_emitted *out, json_t **report)
 {
 	const struct fm_plugin *p = &inst->plugin->desc;
 	void *lent = prepared ? *prepared : NULL, *own = NULL;
 	if (!lent)
 		lent = own = fm_plugin_prepare(p, inst->config, doc);
-	struct fm_out o = {inst, out, NULL, lent};
+	struct fm_out o = {inst, out, NULL, lent, token ? token : 1};
 	int status = p->process(inst->ctx, doc, &o);
 	if (lent && !o.prepared) {
 		/* taken: the plugin frees it */
@@ -328,6 +342,22 @@ void fm_instance_tick(fm_instance *inst, int64_t now_ms)
 {
 	if (inst->started && inst->plugin->desc.tick)
 		inst->plugin->desc.tick(inst->ctx, now_ms);
+}
+
+bool fm_instance_wants_acks(const fm_instance *inst)
+{
+	return inst->plugin->desc.ack != NULL;
+}
+
+void fm_instance_ack(fm_instance *inst, const uint64_t *tokens, size_t n, bool failed)
+{
+	if (inst->started && inst->plugin->desc.ack && n)
+		inst->plugin->desc.ack(inst->ctx, tokens, n, failed);
+}
+
+void fm_instance_set_stop_flag(fm_instance *inst, const atomic_int *stop)
+{
+	inst->stop = stop;
 }
 
 void fm_instance_flush(fm_instance *inst)

@@ -5,7 +5,9 @@
 #ifndef FM_CORE_INSTANCE_H
 #define FM_CORE_INSTANCE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -45,15 +47,22 @@ void fm_emitted_init(struct fm_emitted *e);
 /* Drop the references and what holds them; e is empty and usable again. */
 void fm_emitted_clear(struct fm_emitted *e);
 
-/* Run one document; steals doc. *prepared: what fm_plugin_prepare() gave for it on another
+/* Run one document; steals doc. token: the delivery's, for acknowledgements (0: none). *prepared: what fm_plugin_prepare() gave for it on another
  * thread, or NULL to have it prepared here. The plugin borrows it (host->prepared) or takes it
  * (host->take_prepared: *prepared is then NULL on return); what is left is still the caller's
  * to release, on whichever thread it likes. out (empty, fm_emitted_init): what goes on
  * downstream, in order (the input first when the plugin passes it). *report: new object of
  * reported values, or NULL when nothing was reported. Returns enum fm_status (an invalid
  * return is FM_ERROR). */
-int fm_instance_process(fm_instance *inst, json_t *doc, void **prepared, struct fm_emitted *out,
-                        json_t **report);
+int fm_instance_process(fm_instance *inst, json_t *doc, uint64_t token, void **prepared,
+                        struct fm_emitted *out, json_t **report);
+/* Whether the plugin takes acknowledgements (plugin.h, ack). */
+bool fm_instance_wants_acks(const fm_instance *inst);
+/* Hand the plugin acknowledgements of the deliveries named by tokens[0..n): settled, or
+ * failed downstream (plugin.h, ack). */
+void fm_instance_ack(fm_instance *inst, const uint64_t *tokens, size_t n, bool failed);
+/* The flag host->stopping() reads for this instance (the stage's stop flag); NULL: never. */
+void fm_instance_set_stop_flag(fm_instance *inst, const atomic_int *stop);
 void fm_instance_tick(fm_instance *inst, int64_t now_ms);
 void fm_instance_flush(fm_instance *inst);
 /* fini() (when started), then free everything. */

@@ -162,7 +162,6 @@ void fm_sched_done(struct fm_scheduler *s, int source, const json_t *report, boo
 	if (source < 0 || (size_t)source >= s->n)
 		return;
 	struct entry *e = &s->e[source];
-	e->in_flight = false;
 	const char *error = json_string_value(json_object_get(report, "error"));
 	int64_t interval = e->cfg->interval_ms;
 	if (failed && !error)
@@ -209,21 +208,20 @@ void fm_sched_done(struct fm_scheduler *s, int source, const json_t *report, boo
 		e->st.items += items;
 		s->totals.items += items;
 	}
-	if (s->state)
-		fm_state_put(s->state, e->cfg->name, &e->st);
 }
 
-void fm_sched_fetch_complete(struct fm_scheduler *s, int source, int64_t now)
+void fm_sched_fetch_complete(struct fm_scheduler *s, int source, bool settled, int64_t now)
 {
 	(void)now;
 	if (source < 0 || (size_t)source >= s->n)
 		return;
 	struct entry *e = &s->e[source];
-	log_debug("source %s: every document of the last fetch has left the pipeline", e->cfg->name);
-	if (!e->pending)
-		return;
+	e->in_flight = false;
+	log_debug("source %s: every document of the last fetch has settled%s", e->cfg->name,
+	          settled ? "" : " (some were given up: its validators are not kept)");
+	bool commit = e->pending && settled;
 	e->pending = false;
-	if (e->pending_etag || e->pending_last_modified) {
+	if (commit && (e->pending_etag || e->pending_last_modified)) {
 		free(e->st.etag);
 		free(e->st.last_modified);
 		e->st.etag = e->pending_etag;

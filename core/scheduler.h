@@ -1,8 +1,11 @@
 /*
  * The scheduler: which source to poll when. Each source is polled at its interval with random
  * jitter; a failing source backs off exponentially (honouring Retry-After) up to max_backoff; a
- * source is never polled again while its previous fetch is in flight, so a slow source holds
- * up nothing but itself. What it learns (validators, errors, backoff) persists in the state.
+ * source is never polled again while documents of its previous fetch are in the pipeline, so a
+ * slow source holds up nothing but itself. What it learns (validators, errors, backoff, the
+ * next poll) persists in the state when a fetch completes, never before its documents have
+ * settled: after a crash, a source whose fetch had not completed is polled again at once,
+ * without the validators that would hide the items it had served.
  */
 #ifndef FM_CORE_SCHEDULER_H
 #define FM_CORE_SCHEDULER_H
@@ -31,12 +34,15 @@ void fm_sched_free(struct fm_scheduler *s);
 json_t *fm_sched_take_due(struct fm_scheduler *s, int64_t now_ms, int *source);
 /* When the next source falls due (wall ms); INT64_MAX when none will. */
 int64_t fm_sched_next_due(const struct fm_scheduler *s);
-/* The fetch of `source` ended: report is what the fetch stage reported (may be NULL);
- * failed is true when the request itself could not be processed. */
+/* The fetch of `source` answered: report is what the fetch stage reported (may be NULL);
+ * failed is true when the request itself could not be processed. Nothing is saved yet: a
+ * crash before the fetch completes makes the next start poll the source at once. */
 void fm_sched_done(struct fm_scheduler *s, int source, const json_t *report, bool failed,
                    int64_t now_ms);
-/* All documents of a fetch have left the pipeline (published, dropped or failed). */
-void fm_sched_fetch_complete(struct fm_scheduler *s, int source, int64_t now_ms);
+/* Every document of the fetch has settled (published durably by every output, dropped, or
+ * failed for good): the fetch is committed, its validators (when settled: none was given up)
+ * and its next poll saved. Until then the source is not polled again. */
+void fm_sched_fetch_complete(struct fm_scheduler *s, int source, bool settled, int64_t now_ms);
 /* once mode: every source has been polled and none is in flight. */
 bool fm_sched_finished(const struct fm_scheduler *s);
 const char *fm_sched_source_name(const struct fm_scheduler *s, int source);

@@ -15,11 +15,19 @@
 
 #define TICK_MS 1000
 #define IDLE_FLUSH_MS 1000
+/* An output commits when no document came for this long: long enough to gather a burst into
+ * one fsync, short enough that a pause acknowledges at once. */
+#define COMMIT_IDLE_MS 20
 
 struct worker {
 	fm_instance *inst;
 	const struct fm_worker_spec *spec;
 	void *pull, *push;
+	bool dirty;             /* something to flush */
+	bool unsynced;          /* an output answered documents not yet committed */
+	int64_t unsynced_since; /* monotonic ms of the first of them */
+	int64_t last_work;
+	bool finish;            /* a stop message came */
 };
 
 static const char *origin_text(const struct fm_env *env, char *buf, size_t n)
@@ -58,7 +66,7 @@ static void handle(struct worker *w, struct fm_msg *m)
 	if (in->type != FM_MSG_DOC || fm_msg_count(m) != 1)
 		return;
 	struct fm_env res = {.type = FM_MSG_RES, .hop = in->hop, .stage = w->spec->stage,
-	                     .w = w->spec->index};
+	                     .w = w->spec->index, .pid = (long long)getpid()};
 	json_error_t jerr;
 	memset(&jerr, 0, sizeof(jerr));
 	json_t *doc = m->local ? fm_msg_take_doc(m, 0)
@@ -79,7 +87,8 @@ static void handle(struct worker *w, struct fm_msg *m)
 	} else {
 		/* what was prepared stays m's: it goes back with the answer, to be released where
 		 * it was made */
-		res.status = fm_instance_process(w->inst, doc, &m->prepared, &out, &res.rep);
+		res.status = fm_instance_process(w->inst, doc, in->hop, &m->prepared, &out,
+		                                 &res.rep);
 	}
 	res.ncounts = fm_instance_take_counts(w->inst, res.counts, FM_ENV_MAX_COUNTS);
 	int rc;
@@ -101,11 +110,96 @@ static void handle(struct worker *w, struct fm_msg *m)
 	fm_emitted_clear(&out);
 }
 
+/* Tell the hub that what this worker answered so far is durable: flush, then "synced". */
+static void commit(struct worker *w)
+{
+	fm_instance_flush(w->inst);
+	w->dirty = false;
+	if (!w->unsynced)
+		return;
+	struct fm_env synced = {.type = FM_MSG_SYNCED, .stage = w->spec->stage,
+	                        .w = w->spec->index, .pid = (long long)getpid()};
+	int rc = fm_msg_send(w->push, &synced, NULL, NULL, 0, 0);
+	if (rc != 0 && rc != -ETERM)
+		fm_logf(fm_instance_name(w->inst), FM_LOG_ERR, "cannot send to the hub: %s",
+		        zmq_strerror(-rc));
+	w->unsynced = false;
+}
+
+/* One message from the hub. only_acks: stopping, documents are left for the next run. */
+static void dispatch_msg(struct worker *w, struct fm_msg *m, bool only_acks)
+{
+	const struct fm_env *env = m->env;
+	switch (env->type) {
+	case FM_MSG_DOC:
+		if (only_acks)
+			return;
+		handle(w, m);
+		w->dirty = true;
+		w->last_work = fm_monotonic_ms();
+		if (w->spec->output && !w->unsynced) {
+			w->unsynced = true;
+			w->unsynced_since = w->last_work;
+		}
+		return;
+	case FM_MSG_ACK:
+		fm_instance_ack(w->inst, env->acks, env->nacks, false);
+		fm_instance_ack(w->inst, env->nfailed ? env->acks + env->nacks : NULL, env->nfailed,
+		                true);
+		w->dirty = true;
+		return;
+	case FM_MSG_STOP:
+		w->finish = true;
+		return;
+	default:
+		return;
+	}
+}
+
+/* Take what is queued (at most a burst, to come back to the clock now and then). Returns
+ * false when the sockets are gone. */
+static bool take_burst(struct worker *w, bool only_acks)
+{
+	for (int burst = 0; burst < 256 && !w->finish; burst++) {
+		if (!only_acks && atomic_load(w->spec->stop))
+			return true;
+		struct fm_msg m;
+		int r = fm_msg_recv(w->pull, &m, ZMQ_DONTWAIT);
+		if (r == -EAGAIN)
+			return true;
+		if (r == -EPROTO) {
+			fm_logf(fm_instance_name(w->inst), FM_LOG_WARN,
+			        "dropped a message of another wire version or malformed");
+			continue;
+		}
+		if (r != 0)
+			return false;
+		dispatch_msg(w, &m, only_acks);
+		fm_msg_free(&m);
+	}
+	return true;
+}
+
+/* How long to wait for work: an output with answers to commit wakes up for it. */
+static long wait_ms(const struct worker *w, int64_t now)
+{
+	long t = 200;
+	if (w->unsynced) {
+		int64_t due = w->last_work + COMMIT_IDLE_MS;
+		int64_t cap = w->unsynced_since + w->spec->commit_ms;
+		if (cap < due)
+			due = cap;
+		t = due <= now ? 0 : (long)(due - now < t ? due - now : t);
+	}
+	return t;
+}
+
 int fm_worker_loop(fm_instance *inst, const struct fm_worker_spec *spec)
 {
 	struct worker w = {.inst = inst, .spec = spec};
 	int rc = 0;
 	int linger = 5000, hwm = 1000;
+	fm_instance_set_stop_flag(inst, spec->stop);
 	w.pull = zmq_socket(spec->zctx, ZMQ_PULL);
 	w.push = zmq_socket(spec->zctx, ZMQ_PUSH);
 	if (!w.pull || !w.push) {
@@ -127,48 +221,36 @@ int fm_worker_loop(fm_instance *inst, const struct fm_worker_spec *spec)
 	                       .pid = (long long)getpid()};
 	fm_msg_send(w.push, &hello, NULL, NULL, 0, 0);
 
-	int64_t last_tick = fm_monotonic_ms(), last_work = 0;
-	bool dirty = false;
-	while (!atomic_load(spec->stop)) {
+	int64_t last_tick = fm_monotonic_ms();
+	bool alive = true;
+	while (alive && !w.finish && !atomic_load(spec->stop)) {
 		zmq_pollitem_t item = {w.pull, 0, ZMQ_POLLIN, 0};
-		int n = zmq_poll(&item, 1, 200);
+		int n = zmq_poll(&item, 1, wait_ms(&w, fm_monotonic_ms()));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == ETERM)
-				break;
-			rc = -errno;
+			if (errno != ETERM)
+				rc = -errno;
 			break;
 		}
-		/* Take what is queued, but come back to the clock now and then. */
-		for (int burst = 0; n > 0 && burst < 256; burst++) {
-			struct fm_msg m;
-			int r = fm_msg_recv(w.pull, &m, ZMQ_DONTWAIT);
-			if (r == -EAGAIN || r == -ETERM)
-				break;
-			if (r == -EPROTO) {
-				fm_logf(fm_instance_name(inst), FM_LOG_WARN,
-				        "dropped a message of another wire version or malformed");
-				continue;
-			}
-			if (r != 0)
-				break;
-			handle(&w, &m);
-			fm_msg_free(&m);
-			dirty = true;
-			last_work = fm_monotonic_ms();
-		}
+		if (n > 0)
+			alive = take_burst(&w, false);
 		int64_t now = fm_monotonic_ms();
 		if (now - last_tick >= TICK_MS) {
 			fm_instance_tick(inst, fm_host_table()->now_ms());
 			last_tick = now;
 		}
-		if (dirty && now - last_work >= IDLE_FLUSH_MS) {
-			fm_instance_flush(inst);
-			dirty = false;
-		}
+		if (w.unsynced && (now - w.last_work >= COMMIT_IDLE_MS ||
+		                   now - w.unsynced_since >= spec->commit_ms))
+			commit(&w);
+		else if (!spec->output && w.dirty && now - w.last_work >= IDLE_FLUSH_MS)
+			commit(&w);
 	}
-	fm_instance_flush(inst);
+	/* Stopped at once: acknowledgements already queued still count (they make the state
+	 * that is saved now more exact); documents wait for the next run. */
+	if (alive && !w.finish)
+		take_burst(&w, true);
+	commit(&w);
 out:
 	if (w.pull)
 		zmq_close(w.pull);

@@ -17,6 +17,7 @@ struct fmt_stage {
 	struct fm_loader loader;
 	fm_instance *inst;
 	char *tmp_state;
+	uint64_t deliveries;
 };
 
 fmt_stage *fmt_stage_open(const char *plugin, const char *const *settings, const char *state_dir)
@@ -75,10 +76,26 @@ fail:
 
 int fmt_stage_process(fmt_stage *s, json_t *doc, json_t **out, json_t **report)
 {
+	return fmt_stage_process_as(s, doc, ++s->deliveries, out, report);
+}
+
+uint64_t fmt_stage_last_delivery(const fmt_stage *s)
+{
+	return s->deliveries;
+}
+
+void fmt_stage_ack(fmt_stage *s, uint64_t token, bool failed)
+{
+	fm_instance_ack(s->inst, &token, 1, failed);
+}
+
+int fmt_stage_process_as(fmt_stage *s, json_t *doc, uint64_t token, json_t **out,
+                         json_t **report)
+{
 	json_t *rep = NULL;
 	struct fm_emitted e;
 	fm_emitted_init(&e);
-	int rc = fm_instance_process(s->inst, doc, NULL, &e, &rep);
+	int rc = fm_instance_process(s->inst, doc, token, NULL, &e, &rep);
 	*out = json_array();
 	for (size_t i = 0; i < e.n; i++)
 		json_array_append(*out, e.v[i]);

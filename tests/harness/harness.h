@@ -9,6 +9,8 @@
 #ifndef FM_TEST_HARNESS_H
 #define FM_TEST_HARNESS_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,15 @@ fmt_stage *fmt_stage_open(const char *plugin, const char *const *settings, const
  * emitted... exactly what a worker would forward); *report (may be NULL) a new object of what
  * the plugin reported. Returns the enum fm_status the plugin returned. */
 int fmt_stage_process(fmt_stage *s, json_t *doc, json_t **out, json_t **report);
+
+/* The same as a delivery with the given token (host->delivery()): the harness numbers its
+ * deliveries 1, 2, ... so a test can deliver a document again with the token it had. */
+int fmt_stage_process_as(fmt_stage *s, json_t *doc, uint64_t token, json_t **out,
+                         json_t **report);
+/* The token of the last delivery fmt_stage_process() made. */
+uint64_t fmt_stage_last_delivery(const fmt_stage *s);
+/* Acknowledge a delivery to the plugin (plugin.h, ack): settled, or failed downstream. */
+void fmt_stage_ack(fmt_stage *s, uint64_t token, bool failed);
 
 /* Convenience: parse `json_text` as the document. Aborts the test on invalid JSON. */
 int fmt_stage_process_str(fmt_stage *s, const char *json_text, json_t **out, json_t **report);

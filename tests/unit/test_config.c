@@ -438,8 +438,8 @@ static void test_bad_globals(void)
 {
 	expect_problems("bad/globals.conf", (const char *[]){
 		"{F}:2: unknown global setting 'colour' (known: state_dir, plugin_dir, log_level, "
-		"include, default_interval, jitter, max_backoff, drain_timeout, max_attempts, "
-		"max_doc_size, queue_limit)",
+		"include, default_interval, jitter, max_backoff, drain_timeout, commit_interval, "
+		"max_attempts, max_doc_size, queue_limit)",
 		"{F}:3: default_interval: '5 parsecs' is not a positive duration (like 30s, 15m, 6h)",
 		"{F}:4: max_doc_size: '12Q' is not a size of at least 1K (like 16M)",
 		"{F}:5: log_level: 'loud' is not a log level (err, warn, notice, info, debug)",

@@ -1,6 +1,7 @@
 /*
- * The scheduler and its state: validators survive a restart (but only once every document of
- * the fetch has left the pipeline), a changed URL forgets them, a failing source backs off
+ * The scheduler and its state: validators and the next poll survive a restart (but only once
+ * every document of the fetch has settled: a crash before makes the next start poll the source
+ * at once, without validators), a changed URL forgets them, a failing source backs off
  * exponentially up to max_backoff and honours Retry-After, and a successful source comes back
  * after its interval, give or take the jitter. Time is passed in, so nothing here sleeps.
  */
@@ -68,6 +69,13 @@ static json_t *take_next(struct fm_scheduler *s, int64_t *when, int *src)
 	return fm_sched_take_due(s, *when, src);
 }
 
+/* A fetch answered, and all its documents settled at once. */
+static void finish(struct fm_scheduler *s, int src, const json_t *rep, bool failed, int64_t t)
+{
+	fm_sched_done(s, src, rep, failed, t);
+	fm_sched_fetch_complete(s, src, true, t);
+}
+
 static const char one_source[] = "jitter = 0.1\n"
                                  "max_backoff = 6h\n"
                                  "[source harbour]\n"
@@ -103,22 +111,38 @@ static void test_validators_persist(void)
 	json_decref(rep);
 	CHECK(fm_sched_totals(s).items == 3 && fm_sched_totals(s).polled == 1);
 
-	/* documents still in the pipeline: the validators are not kept yet, neither in the
-	 * state nor in the next request */
+	/* documents still in the pipeline: the source is not polled again, and nothing is saved
+	 * (neither the validators nor the next poll) */
+	CHECK(fm_sched_take_due(s, T0 + 365LL * 86400 * SEC, &src) == NULL);
 	struct fm_source_state ss;
+	CHECK(fm_state_get(st, "harbour", &ss) == -ENOENT);
+	fm_sched_free(s);
+
+	/* a crash then: the next start polls the source at once, without validators */
+	s = fm_sched_new(cfg, st, false, T0 + 3 * SEC);
+	CHECK(fm_sched_next_due(s) <= T0 + 8 * SEC);
+	req = take_next(s, &when, &src);
+	CHECK(req && json_object_get(req, "etag") == NULL);
+	json_decref(req);
+	rep = json_pack("{s:s,s:i}", "etag", "\"v1\"", "items", 3);
+	fm_sched_done(s, src, rep, false, when + SEC);
+	json_decref(rep);
+	/* a document was given up: the fetch completes (its next poll is saved), but not its
+	 * validators, so that the next poll serves the item again */
+	fm_sched_fetch_complete(s, src, false, when + 2 * SEC);
 	CHECK(fm_state_get(st, "harbour", &ss) == 0);
-	CHECK(ss.etag == NULL && ss.last_modified == NULL);
-	CHECK(ss.items == 3 && ss.failures == 0);
+	CHECK(ss.etag == NULL && ss.items == 3 && ss.failures == 0);
+	CHECK(ss.next_due_ms >= when + SEC + 9 * MIN && ss.next_due_ms <= when + SEC + 11 * MIN);
 	fm_source_state_clear(&ss);
 	req = take_next(s, &when, &src);
 	CHECK(req && json_object_get(req, "etag") == NULL);
 	json_decref(req);
 	fm_sched_done(s, src, NULL, false, when + SEC); /* a 304-like answer: no validators */
 
-	/* every document has left: now they are kept, and survive a restart */
-	fm_sched_fetch_complete(s, src, when + 3 * SEC);
+	/* every document has settled: now they are kept, and survive a restart */
+	fm_sched_fetch_complete(s, src, true, when + 3 * SEC);
 	CHECK(fm_state_get(st, "harbour", &ss) == 0);
-	CHECK(ss.etag == NULL); /* the second fetch's (empty) answer was the pending one */
+	CHECK(ss.etag == NULL); /* the last fetch's (empty) answer was the pending one */
 	fm_source_state_clear(&ss);
 	fm_sched_free(s);
 
@@ -130,7 +154,7 @@ static void test_validators_persist(void)
 	                "Wed, 15 Nov 2023 08:00:00 GMT");
 	fm_sched_done(s, src, rep, false, when + SEC);
 	json_decref(rep);
-	fm_sched_fetch_complete(s, src, when + 2 * SEC);
+	fm_sched_fetch_complete(s, src, true, when + 2 * SEC);
 	int64_t due = fm_sched_next_due(s);
 	fm_sched_free(s);
 	fm_state_close(st);
@@ -162,7 +186,7 @@ static void test_validators_persist(void)
 	CHECK(json_object_get(req, "last_modified") == NULL);
 	CHECK(when <= T0 + 5 * SEC); /* and it is polled now, not at the old due time */
 	json_decref(req);
-	fm_sched_done(s, src, NULL, false, when);
+	finish(s, src, NULL, false, when);
 	fm_sched_free(s);
 	CHECK(fm_state_get(st, "harbour", &ss) == 0);
 	CHECK_STR(ss.url, "https://harbour.example.org/new-feed");
@@ -186,7 +210,7 @@ static void test_interval_and_jitter(void)
 		CHECK(req != NULL);
 		json_decref(req);
 		int64_t done_at = when + 1500;
-		fm_sched_done(s, src, NULL, false, done_at);
+		finish(s, src, NULL, false, done_at);
 		int64_t wait = fm_sched_next_due(s) - done_at;
 		if (wait < lo)
 			lo = wait;
@@ -216,7 +240,7 @@ static void test_backoff(void)
 	                          360 * MIN};
 	for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
 		json_decref(take_next(s, &when, &src));
-		fm_sched_done(s, src, fail, false, when);
+		finish(s, src, fail, false, when);
 		int64_t wait = fm_sched_next_due(s) - when;
 		if (wait < expect[i] * 9 / 10 || wait > expect[i] * 11 / 10) {
 			fprintf(stderr, "failure %zu: waits %llds, expected %llds +-10%%\n", i + 1,
@@ -234,7 +258,7 @@ static void test_backoff(void)
 	/* Retry-After above the backoff wins */
 	json_t *limited = json_pack("{s:s,s:i}", "error", "HTTP 429", "retry_after", 9 * 3600);
 	json_decref(take_next(s, &when, &src));
-	fm_sched_done(s, src, limited, false, when);
+	finish(s, src, limited, false, when);
 	CHECK(fm_sched_next_due(s) - when == 9 * 3600 * SEC);
 	json_decref(limited);
 
@@ -242,14 +266,14 @@ static void test_backoff(void)
 	limited = json_pack("{s:s,s:I}", "error", "HTTP 429", "retry_after",
 	                    (json_int_t)100000000000000000LL);
 	json_decref(take_next(s, &when, &src));
-	fm_sched_done(s, src, limited, false, when);
+	finish(s, src, limited, false, when);
 	CHECK(fm_sched_next_due(s) > when + 9 * 3600 * SEC);
 	CHECK(fm_sched_next_due(s) <= when + 30LL * 86400 * SEC);
 	json_decref(limited);
 
 	/* recovery: back to the plain interval, the failure count and error forgotten */
 	json_decref(take_next(s, &when, &src));
-	fm_sched_done(s, src, NULL, false, when);
+	finish(s, src, NULL, false, when);
 	int64_t wait = fm_sched_next_due(s) - when;
 	CHECK(wait >= 9 * MIN && wait <= 11 * MIN);
 	CHECK(fm_state_get(st, "harbour", &ss) == 0);
@@ -259,14 +283,14 @@ static void test_backoff(void)
 	/* a short Retry-After does not shorten the backoff */
 	json_t *soon = json_pack("{s:s,s:i}", "error", "HTTP 429", "retry_after", 5);
 	json_decref(take_next(s, &when, &src));
-	fm_sched_done(s, src, soon, false, when);
+	finish(s, src, soon, false, when);
 	wait = fm_sched_next_due(s) - when;
 	CHECK(wait >= 18 * MIN && wait <= 22 * MIN);
 	json_decref(soon);
 
 	/* a request the fetch stage could not process at all counts as a failure too */
 	json_decref(take_next(s, &when, &src));
-	fm_sched_done(s, src, NULL, true, when);
+	finish(s, src, NULL, true, when);
 	wait = fm_sched_next_due(s) - when;
 	CHECK(wait >= 36 * MIN && wait <= 44 * MIN);
 	CHECK(fm_state_get(st, "harbour", &ss) == 0);
@@ -302,9 +326,11 @@ static void test_once(void)
 	CHECK(r1 && r2 && !r3); /* both enabled sources at once; the disabled one never */
 	CHECK(src1 != src2);
 	CHECK(!fm_sched_finished(s));
-	fm_sched_done(s, src1, NULL, false, T0 + SEC);
+	finish(s, src1, NULL, false, T0 + SEC);
 	CHECK(!fm_sched_finished(s));
 	fm_sched_done(s, src2, NULL, true, T0 + SEC);
+	CHECK(!fm_sched_finished(s)); /* answered, but its documents have not settled */
+	fm_sched_fetch_complete(s, src2, true, T0 + 2 * SEC);
 	CHECK(fm_sched_finished(s));
 	/* once means once, even for a failed source */
 	CHECK(fm_sched_take_due(s, T0 + 365LL * 86400 * SEC, &src3) == NULL);

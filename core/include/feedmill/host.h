@@ -98,6 +98,16 @@ struct fm_host {
 	 * prepared it. Prefer it to take_prepared(), which makes the plugin free on its own thread
 	 * memory allocated on another (with glibc, under that thread's arena lock). */
 	const void *(*prepared)(fm_out *out);
+
+	/* --- ABI 1.3 --- */
+	/* In process(): the token naming this delivery of the document, nonzero, for the plugin's
+	 * ack() (plugin.h). A document delivered again after a worker was lost may come with the
+	 * same token or a new one. */
+	uint64_t (*delivery)(fm_out *out);
+	/* Nonzero once the host stops this instance's stage: a long operation in process() (a
+	 * transfer) should give up and return FM_RETRY; the document is delivered again in the
+	 * next run, so nothing is lost. */
+	int (*stopping)(fm_instance *inst);
 };
 
 typedef struct fm_host fm_host;

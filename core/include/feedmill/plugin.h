@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define FM_ABI_MAJOR 1
-#define FM_ABI_MINOR 2
+#define FM_ABI_MINOR 3
 
 #define FM_PLUGIN_ENTRY fm_plugin_entry
 #define FM_PLUGIN_ENTRY_NAME "fm_plugin_entry"
@@ -149,7 +149,11 @@ struct fm_plugin {
 	/* Optional: called about once a second with the wall clock, between documents. */
 	void (*tick)(void *ctx, int64_t now_ms);
 
-	/* Optional: the stream is idle or ending; persist what must survive a restart. */
+	/* Optional: persist what must survive a restart; the stream is idle or ending, or (for an
+	 * output) it is time to commit. An output (a stage whose documents go nowhere further) is
+	 * flushed at least every commit_interval while documents come, and soon after they pause:
+	 * everything its process() took before must then be durable (written, and fsync'ed as its
+	 * settings say), because the host then acknowledges those documents as published. */
 	void (*flush)(void *ctx);
 
 	/* Release the instance. Called once, after the last process()/tick()/flush(). */
@@ -171,6 +175,31 @@ struct fm_plugin {
 	/* Frees what prepare() returned; required with prepare. The host calls it for a result
 	 * that process() did not take, on the thread that prepared it when it can. */
 	void (*release)(void *prepared);
+
+	/* --- ABI 1.3 --- */
+	/* Optional: acknowledgements, for a stage that keeps state about the documents it passes
+	 * (a dedupe index, a set of ids seen), so that the state never runs ahead of the outputs.
+	 * tokens[0..n) name deliveries (host->delivery() in process(), see host.h).
+	 *
+	 * failed == 0: those deliveries are settled. What process() passed on or emitted for
+	 * each, and whatever later stages made of it, was made durable by every output that took
+	 * it, or dropped by a later stage on purpose (a delivery the stage itself dropped is
+	 * settled once answered). The document will not come back but as new news (a re-poll).
+	 * failed != 0: a document of those deliveries failed or was given up downstream: nothing
+	 * says it was published, so the same document arriving again is to pass again.
+	 *
+	 * Called between process() calls, on the instance's thread, in batches; only for a stage
+	 * of one worker (with several, documents are spread round-robin and no acknowledgement is
+	 * sent). A delivery may stay unacknowledged for ever (a crash, a restart: tokens are valid
+	 * for the life of the instance, do not persist them). So state kept for a document is
+	 * tentative until acknowledged: saved, it must come back as "not known to be published",
+	 * and the same document arriving again while so is a replay of the same delivery, to be
+	 * given the same verdict (passed again), never "already seen". A document delivered again
+	 * with the token of a delivery still pending is the same delivery (the host lost the
+	 * answer): give it the same verdict too. After a crash, the documents that had passed but
+	 * were not published then pass again, and the outputs, which write a document once per
+	 * revision, write those they had not. */
+	void (*ack)(void *ctx, const uint64_t *tokens, size_t n, int failed);
 };
 
 /* The one symbol a plugin exports. */
