@@ -2,6 +2,8 @@
  * `feedmill check` end to end ($FEEDMILL_BIN): a broken configuration exits 3 with every
  * problem as FILE:LINE on stderr; a good one exits 0 and says OK.
  */
+#include <sys/stat.h>
+
 #include "log.h"
 #include "unit.h"
 
@@ -69,6 +71,42 @@ static void test_broken(void)
 	free(path);
 }
 
+/* An include cycle, and a FIFO given as the configuration: one line each, exit 3, at once
+ * (the FIFO blocked `check` until something wrote to it). */
+static void test_cycle_and_fifo(void)
+{
+	char *path = unit_config_path("bad/loop.conf");
+	char *out, *err, *want = NULL;
+	CHECK(unit_run_feedmill((const char *[]){"check", "-c", path, NULL}, &out, &err) == 3);
+	if (asprintf(&want, "%s: no [stage NAME] sections: nothing to run\n"
+	                    "%s:1: include cycle: %s -> %s\n"
+	                    "feedmill: 2 problems in the configuration\n", path, path, path, path) < 0)
+		abort();
+	CHECK_STR(err, want);
+	CHECK_STR(out, "");
+	free(want);
+	free(out);
+	free(err);
+	free(path);
+
+	char dir[] = "/tmp/fm-test-check-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	if (asprintf(&path, "%s/pipeline.conf", dir) < 0)
+		abort();
+	CHECK(mkfifo(path, 0600) == 0);
+	CHECK(unit_run_feedmill((const char *[]){"check", "-c", path, NULL}, &out, &err) == 3);
+	if (asprintf(&want, "%s: not a regular file (a FIFO)\n"
+	                    "feedmill: 1 problem in the configuration\n", path) < 0)
+		abort();
+	CHECK_STR(err, want);
+	free(want);
+	free(out);
+	free(err);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
 static void test_good(void)
 {
 	char *path = unit_config_path("good/pipeline.conf");
@@ -101,6 +139,7 @@ int main(void)
 {
 	fm_log_set_level(FM_LOG_ERR);
 	test_broken();
+	test_cycle_and_fifo();
 	test_good();
 	return fmt_done("test_check_cli");
 }
