@@ -28,6 +28,7 @@
 
 #include "ac.h"
 #include "fold.h"
+#include "regfile.h"
 
 enum field {
 	F_TITLE = 1u << 0,
@@ -513,23 +514,23 @@ int fm_rules_load(const char *path, struct fm_rules **out, fm_rules_err_fn err, 
 	int rc;
 	char *data = NULL;
 	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		goto ioerr;
-	}
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto ioerr;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)FM_RULES_MAX_FILE) {
-		snprintf(msg, sizeof(msg), "%s: not a regular file of at most %u bytes", path,
-		         FM_RULES_MAX_FILE);
+	int fd = fm_open_regular(path, &st);
+	if (fd == -EINVAL || (fd >= 0 && st.st_size > (off_t)FM_RULES_MAX_FILE)) {
+		if (fd < 0)
+			snprintf(msg, sizeof(msg), "%s: not a regular file (%s)", path, fm_file_kind(&st));
+		else
+			snprintf(msg, sizeof(msg), "%s: larger than %u bytes: not a rules file", path,
+			         FM_RULES_MAX_FILE);
 		if (err)
 			err(arg, msg);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -EINVAL;
+	}
+	if (fd < 0) {
+		rc = fd;
+		goto ioerr;
 	}
 	size_t size = (size_t)st.st_size, got = 0;
 	if (!(data = malloc(size + 1))) {

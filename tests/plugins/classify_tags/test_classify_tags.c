@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <feedmill/plugin.h>
@@ -111,6 +112,38 @@ static void test_broken_rules(void)
 	free(log);
 	free(setting);
 	free(path);
+}
+
+/* A FIFO given as the rules or the model fails init at once, naming it (open() blocked on it
+ * until something wrote to it). */
+static void test_fifo_files(void)
+{
+	char dir[] = "/tmp/fmt-classify-fifo-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char *fifo = NULL, *rules = NULL, *model = NULL;
+	if (asprintf(&fifo, "%s/pipe", dir) < 0 || asprintf(&rules, "rules=%s", fifo) < 0 ||
+	    asprintf(&model, "model=%s", fifo) < 0)
+		abort();
+	CHECK(mkfifo(fifo, 0600) == 0);
+	for (int i = 0; i < 2; i++) {
+		const char *settings[] = {i ? model : rules, NULL};
+		char *log, *want = NULL;
+		fmt_stage *s = open_captured(settings, &log);
+		CHECK(s == NULL);
+		fmt_stage_close(s);
+		if (asprintf(&want, "%s: not a regular file (a FIFO)", fifo) < 0)
+			abort();
+		if (!strstr(log, want))
+			fprintf(stderr, "log: %s\n", log);
+		CHECK(strstr(log, want) != NULL);
+		free(want);
+		free(log);
+	}
+	unlink(fifo);
+	rmdir(dir);
+	free(fifo);
+	free(rules);
+	free(model);
 }
 
 static void test_tags_and_blocks(void)
@@ -224,8 +257,11 @@ static void test_example_rules(void)
 
 int main(void)
 {
+	/* A FIFO opened by mistake blocks for ever: fail instead of waiting for the timeout. */
+	alarm(60);
 	test_example_rules();
 	test_broken_rules();
+	test_fifo_files();
 	test_tags_and_blocks();
 	test_field_limit();
 	test_no_rules();
