@@ -9,7 +9,8 @@
  *
  * The loader refuses a plugin whose abi_major differs from the host's, whose abi_minor is newer
  * than the host's, or whose struct_size is smaller than the 1.0 layout, naming the file and both
- * versions. Fields added in later minors go at the end; a host reads only struct_size bytes.
+ * versions. Fields added in later minors go at the end; a host reads only struct_size bytes,
+ * and none past the layout of the plugin's own abi_minor (those fields stay NULL).
  *
  * Threading: one instance (the ctx init() returns) is only ever called from one thread at a
  * time. Parallelism comes from `workers = N` instances, never from locks inside a plugin. A
@@ -33,7 +34,7 @@ extern "C" {
 #endif
 
 #define FM_ABI_MAJOR 1
-#define FM_ABI_MINOR 2
+#define FM_ABI_MINOR 3
 
 #define FM_PLUGIN_ENTRY fm_plugin_entry
 #define FM_PLUGIN_ENTRY_NAME "fm_plugin_entry"
@@ -171,6 +172,16 @@ struct fm_plugin {
 	/* Frees what prepare() returned; required with prepare. The host calls it for a result
 	 * that process() did not take, on the thread that prepared it when it can. */
 	void (*release)(void *prepared);
+
+	/* --- ABI 1.3 --- */
+	/* Optional, for `feedmill check`: load and verify every file the settings name (rules,
+	 * models, an output read back at start-up), as init() would, without side effects:
+	 * nothing is created, written or started, and host->state_dir() returns NULL. Log each
+	 * problem at error level, naming the file (and its line): the host reports every such
+	 * message as a problem of the configuration, at the line of the option whose value the
+	 * message contains (else at the section). Returns 0, or a negative errno when init()
+	 * would fail with these settings. Never called with settings the option table refused. */
+	int (*check)(const fm_host *host, fm_instance *inst, const void *config);
 };
 
 /* The one symbol a plugin exports. */
