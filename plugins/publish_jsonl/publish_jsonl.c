@@ -441,11 +441,36 @@ static void jsonl_fini(void *ctx)
 static int check_output_path(const fm_host *host, fm_instance *inst, const char *path)
 {
 	struct stat st;
-	if (stat(path, &st) != 0 || S_ISREG(st.st_mode))
+	if (stat(path, &st) != 0) {
+		/* Missing folders are made at the first flush. */
+		if (errno == ENOENT)
+			return 0;
+		int rc = -errno;
+		fm_err(host, inst, "cannot use %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (S_ISREG(st.st_mode))
 		return 0;
 	fm_err(host, inst, "%s: not a regular file (%s): it cannot be the output", path,
 	       fm_file_kind(&st));
 	return -EINVAL;
+}
+
+/* ABI 1.3: what init() reads of the output, without creating the journal or writing. */
+static int jsonl_check(const fm_host *host, fm_instance *inst, const void *config)
+{
+	const struct jsonl_config *cfg = config;
+	int rc = check_output_path(host, inst, cfg->path);
+	if (rc < 0)
+		return rc;
+	int fd = open(cfg->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0) {
+		close(fd);
+	} else if (errno != ENOENT) {
+		rc = -errno;
+		fm_err(host, inst, "cannot read %s: %s", cfg->path, strerror(-rc));
+	}
+	return rc;
 }
 
 static int jsonl_init(void **ctx, const fm_host *host, fm_instance *inst, const void *config)
@@ -621,6 +646,7 @@ static const struct fm_plugin jsonl_plugin = {
 	.tick = jsonl_tick,
 	.flush = jsonl_flush,
 	.fini = jsonl_fini,
+	.check = jsonl_check,
 };
 
 FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void);

@@ -107,6 +107,65 @@ static void test_cycle_and_fifo(void)
 	free(path);
 }
 
+/* The rules and model a configuration names are loaded by `check` (classify_tags' check(),
+ * ABI 1.3): before, check said OK and `run` exited 1 at the stage's start. Each problem is
+ * placed at the option that names the file. */
+static void test_files_the_settings_name(void)
+{
+	char dir[] = "/tmp/fm-test-check-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char *conf = NULL, *rules = NULL, *out, *err, *want = NULL;
+	if (asprintf(&conf, "%s/pipeline.conf", dir) < 0 || asprintf(&rules, "%s/tags.rules", dir) < 0)
+		abort();
+	FILE *f = fopen(rules, "w");
+	CHECK(f && fputs("tag ok keyword harbour\ntag broken regex /(unclosed/\n", f) >= 0 &&
+	      fclose(f) == 0);
+	f = fopen(conf, "w");
+	CHECK(f && fputs("[stage classify]\nplugin = classify_tags\nrules = tags.rules\n"
+	                 "model = topics.model\n", f) >= 0 && fclose(f) == 0);
+	CHECK(unit_run_feedmill((const char *[]){"check", "-c", conf, NULL}, &out, &err) == 3);
+	if (asprintf(&want, "%s:3: rules: %s:2: bad regex /(unclosed/: ", conf, rules) < 0)
+		abort();
+	CHECK(err && strstr(err, want) != NULL);
+	free(want);
+	if (asprintf(&want, "%s:4: model: %s/topics.model: No such file or directory\n"
+	                    "feedmill: 2 problems in the configuration\n", conf, dir) < 0)
+		abort();
+	CHECK(err && strlen(err) > strlen(want) && strcmp(err + strlen(err) - strlen(want), want) == 0);
+	CHECK_STR(out, "");
+	free(want);
+	free(out);
+	free(err);
+
+	/* with the rule mended and no model, the configuration is OK */
+	f = fopen(rules, "w");
+	CHECK(f && fputs("tag ok keyword harbour\n", f) >= 0 && fclose(f) == 0);
+	/* a file that is not a model, named on the command line */
+	char *set = NULL;
+	if (asprintf(&set, "classify.model=%s", rules) < 0 ||
+	    asprintf(&want, "--set: model: %s:1: not a feedmill topic model", rules) < 0)
+		abort();
+	CHECK(unit_run_feedmill((const char *[]){"check", "-c", conf, "--set", set, NULL}, &out,
+	                        &err) == 3);
+	CHECK(err && strstr(err, want) != NULL);
+	free(set);
+	free(want);
+	free(out);
+	free(err);
+	f = fopen(conf, "w");
+	CHECK(f && fputs("[stage classify]\nplugin = classify_tags\nrules = tags.rules\n", f) >= 0 &&
+	      fclose(f) == 0);
+	CHECK(unit_run_feedmill((const char *[]){"check", "-c", conf, NULL}, &out, &err) == 0);
+	CHECK_STR(err, "");
+	free(out);
+	free(err);
+	unlink(rules);
+	unlink(conf);
+	rmdir(dir);
+	free(rules);
+	free(conf);
+}
+
 static void test_good(void)
 {
 	char *path = unit_config_path("good/pipeline.conf");
@@ -140,6 +199,7 @@ int main(void)
 	fm_log_set_level(FM_LOG_ERR);
 	test_broken();
 	test_cycle_and_fifo();
+	test_files_the_settings_name();
 	test_good();
 	return fmt_done("test_check_cli");
 }
