@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "model.h"
+#include "regex.h"
 #include "rules.h"
 
 struct tags_config {
@@ -35,7 +36,8 @@ struct tags {
 
 static const struct fm_option tags_options[] = {
 	{"rules", FM_OPT_PATH, NULL, offsetof(struct tags_config, rules), 0, NULL, 0, 0,
-	 "rules file (format: config/rules.example); unset: no tagging, nothing dropped"},
+	 "rules file (format: config/rules.example; a regex gets 1 MiB to compile and 10^6 steps "
+	 "a field); unset: no tagging, nothing dropped"},
 	{"field_limit", FM_OPT_SIZE, "256K", offsetof(struct tags_config, field_limit), 0, NULL, 0, 0,
 	 "bytes of each field the rules and the model read (0: all)"},
 	{"model", FM_OPT_PATH, NULL, offsetof(struct tags_config, model), 0, NULL, 0, 0,
@@ -182,6 +184,16 @@ static int apply_rules(struct tags *t, json_t *doc)
 	if (fm_rules_apply(t->rules, &t->scratch, doc, (size_t)t->cfg->field_limit, &res) < 0) {
 		fm_err(t->host, t->inst, "out of memory while matching rules");
 		return FM_RETRY;
+	}
+	if (res.limit_hits) {
+		/* Counted as not matching; said once per rule and worker, counted every time. */
+		t->host->count(t->inst, "regex_limit", (int64_t)res.limit_hits);
+		if (res.limit_line) {
+			const char *id = fm_doc_str(doc, FM_DOC_ID);
+			fm_warn(t->host, t->inst, "%s:%d: the regex gave up on %s after %u steps "
+			        "(counted as no match; said once per rule)", t->cfg->rules,
+			        res.limit_line, id ? id : "(no id)", FM_RE_MATCH_LIMIT);
+		}
 	}
 	if (res.blocked) {
 		const char *id = fm_doc_str(doc, FM_DOC_ID);

@@ -2,6 +2,7 @@
  * `feedmill check` end to end ($FEEDMILL_BIN): a broken configuration exits 3 with every
  * problem as FILE:LINE on stderr; a good one exits 0 and says OK.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -166,6 +167,48 @@ static void test_files_the_settings_name(void)
 	free(conf);
 }
 
+/* The regex glibc compiled into 3.8 GB is refused by `check` at once, with the rule's line
+ * and the reason, within 512 MB of address space (inherited by the feedmill it runs, so a
+ * regression fails here instead of eating the machine; not under AddressSanitizer, whose
+ * shadow memory needs terabytes of address space). */
+static void test_pathological_regex(void)
+{
+	char dir[] = "/tmp/fm-test-check-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char *conf = NULL, *rules = NULL, *out, *err, *want = NULL;
+	if (asprintf(&conf, "%s/pipeline.conf", dir) < 0 || asprintf(&rules, "%s/evil.rules", dir) < 0)
+		abort();
+	FILE *f = fopen(rules, "w");
+	CHECK(f && fputs("tag markets regex /\\b(stocks?|b++++++++++++++++++++++++onds?)\\b/i\n",
+	                 f) >= 0 && fclose(f) == 0);
+	f = fopen(conf, "w");
+	CHECK(f && fputs("[stage classify]\nplugin = classify_tags\nrules = evil.rules\n", f) >= 0 &&
+	      fclose(f) == 0);
+	struct rlimit saved;
+	CHECK(getrlimit(RLIMIT_AS, &saved) == 0);
+#ifndef __SANITIZE_ADDRESS__
+	struct rlimit lim = {512u << 20, saved.rlim_max};
+	CHECK(setrlimit(RLIMIT_AS, &lim) == 0);
+#endif
+	int rc = unit_run_feedmill((const char *[]){"check", "-c", conf, NULL}, &out, &err);
+	CHECK(setrlimit(RLIMIT_AS, &saved) == 0);
+	CHECK(rc == 3);
+	if (asprintf(&want, "%s:3: rules: %s:1: bad regex /\\b(stocks?|b++++++++++++++++++++++++onds?)"
+	                    "\\b/: quantifier does not follow a repeatable item (at offset 14): one "
+	                    "quantifier at a time (x+? and x++ are lazy and possessive)\n"
+	                    "feedmill: 1 problem in the configuration\n", conf, rules) < 0)
+		abort();
+	CHECK_STR(err, want);
+	free(want);
+	free(out);
+	free(err);
+	unlink(rules);
+	unlink(conf);
+	rmdir(dir);
+	free(rules);
+	free(conf);
+}
+
 static void test_good(void)
 {
 	char *path = unit_config_path("good/pipeline.conf");
@@ -200,6 +243,7 @@ int main(void)
 	test_broken();
 	test_cycle_and_fifo();
 	test_files_the_settings_name();
+	test_pathological_regex();
 	test_good();
 	return fmt_done("test_check_cli");
 }
