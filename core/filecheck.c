@@ -64,7 +64,9 @@ static void on_message(void *arg, const char *msg)
 static void check_stage(const struct fm_stage_cfg *st, struct fm_diag *diag)
 {
 	const struct fm_plugin *p = st->loaded ? &st->loaded->desc : NULL;
-	if (!p || !p->check)
+	/* A remote stage reads its files on its own host (`feedmill stage NAME` there), where a
+	 * path may well exist that does not here. */
+	if (!p || !p->check || st->mode == FM_MODE_REMOTE)
 		return;
 	/* Options the table refused are reported by validation already: a plugin is only asked
 	 * about settings that would reach its init(). */

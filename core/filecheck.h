@@ -10,7 +10,8 @@
 #include "diag.h"
 
 /* Call check() for each stage and output of a validated configuration whose plugin has one
- * and whose options were accepted (the others are reported already). Each message the plugin
+ * and whose options were accepted (the others are reported already), but for remote stages,
+ * whose files are on another host. Each message the plugin
  * logs at error level is added to diag at the line of the option whose value it contains (the
  * longest such value; else at the section's header, as "stage 'NAME': message"); a failure
  * with no message gets one. Returns 0, or -EINVAL when anything was added. */

@@ -31,8 +31,9 @@
 struct fm_re;
 struct fm_re_scratch;
 
-/* Compile pattern (a rule's regex, '\/' already unescaped). Returns 0 and *out, or -EINVAL
- * with a message (no location) in err, or -ENOMEM. */
+/* Compile pattern (a rule's regex, '\/' already unescaped). Returns 0 and *out (the caller's,
+ * freed with fm_re_free), or -EINVAL with a message (no location) in err, or -ENOMEM. A
+ * compiled regex may be matched from several threads at once, each with its own scratch. */
 int fm_re_compile(const char *pattern, bool icase, struct fm_re **out, char *err,
                   size_t errlen);
 void fm_re_free(struct fm_re *re);

@@ -10,9 +10,9 @@
 
 /* Open path read-only when it is a regular file: O_NONBLOCK, so that the open itself cannot
  * block, then fstat() of what was opened (no race with a file swapped in after a stat()).
- * Returns the descriptor (O_NONBLOCK changes nothing for a regular file) and fills *st when
- * not NULL; or -errno, and -EINVAL when the file is not regular: fm_file_kind(st) says what
- * it is then. */
+ * Returns the descriptor, the caller's to close (O_NONBLOCK changes nothing for a regular
+ * file), and fills *st when not NULL; or -errno, and -EINVAL when the file is not regular:
+ * fm_file_kind(st) says what it is then. */
 int fm_open_regular(const char *path, struct stat *st);
 
 /* "a FIFO", "a directory", "a socket", "a device", "not a regular file": for messages. */

@@ -2,8 +2,8 @@
  * `feedmill check` asks each plugin to load the files its settings name (check(), ABI 1.3):
  * what the plugin logs as an error is a problem at the line of the option whose value it
  * names, else at the section; a silent failure still is one. A plugin is not asked about
- * settings its option table refused, nor a 1.2 plugin at all, and a check gets no state
- * directory. argv[1]: the folder of the test plugins (plugins_bad/test_plugin.c).
+ * settings its option table refused, nor a 1.2 plugin at all, nor a remote stage (its files
+ * are on its own host), and a check gets no state directory. argv[1]: the folder of the test plugins (plugins_bad/test_plugin.c).
  */
 #include <errno.h>
 #include <unistd.h>
@@ -33,7 +33,10 @@ static void test_problems_where_the_option_is(void)
 	             "[stage old]\nplugin = test_v12\nlabel = nope\n"           /* 15-17 */
 	             "[stage fine]\nplugin = test_withcheck\n"                  /* 18-19 */
 	             "[output last]\nplugin = test_withcheck\n"                 /* 20-21 */
-	             "label = lab\nlabel = label-two\n",                        /* 22-23 */
+	             "label = lab\nlabel = label-two\n"                         /* 22-23 */
+	             "[stage far]\nplugin = test_withcheck\nrun_as = remote\n"  /* 24-26 */
+	             "bind = tcp://*:7001\nconnect = tcp://far.example:7001\n"   /* 27-28 */
+	             "label = only-there\n",                                     /* 29 */
 	             plugin_dir) < 0)
 		abort();
 	FILE *f = fopen(path, "w");
