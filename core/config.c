@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,17 @@
 
 enum section_kind { SEC_GLOBAL, SEC_SOURCE, SEC_STAGE, SEC_OUTPUT };
 
+/* A file read so far, known by device and inode so that another name for it (a symbolic
+ * link, "./x.conf", a glob) is still the same file. */
+struct seen_file {
+	dev_t dev;
+	ino_t ino;
+	char *path;    /* as it was first read, for messages */
+	char *by_file; /* the include line that read it; NULL for the main file */
+	int by_line;
+	bool reading; /* on the include stack: meeting it again is a cycle */
+};
+
 struct reader {
 	struct fm_config *cfg;
 	struct fm_diag *diag;
@@ -26,6 +38,11 @@ struct reader {
 	struct fm_source_cfg *source;
 	struct fm_stage_cfg *stage;
 	int depth;
+	/* Every file is read once: `include = *.conf` in each of n files of a folder read
+	 * n^depth files before (44 s and 1.7 million messages for n = 6). */
+	struct seen_file *seen;
+	size_t nseen, capseen;
+	size_t stack[MAX_INCLUDE_DEPTH + 1]; /* seen[] index of the file read at each depth */
 };
 
 static const char *const stage_core_keys[] = {"plugin", "run_as", "workers", "bind", "connect",
@@ -134,7 +151,8 @@ static bool valid_name(const char *s)
 
 /* ------------------------------------------------------------------ sections */
 
-static int read_file(struct reader *r, const char *path, const char *from_file, int from_line);
+static int read_file(struct reader *r, const char *path, const char *from_file, int from_line,
+                     bool from_glob);
 
 static void open_section(struct reader *r, char *head, const char *file, int line)
 {
@@ -245,9 +263,10 @@ static void global_key(struct reader *r, const char *key, const char *value, con
 		} else if (rc != 0) {
 			fm_diag_add(r->diag, file, line, "include: cannot read %s", pattern);
 		} else {
+			bool is_glob = strpbrk(value, "*?[") != NULL;
 			for (size_t i = 0; i < g.gl_pathc; i++) {
 				r->depth++;
-				read_file(r, g.gl_pathv[i], file, line);
+				read_file(r, g.gl_pathv[i], file, line, is_glob);
 				r->depth--;
 			}
 			globfree(&g);
@@ -478,27 +497,146 @@ static void handle_line(struct reader *r, char *line, const char *file, int line
 	}
 }
 
-static int read_file(struct reader *r, const char *path, const char *from_file, int from_line)
+static const char *file_type_name(mode_t mode)
 {
-	char *data = NULL;
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	return "not a regular file";
+}
+
+/* Open a configuration file for reading, refusing anything but a regular file: a FIFO would
+ * block `feedmill check` forever, a device could be endless. stat() first so that such a file
+ * is not even opened; O_NONBLOCK and fstat() again in case it was swapped in between. Returns
+ * the descriptor, or -errno after reporting. */
+static int open_regular(struct reader *r, const char *path, const char *from_file,
+                        int from_line, struct stat *st)
+{
+	int fd = -1, rc;
+	if (stat(path, st) != 0)
+		goto io_error;
+	if (!S_ISREG(st->st_mode))
+		goto not_regular;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(fd, st) != 0)
+		goto io_error;
+	if (!S_ISREG(st->st_mode))
+		goto not_regular;
+	return fd;
+not_regular:
+	rc = -EINVAL;
+	if (from_file)
+		fm_diag_add(r->diag, from_file, from_line, "include: %s: not a regular file (%s)",
+		            path, file_type_name(st->st_mode));
+	else
+		fm_diag_add(r->diag, path, 0, "not a regular file (%s)", file_type_name(st->st_mode));
+	goto out;
+io_error:
+	rc = -errno;
+	fm_diag_add(r->diag, from_file ? from_file : path, from_file ? from_line : 0,
+	            "cannot read %s: %s", path, strerror(-rc));
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static ssize_t find_seen(const struct reader *r, const struct stat *st)
+{
+	for (size_t i = 0; i < r->nseen; i++)
+		if (r->seen[i].dev == st->st_dev && r->seen[i].ino == st->st_ino)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* "include cycle: A -> B -> A": the files from the first reading of seen[again] down to the
+ * one whose include line names it again. */
+static void report_cycle(struct reader *r, size_t again, const char *from_file, int from_line)
+{
+	char *chain = NULL;
 	size_t len = 0;
-	int rc = fm_read_file(path, MAX_CONFIG_FILE, &data, &len);
-	if (rc != 0) {
-		fm_diag_add(r->diag, from_file ? from_file : path, from_file ? from_line : 0,
-		            "cannot read %s: %s", path, strerror(-rc));
-		return rc;
+	FILE *f = open_memstream(&chain, &len);
+	if (!f)
+		return;
+	int k = r->depth - 1;
+	while (k > 0 && r->stack[k] != again)
+		k--;
+	for (; k < r->depth; k++)
+		fprintf(f, "%s -> ", r->seen[r->stack[k]].path);
+	fputs(r->seen[again].path, f);
+	if (fclose(f) == 0)
+		fm_diag_add(r->diag, from_file, from_line, "include cycle: %s", chain);
+	free(chain);
+}
+
+/* Whether an included file is to be read now. Not when it is being read (a cycle) or was read
+ * before (each is reported at the include line); a glob that matches the very file it stands
+ * in is passed over quietly: `include = *.conf` means the others. */
+static bool first_reading(struct reader *r, const struct stat *st, const char *path,
+                          const char *from_file, int from_line, bool from_glob)
+{
+	ssize_t i = find_seen(r, st);
+	if (i < 0)
+		return true;
+	const struct seen_file *f = &r->seen[i];
+	if (from_glob && r->depth > 0 && (size_t)i == r->stack[r->depth - 1])
+		return false;
+	if (f->reading)
+		report_cycle(r, (size_t)i, from_file, from_line);
+	else
+		fm_diag_add(r->diag, from_file, from_line, "include: %s is already included (by %s:%d)",
+		            path, f->by_file ? f->by_file : "the command line", f->by_line);
+	return false;
+}
+
+/* Add a file to those read; its index in *idx. 0 or -ENOMEM. */
+static int remember(struct reader *r, const struct stat *st, const char *path,
+                    const char *from_file, int from_line, size_t *idx)
+{
+	if (r->nseen == r->capseen) {
+		size_t cap = r->capseen ? r->capseen * 2 : 8;
+		struct seen_file *p = realloc(r->seen, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		r->seen = p;
+		r->capseen = cap;
 	}
-	if (memchr(data, '\0', len)) {
-		fm_diag_add(r->diag, path, 0, "not a text file (contains NUL bytes)");
-		free(data);
-		return -EINVAL;
+	struct seen_file *f = &r->seen[r->nseen];
+	*f = (struct seen_file){st->st_dev, st->st_ino, strdup(path),
+	                        from_file ? strdup(from_file) : NULL, from_line, false};
+	if (!f->path || (from_file && !f->by_file)) {
+		free(f->path);
+		free(f->by_file);
+		return -ENOMEM;
 	}
+	*idx = r->nseen++;
+	return 0;
+}
+
+static void forget_all(struct reader *r)
+{
+	for (size_t i = 0; i < r->nseen; i++) {
+		free(r->seen[i].path);
+		free(r->seen[i].by_file);
+	}
+	free(r->seen);
+	r->seen = NULL;
+	r->nseen = r->capseen = 0;
+}
+
+/* The lines of one file, in its own global section; the includer's section is restored. */
+static void read_lines(struct reader *r, char *data, const char *path)
+{
 	enum section_kind saved = r->kind;
 	struct fm_source_cfg *saved_src = r->source;
 	struct fm_stage_cfg *saved_stage = r->stage;
 	r->kind = SEC_GLOBAL;
 	int lineno = 0;
-	char *save = NULL;
 	char *p = data;
 	/* strtok_r would merge empty lines and shift numbers: split by hand. */
 	while (p && *p) {
@@ -509,12 +647,43 @@ static int read_file(struct reader *r, const char *path, const char *from_file, 
 		handle_line(r, p, path, lineno);
 		p = nl ? nl + 1 : NULL;
 	}
-	(void)save;
 	r->kind = saved;
 	r->source = saved_src;
 	r->stage = saved_stage;
+}
+
+static int read_file(struct reader *r, const char *path, const char *from_file, int from_line,
+                     bool from_glob)
+{
+	struct stat st;
+	char *data = NULL;
+	size_t len = 0, idx;
+	int fd = open_regular(r, path, from_file, from_line, &st);
+	if (fd < 0)
+		return fd;
+	if (!first_reading(r, &st, path, from_file, from_line, from_glob)) {
+		close(fd);
+		return 0;
+	}
+	int rc = fm_read_fd(fd, MAX_CONFIG_FILE, &data, &len);
+	close(fd);
+	if (rc != 0) {
+		fm_diag_add(r->diag, from_file ? from_file : path, from_file ? from_line : 0,
+		            "cannot read %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (memchr(data, '\0', len)) {
+		fm_diag_add(r->diag, path, 0, "not a text file (contains NUL bytes)");
+		rc = -EINVAL;
+	} else if ((rc = remember(r, &st, path, from_file, from_line, &idx)) == 0) {
+		/* An index, not a pointer: reading the includes may move the array. */
+		r->stack[r->depth] = idx;
+		r->seen[idx].reading = true;
+		read_lines(r, data, path);
+		r->seen[idx].reading = false;
+	}
 	free(data);
-	return 0;
+	return rc;
 }
 
 struct fm_config *fm_config_load(const char *path, struct fm_diag *diag)
@@ -529,7 +698,9 @@ struct fm_config *fm_config_load(const char *path, struct fm_diag *diag)
 	c->state_dir = fm_path_join(dir, "state");
 	free(dir);
 	struct reader r = {.cfg = c, .diag = diag, .kind = SEC_GLOBAL};
-	if (read_file(&r, path, NULL, 0) != 0) {
+	int rc = read_file(&r, path, NULL, 0, false);
+	forget_all(&r);
+	if (rc != 0) {
 		fm_config_free(c);
 		return NULL;
 	}

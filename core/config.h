@@ -5,7 +5,9 @@
  *
  *   # comment                      ; comment
  *   key = value                    global settings before the first section
- *   include = sources.d/NAME.conf   more files (glob, relative to this file)
+ *   include = sources.d/NAME.conf   more files (glob, relative to this file); each regular
+ *                                  file is read once, known by device and inode: a second
+ *                                  include of it, or a cycle, is reported at the include line
  *   [source NAME]                  a source: url, interval, type, enabled, tags, and
  *                                  per-source overrides of the fetch plugin's options
  *   [stage NAME]                   the ordered stages: plugin, run_as, workers, bind, connect,

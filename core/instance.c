@@ -30,6 +30,10 @@ struct fm_instance {
 	const atomic_int *stop; /* the stage's stop flag (host->stopping), or NULL */
 	struct counter counters[MAX_COUNTERS];
 	size_t ncounters;
+	/* fm_instance_capture_log(): where the plugin's urgent lines go instead of stderr */
+	void (*capture)(void *arg, const char *msg);
+	void *capture_arg;
+	int capture_level;
 };
 
 struct fm_out {
@@ -44,6 +48,12 @@ struct fm_out {
 
 static void host_vlog(fm_instance *inst, int level, const char *fmt, va_list ap)
 {
+	if (inst && inst->capture && level <= inst->capture_level) {
+		char msg[1024];
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		inst->capture(inst->capture_arg, msg);
+		return;
+	}
 	if (level > fm_log_get_level())
 		return;
 	fm_logv(inst ? inst->name : NULL, level, fmt, ap);
@@ -377,6 +387,20 @@ void fm_instance_free(fm_instance *inst)
 	free(inst->name);
 	free(inst->state_dir);
 	free(inst);
+}
+
+void fm_instance_capture_log(fm_instance *inst, int level,
+                             void (*fn)(void *arg, const char *msg), void *arg)
+{
+	inst->capture = fn;
+	inst->capture_arg = arg;
+	inst->capture_level = level;
+}
+
+int fm_instance_check(fm_instance *inst)
+{
+	const struct fm_plugin *p = &inst->plugin->desc;
+	return p->check ? p->check(&host_table, inst, inst->config) : 0;
 }
 
 void fm_instance_set_temporary_state(fm_instance *inst, bool temporary)

@@ -68,6 +68,15 @@ void fm_instance_flush(fm_instance *inst);
 /* fini() (when started), then free everything. */
 void fm_instance_free(fm_instance *inst);
 
+/* Until called again with fn NULL, what the plugin logs at `level` or more urgent goes to fn
+ * (the line formatted, at most 1 KB, lent for the call) instead of stderr: `feedmill check`
+ * turns a plugin's complaints into problems of the configuration. */
+void fm_instance_capture_log(fm_instance *inst, int level,
+                             void (*fn)(void *arg, const char *msg), void *arg);
+/* The plugin's check() (ABI 1.3) of the instance's settings; 0 when it has none. Needs no
+ * init(). */
+int fm_instance_check(fm_instance *inst);
+
 /* The state directory is removed at exit (host->state_persistent() answers 0). */
 void fm_instance_set_temporary_state(fm_instance *inst, bool temporary);
 const char *fm_instance_name(const fm_instance *inst);

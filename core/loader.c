@@ -13,6 +13,20 @@
 
 /* The 1.0 descriptor ends with `commands`: anything shorter is not a 1.x descriptor. */
 #define DESC_MIN_SIZE (offsetof(struct fm_plugin, commands) + sizeof(void *))
+/* 1.1 added prepare and release (1.2 added nothing here). */
+#define DESC_1_2_SIZE (offsetof(struct fm_plugin, release) + sizeof(void (*)(void *)))
+
+/* How much of a descriptor of this minor the host reads: no field the minor predates, even
+ * when struct_size claims more (a descriptor inside a larger struct of the plugin's own), so
+ * that a 1.2 plugin's bytes after release are never taken for check(). */
+static size_t desc_size_of_minor(uint32_t minor)
+{
+	if (minor == 0)
+		return DESC_MIN_SIZE;
+	if (minor <= 2)
+		return DESC_1_2_SIZE;
+	return sizeof(struct fm_plugin);
+}
 
 static int add_dir(struct fm_loader *l, const char *dir)
 {
@@ -208,7 +222,8 @@ const struct fm_loaded_plugin *fm_loader_load_file(struct fm_loader *l, const ch
 		goto fail;
 	}
 	/* Read only as much as the plugin says it has; fields it predates stay zero. */
-	memcpy(&lp->desc, d, d->struct_size < sizeof(lp->desc) ? d->struct_size : sizeof(lp->desc));
+	size_t n = desc_size_of_minor(d->abi_minor);
+	memcpy(&lp->desc, d, d->struct_size < n ? d->struct_size : n);
 	if (validate(path, &lp->desc, err, errlen) != 0) {
 		free(lp);
 		goto fail;

@@ -145,6 +145,13 @@ int fm_read_file(const char *path, size_t max, char **data, size_t *len)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	int rc = fm_read_fd(fd, max, data, len);
+	close(fd);
+	return rc;
+}
+
+int fm_read_fd(int fd, size_t max, char **data, size_t *len)
+{
 	/* sized by the file when it says (a config of 5 KB took a 64 KB buffer, then a 128 KB
 	 * one: 33 page faults), grown when it is longer than it said or is not a regular file */
 	if (max > SIZE_MAX / 2)
@@ -156,10 +163,8 @@ int fm_read_file(const char *path, size_t max, char **data, size_t *len)
 	int rc = 0;
 	size_t n = 0;
 	char *buf = malloc(cap + 1);
-	if (!buf) {
-		close(fd);
+	if (!buf)
 		return -ENOMEM;
-	}
 	for (;;) {
 		if (n == cap) {
 			if (n > max) {
@@ -186,7 +191,6 @@ int fm_read_file(const char *path, size_t max, char **data, size_t *len)
 			break;
 		n += (size_t)got;
 	}
-	close(fd);
 	if (rc == 0 && n > max)
 		rc = -EFBIG;
 	if (rc != 0) {

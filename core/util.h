@@ -27,6 +27,8 @@ char *fm_path_tidy(const char *path);
 char *fm_path_dirname(const char *path);
 /* Read a whole file (NUL-terminated), at most max bytes; -EFBIG past that. Caller frees. */
 int fm_read_file(const char *path, size_t max, char **data, size_t *len);
+/* The same from an open descriptor, read to its end; fd stays open (the caller closes it). */
+int fm_read_fd(int fd, size_t max, char **data, size_t *len);
 /* Write a file atomically: temp file in the same directory, fsync, rename. 0 or -errno. */
 int fm_write_file_atomic(const char *path, const void *data, size_t len);
 /* The directory holding the running executable (from /proc/self/exe). Caller frees. */

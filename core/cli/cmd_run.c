@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "filecheck.h"
 #include "hub.h"
 #include "log.h"
 #include "scheduler.h"
@@ -32,8 +33,11 @@ static void install_signals(void)
 	signal(SIGHUP, SIG_IGN);
 }
 
-/* Load and validate: 0, or the exit status after printing every problem. */
-static int load_checked(const struct cli_conf *cc, struct fm_config **out, struct fm_loader *l)
+/* Load and validate: 0, or the exit status after printing every problem. With files, the
+ * plugins also load what their settings name (check(), ABI 1.3): `run` leaves that to init(),
+ * which would read a large model twice otherwise. */
+static int load_checked(const struct cli_conf *cc, struct fm_config **out, struct fm_loader *l,
+                        bool files)
 {
 	struct fm_diag diag = {0};
 	struct fm_config *cfg = cli_load_config(cc, false, &diag);
@@ -41,6 +45,8 @@ static int load_checked(const struct cli_conf *cc, struct fm_config **out, struc
 		cli_apply_sets(cc, cfg, &diag);
 		fm_loader_init(l, cfg->plugin_dir);
 		fm_config_validate(cfg, l, &diag);
+		if (files)
+			fm_config_check_files(cfg, &diag);
 		if (!cfg->stages)
 			fm_diag_add(&diag, cfg->path, 0, "no [stage NAME] sections: nothing to run");
 	}
@@ -63,9 +69,10 @@ int fm_cmd_check(int argc, char **argv)
 	struct cli_conf cc;
 	if (fm_cli_wants_help(argc, argv)) {
 		printf("usage: feedmill check [-c FILE] [--set STAGE.KEY=VALUE]...\n"
-		       "Read the configuration and its includes, load every stage's plugin and check\n"
-		       "every setting. Prints each problem as FILE:LINE: message; exit status 3 when\n"
-		       "there is any, 0 when the configuration can run.\n");
+		       "Read the configuration and its includes, load every stage's plugin, check\n"
+		       "every setting and load the files the settings name (rules, models). Prints\n"
+		       "each problem as FILE:LINE: message; exit status 3 when there is any, 0 when\n"
+		       "the configuration can run.\n");
 		return FM_EXIT_OK;
 	}
 	if (cli_conf_parse(&cc, &argc, argv) != 0 || argc > 1) {
@@ -76,7 +83,7 @@ int fm_cmd_check(int argc, char **argv)
 	}
 	struct fm_config *cfg = NULL;
 	struct fm_loader l;
-	int rc = load_checked(&cc, &cfg, &l);
+	int rc = load_checked(&cc, &cfg, &l, true);
 	if (rc == 0) {
 		int ns = 0, nst = 0, no = 0;
 		for (struct fm_source_cfg *s = cfg->sources; s; s = s->next)
@@ -122,7 +129,7 @@ int fm_cmd_run(int argc, char **argv)
 	}
 	struct fm_config *cfg = NULL;
 	struct fm_loader l;
-	int rc = load_checked(&cc, &cfg, &l);
+	int rc = load_checked(&cc, &cfg, &l, false);
 	if (rc != 0) {
 		cli_conf_free(&cc);
 		return rc;

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "model.h"
+#include "regex.h"
 #include "rules.h"
 
 struct tags_config {
@@ -35,7 +36,8 @@ struct tags {
 
 static const struct fm_option tags_options[] = {
 	{"rules", FM_OPT_PATH, NULL, offsetof(struct tags_config, rules), 0, NULL, 0, 0,
-	 "rules file (format: config/rules.example); unset: no tagging, nothing dropped"},
+	 "rules file (format: config/rules.example; a regex gets 1 MiB to compile and 10^6 steps "
+	 "a field); unset: no tagging, nothing dropped"},
 	{"field_limit", FM_OPT_SIZE, "256K", offsetof(struct tags_config, field_limit), 0, NULL, 0, 0,
 	 "bytes of each field the rules and the model read (0: all)"},
 	{"model", FM_OPT_PATH, NULL, offsetof(struct tags_config, model), 0, NULL, 0, 0,
@@ -46,11 +48,13 @@ static const struct fm_option tags_options[] = {
 struct err_ctx {
 	const fm_host *host;
 	fm_instance *inst;
+	int n; /* messages logged */
 };
 
 static void log_rule_error(void *arg, const char *msg)
 {
 	struct err_ctx *e = arg;
+	e->n++;
 	fm_err(e->host, e->inst, "%s", msg);
 }
 
@@ -66,44 +70,88 @@ static void tags_fini(void *ctx)
 	free(t);
 }
 
+/* Load the rules file, logging every problem with its file and line. When checking, only
+ * those messages: they are what `feedmill check` shows. */
+static int load_rules(struct tags *t, bool checking)
+{
+	struct err_ctx e = {t->host, t->inst, 0};
+	int rc = fm_rules_load(t->cfg->rules, &t->rules, log_rule_error, &e);
+	if (rc < 0 && (!checking || e.n == 0))
+		fm_err(t->host, t->inst, "cannot use rules file %s: %s", t->cfg->rules,
+		       rc == -EINVAL && e.n ? "errors above" : strerror(-rc));
+	return rc;
+}
+
+static int load_model(struct tags *t, bool checking)
+{
+	char err[512];
+	if ((t->model = fm_model_load(t->cfg->model, err, sizeof(err))) &&
+	    (t->mscratch = fm_model_scratch_new()))
+		return 0;
+	const char *why = t->model ? "out of memory" : err;
+	if (checking)
+		fm_err(t->host, t->inst, "%s", why);
+	else
+		fm_err(t->host, t->inst, "cannot use model: %s", why);
+	return t->model ? -ENOMEM : -EINVAL;
+}
+
+/* Load what the settings name. init() stops at the first failure; a check goes on to the
+ * model after bad rules, so that one run of `feedmill check` shows both. */
+static int tags_load(struct tags *t, bool checking)
+{
+	int rc = t->cfg->rules ? load_rules(t, checking) : 0;
+	if (t->cfg->model && (rc == 0 || checking)) {
+		int mr = load_model(t, checking);
+		rc = rc < 0 ? rc : mr;
+	}
+	return rc;
+}
+
+static struct tags *tags_new(const fm_host *host, fm_instance *inst, const void *config)
+{
+	struct tags *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->host = host;
+	t->inst = inst;
+	t->cfg = config;
+	t->scratch = (struct fm_rules_scratch)FM_RULES_SCRATCH_INIT;
+	return t;
+}
+
 static int tags_init(void **ctx, const fm_host *host, fm_instance *inst, const void *config)
 {
 	const struct tags_config *cfg = config;
-	struct tags *t = calloc(1, sizeof(*t));
+	struct tags *t = tags_new(host, inst, config);
 	if (!t)
 		return -ENOMEM;
-	t->host = host;
-	t->inst = inst;
-	t->cfg = cfg;
-	t->scratch = (struct fm_rules_scratch)FM_RULES_SCRATCH_INIT;
-	if (cfg->rules) {
-		struct err_ctx e = {host, inst};
-		int rc = fm_rules_load(cfg->rules, &t->rules, log_rule_error, &e);
-		if (rc < 0) {
-			fm_err(host, inst, "cannot use rules file %s: %s", cfg->rules,
-			       rc == -EINVAL ? "errors above" : strerror(-rc));
-			tags_fini(t);
-			return rc;
-		}
+	int rc = tags_load(t, false);
+	if (rc < 0) {
+		tags_fini(t);
+		return rc;
+	}
+	if (t->rules)
 		fm_info(host, inst, "%zu rules (%zu keywords) from %s", fm_rules_count(t->rules),
 		        fm_rules_keywords(t->rules), cfg->rules);
-	}
-	if (cfg->model) {
-		char err[512];
-		if (!(t->model = fm_model_load(cfg->model, err, sizeof(err))) ||
-		    !(t->mscratch = fm_model_scratch_new())) {
-			int rc = t->model ? -ENOMEM : -EINVAL;
-			fm_err(host, inst, "cannot use model: %s", t->model ? "out of memory" : err);
-			tags_fini(t);
-			return rc;
-		}
+	if (t->model)
 		fm_info(host, inst, "model %s: %zu labels, %zu features", cfg->model,
 		        fm_model_labels(t->model), fm_model_features(t->model));
-	}
 	if (!cfg->rules && !cfg->model)
 		fm_notice(host, inst, "neither rules nor model set: documents pass through as they are");
 	*ctx = t;
 	return 0;
+}
+
+/* ABI 1.3: load what init() would, and let it go. */
+static int tags_check(const fm_host *host, fm_instance *inst, const void *config)
+{
+	struct tags *t = tags_new(host, inst, config);
+	if (!t)
+		return -ENOMEM;
+	int rc = tags_load(t, true);
+	tags_fini(t);
+	return rc;
 }
 
 static int apply_rules(struct tags *t, json_t *doc);
@@ -136,6 +184,16 @@ static int apply_rules(struct tags *t, json_t *doc)
 	if (fm_rules_apply(t->rules, &t->scratch, doc, (size_t)t->cfg->field_limit, &res) < 0) {
 		fm_err(t->host, t->inst, "out of memory while matching rules");
 		return FM_RETRY;
+	}
+	if (res.limit_hits) {
+		/* Counted as not matching; said once per rule and worker, counted every time. */
+		t->host->count(t->inst, "regex_limit", (int64_t)res.limit_hits);
+		if (res.limit_line) {
+			const char *id = fm_doc_str(doc, FM_DOC_ID);
+			fm_warn(t->host, t->inst, "%s:%d: the regex gave up on %s after %u steps "
+			        "(counted as no match; said once per rule)", t->cfg->rules,
+			        res.limit_line, id ? id : "(no id)", FM_RE_MATCH_LIMIT);
+		}
 	}
 	if (res.blocked) {
 		const char *id = fm_doc_str(doc, FM_DOC_ID);
@@ -309,6 +367,7 @@ static const struct fm_plugin tags_plugin = {
 	.process = tags_process,
 	.fini = tags_fini,
 	.commands = tags_commands,
+	.check = tags_check,
 };
 
 FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void);

@@ -7,10 +7,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "fold.h"
+#include "regfile.h"
 
 #define MODEL_MAGIC "feedmill-topic-model 1"
 #define MAX_LABELS 10000u
@@ -860,8 +862,15 @@ struct fm_model *fm_model_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
-	if (!(l.f = fopen(path, "r"))) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	struct stat st;
+	int fd = fm_open_regular(path, &st);
+	if (fd < 0 || !(l.f = fdopen(fd, "r"))) {
+		if (fd == -EINVAL)
+			snprintf(err, errlen, "%s: not a regular file (%s)", path, fm_file_kind(&st));
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(fd < 0 ? -fd : errno));
+		if (fd >= 0)
+			close(fd);
 		goto fail;
 	}
 	if (!(line = next_line(&l)) || strcmp(line, MODEL_MAGIC) != 0) {

@@ -9,13 +9,12 @@
  *   FIELDS  := field ("," field)*       title text url source categories summary all
  *
  * Keywords go into one Aho–Corasick automaton (ac.h) over case-folded text (fold.h) and must
- * match on word boundaries; regexes are POSIX extended (regcomp), run on the raw field text.
+ * match on word boundaries; regexes are POSIX extended, compiled by PCRE2 within hard bounds
+ * (regex.h), and run on the raw field text.
  */
 #include "rules.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +27,8 @@
 
 #include "ac.h"
 #include "fold.h"
+#include "regex.h"
+#include "regfile.h"
 
 enum field {
 	F_TITLE = 1u << 0,
@@ -58,8 +59,7 @@ struct rule {
 	char *tag;       /* NULL: a block rule */
 	unsigned fields; /* enum field bits */
 	int line;
-	bool is_regex;
-	regex_t re;
+	struct fm_re *re; /* NULL: a keyword rule */
 };
 
 struct keyword {
@@ -220,8 +220,7 @@ static unsigned parse_in(struct parser *ps)
 	return bits;
 }
 
-static int push_rule(struct parser *ps, const char *tag, unsigned fieldbits, bool is_regex,
-                     size_t *idx)
+static int push_rule(struct parser *ps, const char *tag, unsigned fieldbits, size_t *idx)
 {
 	struct fm_rules *r = ps->r;
 	struct rule *nr = realloc(r->rules, (r->nrules + 1) * sizeof(*nr));
@@ -234,7 +233,6 @@ static int push_rule(struct parser *ps, const char *tag, unsigned fieldbits, boo
 		return -ENOMEM;
 	ru->fields = fieldbits;
 	ru->line = ps->line;
-	ru->is_regex = is_regex;
 	*idx = r->nrules++;
 	return 0;
 }
@@ -307,8 +305,8 @@ static int add_keywords(struct parser *ps, size_t rule, struct pending_kw *kws, 
 	return 0;
 }
 
-/* "/pattern/flags": '\/' stands for '/', other escapes go to regcomp unchanged. */
-static int parse_regex(struct parser *ps, int *cflags)
+/* "/pattern/flags": '\/' stands for '/', other escapes go to the regex unchanged. */
+static int parse_regex(struct parser *ps, bool *icase)
 {
 	skip_ws(ps);
 	if (*ps->p != '/') {
@@ -340,10 +338,10 @@ static int parse_regex(struct parser *ps, int *cflags)
 		}
 		fm_buf_putc(&ps->tmp, c);
 	}
-	*cflags = REG_EXTENDED | REG_NOSUB;
+	*icase = false;
 	while (is_bare(*ps->p)) {
 		if (*ps->p == 'i') {
-			*cflags |= REG_ICASE;
+			*icase = true;
 		} else {
 			perr(ps, "unknown regex flag '%c' (only 'i')", *ps->p);
 			return -EINVAL;
@@ -421,26 +419,29 @@ static int parse_line(struct parser *ps, const char *line)
 		if (!fb)
 			goto out;
 		size_t idx;
-		if ((rc = push_rule(ps, tag, fb, false, &idx)) < 0 ||
+		if ((rc = push_rule(ps, tag, fb, &idx)) < 0 ||
 		    (rc = add_keywords(ps, idx, kws, nkws)) < 0)
 			goto out;
 		ps->r->kw_fields |= fb;
 	} else if (strcmp(w, "regex") == 0) {
-		int cflags;
-		if (parse_regex(ps, &cflags) < 0)
+		bool icase;
+		if (parse_regex(ps, &icase) < 0)
 			goto out;
-		regex_t re;
-		int e = regcomp(&re, fm_buf_str(&ps->tmp), cflags);
-		if (e) {
-			char msg[200];
-			regerror(e, &re, msg, sizeof(msg));
+		struct fm_re *re;
+		char msg[200];
+		int e = fm_re_compile(fm_buf_str(&ps->tmp), icase, &re, msg, sizeof(msg));
+		if (e == -ENOMEM) {
+			rc = e;
+			goto out;
+		}
+		if (e < 0) {
 			perr(ps, "bad regex /%.60s/: %s", fm_buf_str(&ps->tmp), msg);
 			goto out;
 		}
 		unsigned fb = parse_in(ps);
 		size_t idx;
-		if (!fb || (rc = push_rule(ps, tag, fb, true, &idx)) < 0) {
-			regfree(&re);
+		if (!fb || (rc = push_rule(ps, tag, fb, &idx)) < 0) {
+			fm_re_free(re);
 			goto out;
 		}
 		ps->r->rules[idx].re = re;
@@ -513,23 +514,23 @@ int fm_rules_load(const char *path, struct fm_rules **out, fm_rules_err_fn err, 
 	int rc;
 	char *data = NULL;
 	*out = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		goto ioerr;
-	}
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto ioerr;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)FM_RULES_MAX_FILE) {
-		snprintf(msg, sizeof(msg), "%s: not a regular file of at most %u bytes", path,
-		         FM_RULES_MAX_FILE);
+	int fd = fm_open_regular(path, &st);
+	if (fd == -EINVAL || (fd >= 0 && st.st_size > (off_t)FM_RULES_MAX_FILE)) {
+		if (fd < 0)
+			snprintf(msg, sizeof(msg), "%s: not a regular file (%s)", path, fm_file_kind(&st));
+		else
+			snprintf(msg, sizeof(msg), "%s: larger than %u bytes: not a rules file", path,
+			         FM_RULES_MAX_FILE);
 		if (err)
 			err(arg, msg);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -EINVAL;
+	}
+	if (fd < 0) {
+		rc = fd;
+		goto ioerr;
 	}
 	size_t size = (size_t)st.st_size, got = 0;
 	if (!(data = malloc(size + 1))) {
@@ -569,8 +570,7 @@ void fm_rules_free(struct fm_rules *r)
 		return;
 	for (size_t i = 0; i < r->nrules; i++) {
 		free(r->rules[i].tag);
-		if (r->rules[i].is_regex)
-			regfree(&r->rules[i].re);
+		fm_re_free(r->rules[i].re);
 	}
 	free(r->rules);
 	free(r->kws);
@@ -681,20 +681,62 @@ static int merge_tags(const struct fm_rules *r, struct fm_rules_scratch *s, json
 	return 0;
 }
 
+/* The flags of s sized for r's rules; the per-document ones cleared. 0 or -ENOMEM. */
+static int scratch_fit(const struct fm_rules *r, struct fm_rules_scratch *s)
+{
+	if (s->nmatched < r->nrules) {
+		unsigned char *m = realloc(s->matched, r->nrules);
+		unsigned char *g = m ? realloc(s->gave_up, r->nrules) : NULL;
+		if (m)
+			s->matched = m;
+		if (!g)
+			return -ENOMEM;
+		memset(g + s->nmatched, 0, r->nrules - s->nmatched);
+		s->gave_up = g;
+		s->nmatched = r->nrules;
+	}
+	memset(s->matched, 0, r->nrules);
+	return 0;
+}
+
+/* The regex rules that read this field. A regex that reaches a limit (regex.h) counts as not
+ * matching; the first time a rule does so in this scratch, res names its line. */
+static int match_regexes(struct scan *sc, unsigned bit, const char *raw, size_t len,
+                         struct fm_rules_result *res)
+{
+	const struct fm_rules *r = sc->r;
+	struct fm_rules_scratch *s = sc->s;
+	if (!s->re && !(s->re = fm_re_scratch_new()))
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nrules && sc->block_rule < 0; i++) {
+		const struct rule *ru = &r->rules[i];
+		if (!ru->re || !(ru->fields & bit) || s->matched[i])
+			continue;
+		int m = fm_re_match(ru->re, s->re, raw, len);
+		if (m == -ENOMEM)
+			return m;
+		if (m == -E2BIG) {
+			res->limit_hits++;
+			if (!s->gave_up[i] && !res->limit_line)
+				res->limit_line = ru->line;
+			s->gave_up[i] = 1;
+		} else if (m == 1) {
+			s->matched[i] = 1;
+			if (!ru->tag)
+				sc->block_rule = (int)i;
+		}
+	}
+	return 0;
+}
+
 int fm_rules_apply(const struct fm_rules *r, struct fm_rules_scratch *s, json_t *doc,
                    size_t field_limit, struct fm_rules_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	if (!r || r->nrules == 0)
 		return 0;
-	if (s->nmatched < r->nrules) {
-		unsigned char *m = realloc(s->matched, r->nrules);
-		if (!m)
-			return -ENOMEM;
-		s->matched = m;
-		s->nmatched = r->nrules;
-	}
-	memset(s->matched, 0, r->nrules);
+	if (scratch_fit(r, s) < 0)
+		return -ENOMEM;
 	struct scan sc = {.r = r, .s = s, .block_rule = -1};
 
 	for (size_t f = 0; f < NFIELDS && sc.block_rule < 0; f++) {
@@ -715,20 +757,8 @@ int fm_rules_apply(const struct fm_rules *r, struct fm_rules_scratch *s, json_t 
 			sc.field = bit;
 			fm_ac_scan(r->ac, sc.text, sc.n, on_hit, &sc);
 		}
-		if (!(r->re_fields & bit))
-			continue;
-		for (size_t i = 0; i < r->nrules && sc.block_rule < 0; i++) {
-			const struct rule *ru = &r->rules[i];
-			if (!ru->is_regex || !(ru->fields & bit) || s->matched[i])
-				continue;
-			/* REG_STARTEND bounds the match to the (possibly cut) field. */
-			regmatch_t m[1] = {{.rm_so = 0, .rm_eo = (regoff_t)len}};
-			if (regexec(&ru->re, raw, 1, m, REG_STARTEND) == 0) {
-				s->matched[i] = 1;
-				if (!ru->tag)
-					sc.block_rule = (int)i;
-			}
-		}
+		if ((r->re_fields & bit) && match_regexes(&sc, bit, raw, len, res) < 0)
+			return -ENOMEM;
 	}
 	if (sc.block_rule >= 0) {
 		res->blocked = true;
@@ -743,6 +773,10 @@ void fm_rules_scratch_free(struct fm_rules_scratch *s)
 	fm_buf_free(&s->folded);
 	fm_buf_free(&s->joined);
 	free(s->matched);
+	free(s->gave_up);
+	fm_re_scratch_free(s->re);
 	s->matched = NULL;
+	s->gave_up = NULL;
+	s->re = NULL;
 	s->nmatched = 0;
 }

@@ -30,6 +30,7 @@
 #include "atomic.h"
 #include "buf.h"
 #include "idset.h"
+#include "regfile.h"
 
 struct jsonl_config {
 	char *path;
@@ -95,7 +96,8 @@ static int read_file(const char *path, char **data, size_t *len)
 {
 	*data = NULL;
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not block the open (then only st_size, 0, is read of it). */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	struct stat st;
@@ -299,7 +301,7 @@ static int flush_output(struct jsonl *j)
 		return 0;
 	const char *path = j->cfg->path;
 	char *tmp = NULL;
-	int out = -1, old = open(path, O_RDONLY | O_CLOEXEC);
+	int out = -1, old = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	int rc = 0;
 	size_t osize = 0;
 	const char *what = "open";
@@ -433,6 +435,44 @@ static void jsonl_fini(void *ctx)
 	free(j);
 }
 
+/* The output is read back at start-up and replaced by a rename on each flush: what stands at
+ * its path must be a regular file, or nothing yet. A FIFO there blocked start-up; a folder
+ * could never be replaced. Logs why not; 0 or -EINVAL. */
+static int check_output_path(const fm_host *host, fm_instance *inst, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		/* Missing folders are made at the first flush. */
+		if (errno == ENOENT)
+			return 0;
+		int rc = -errno;
+		fm_err(host, inst, "cannot use %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (S_ISREG(st.st_mode))
+		return 0;
+	fm_err(host, inst, "%s: not a regular file (%s): it cannot be the output", path,
+	       fm_file_kind(&st));
+	return -EINVAL;
+}
+
+/* ABI 1.3: what init() reads of the output, without creating the journal or writing. */
+static int jsonl_check(const fm_host *host, fm_instance *inst, const void *config)
+{
+	const struct jsonl_config *cfg = config;
+	int rc = check_output_path(host, inst, cfg->path);
+	if (rc < 0)
+		return rc;
+	int fd = open(cfg->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0) {
+		close(fd);
+	} else if (errno != ENOENT) {
+		rc = -errno;
+		fm_err(host, inst, "cannot read %s: %s", cfg->path, strerror(-rc));
+	}
+	return rc;
+}
+
 static int jsonl_init(void **ctx, const fm_host *host, fm_instance *inst, const void *config)
 {
 	const struct jsonl_config *cfg = config;
@@ -443,7 +483,10 @@ static int jsonl_init(void **ctx, const fm_host *host, fm_instance *inst, const 
 	j->inst = inst;
 	j->cfg = cfg;
 	j->journal = -1;
-	int rc = -ENOMEM;
+	int rc = check_output_path(host, inst, cfg->path);
+	if (rc < 0)
+		goto fail;
+	rc = -ENOMEM;
 	const char *dir = host->state_dir(inst);
 	if (!dir) {
 		fm_err(host, inst, "no state directory for the journal");
@@ -603,6 +646,7 @@ static const struct fm_plugin jsonl_plugin = {
 	.tick = jsonl_tick,
 	.flush = jsonl_flush,
 	.fini = jsonl_fini,
+	.check = jsonl_check,
 };
 
 FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void);

@@ -156,6 +156,26 @@ static void test_accepted(void)
 	}
 	free(path);
 
+	/* 1.3 added check(): a 1.3 plugin's is seen; a plugin built against 1.2 has none, even
+	 * when its descriptor is followed in memory by a pointer where check() would be, and
+	 * even when its struct_size claims the whole 1.3 layout */
+	path = so("test_withcheck");
+	p = fm_loader_load_file(&l, path, err, sizeof(err));
+	CHECK(p != NULL && p->desc.check != NULL);
+	free(path);
+	const char *const v12[] = {"test_v12", "test_v12roomy"};
+	for (size_t i = 0; i < 2; i++) {
+		path = so(v12[i]);
+		p = fm_loader_load_file(&l, path, err, sizeof(err));
+		CHECK(p != NULL);
+		if (p) {
+			CHECK(p->desc.abi_minor == 2);
+			CHECK(p->desc.check == NULL);
+			CHECK(p->desc.process != NULL && p->desc.fini != NULL);
+		}
+		free(path);
+	}
+
 	/* the file name promises one plugin, the descriptor another */
 	CHECK(fm_loader_get(&l, "test_liar", err, sizeof(err)) == NULL);
 	char *want = NULL;
@@ -200,7 +220,9 @@ static void test_load_all(void)
 	int good = 0;
 	for (const struct fm_loaded_plugin *p = l.loaded; p; p = p->next)
 		good++;
-	CHECK(good == 4); /* test_minimal, test_roomy, test_old, and test_liar (as test_other) */
+	/* test_minimal, test_roomy, test_old, test_withcheck, test_v12, test_v12roomy, and
+	 * test_liar (as test_other) */
+	CHECK(good == 7);
 	fm_loader_fini(&l);
 }
 

@@ -9,7 +9,8 @@
  *
  * The loader refuses a plugin whose abi_major differs from the host's, whose abi_minor is newer
  * than the host's, or whose struct_size is smaller than the 1.0 layout, naming the file and both
- * versions. Fields added in later minors go at the end; a host reads only struct_size bytes.
+ * versions. Fields added in later minors go at the end; a host reads only struct_size bytes,
+ * and none past the layout of the plugin's own abi_minor (those fields stay NULL).
  *
  * Threading: one instance (the ctx init() returns) is only ever called from one thread at a
  * time. Parallelism comes from `workers = N` instances, never from locks inside a plugin. A
@@ -177,6 +178,15 @@ struct fm_plugin {
 	void (*release)(void *prepared);
 
 	/* --- ABI 1.3 --- */
+	/* Optional, for `feedmill check`: load and verify every file the settings name (rules,
+	 * models, an output read back at start-up), as init() would, without side effects:
+	 * nothing is created, written or started, and host->state_dir() returns NULL. Log each
+	 * problem at error level, naming the file (and its line): the host reports every such
+	 * message as a problem of the configuration, at the line of the option whose value the
+	 * message contains (else at the section). Returns 0, or a negative errno when init()
+	 * would fail with these settings. Never called with settings the option table refused. */
+	int (*check)(const fm_host *host, fm_instance *inst, const void *config);
+
 	/* Optional: acknowledgements, for a stage that keeps state about the documents it passes
 	 * (a dedupe index, a set of ids seen), so that the state never runs ahead of the outputs.
 	 * tokens[0..n) name deliveries (host->delivery() in process(), see host.h).

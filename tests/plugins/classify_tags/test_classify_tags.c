@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <feedmill/plugin.h>
@@ -18,27 +21,53 @@ static char *data_path(const char *rel)
 	return p;
 }
 
+/* stderr into a temporary file from capture_start() to capture_end(), which returns what was
+ * written (caller frees). */
+struct capture {
+	int fd, saved;
+};
+
+static struct capture capture_start(void)
+{
+	char tmpl[] = "/tmp/fmt-classify-log-XXXXXX";
+	struct capture c = {mkstemp(tmpl), -1};
+	if (c.fd < 0)
+		abort();
+	unlink(tmpl);
+	fflush(stderr);
+	c.saved = dup(2);
+	dup2(c.fd, 2);
+	return c;
+}
+
+static char *capture_end(struct capture c)
+{
+	fflush(stderr);
+	dup2(c.saved, 2);
+	close(c.saved);
+	off_t n = lseek(c.fd, 0, SEEK_END);
+	char *log = calloc(1, (size_t)n + 1);
+	if (pread(c.fd, log, (size_t)n, 0) < 0)
+		log[0] = '\0';
+	close(c.fd);
+	return log;
+}
+
 /* Open a stage with stderr captured into *log (caller frees). */
 static fmt_stage *open_captured(const char *const *settings, char **log)
 {
-	char tmpl[] = "/tmp/fmt-classify-log-XXXXXX";
-	int fd = mkstemp(tmpl);
-	if (fd < 0)
-		abort();
-	fflush(stderr);
-	int saved = dup(2);
-	dup2(fd, 2);
+	struct capture c = capture_start();
 	fmt_stage *s = fmt_stage_open("classify_tags", settings, NULL);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	off_t n = lseek(fd, 0, SEEK_END);
-	*log = calloc(1, (size_t)n + 1);
-	if (pread(fd, *log, (size_t)n, 0) < 0)
-		(*log)[0] = '\0';
-	close(fd);
-	unlink(tmpl);
+	*log = capture_end(c);
 	return s;
+}
+
+static size_t occurrences(const char *s, const char *what)
+{
+	size_t n = 0;
+	for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
+		n++;
+	return n;
 }
 
 /* Run one document; return its tags as a comma-joined string ("" when none) or "DROPPED". */
@@ -111,6 +140,182 @@ static void test_broken_rules(void)
 	free(log);
 	free(setting);
 	free(path);
+}
+
+/* A FIFO given as the rules or the model fails init at once, naming it (open() blocked on it
+ * until something wrote to it). */
+static void test_fifo_files(void)
+{
+	char dir[] = "/tmp/fmt-classify-fifo-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char *fifo = NULL, *rules = NULL, *model = NULL;
+	if (asprintf(&fifo, "%s/pipe", dir) < 0 || asprintf(&rules, "rules=%s", fifo) < 0 ||
+	    asprintf(&model, "model=%s", fifo) < 0)
+		abort();
+	CHECK(mkfifo(fifo, 0600) == 0);
+	for (int i = 0; i < 2; i++) {
+		const char *settings[] = {i ? model : rules, NULL};
+		char *log, *want = NULL;
+		fmt_stage *s = open_captured(settings, &log);
+		CHECK(s == NULL);
+		fmt_stage_close(s);
+		if (asprintf(&want, "%s: not a regular file (a FIFO)", fifo) < 0)
+			abort();
+		if (!strstr(log, want))
+			fprintf(stderr, "log: %s\n", log);
+		CHECK(strstr(log, want) != NULL);
+		free(want);
+		free(log);
+	}
+	unlink(fifo);
+	rmdir(dir);
+	free(fifo);
+	free(rules);
+	free(model);
+}
+
+/* Write text to a new file in a new folder; returns "rules=PATH" (caller frees both). */
+static char *rules_setting(const char *text, char **path)
+{
+	char *dir = strdup("/tmp/fmt-classify-rules-XXXXXX");
+	char *setting = NULL;
+	if (!dir || !mkdtemp(dir) || asprintf(path, "%s/test.rules", dir) < 0 ||
+	    asprintf(&setting, "rules=%s", *path) < 0)
+		abort();
+	FILE *f = fopen(*path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+		abort();
+	free(dir);
+	return setting;
+}
+
+static void remove_rules(char *path)
+{
+	unlink(path);
+	char *slash = strrchr(path, '/');
+	*slash = '\0';
+	rmdir(path);
+	free(path);
+}
+
+/* The regex syntax the rules file documents keeps its meaning on PCRE2: the GNU \< \> and
+ * {,n}, '.' across lines and '$' only at the very end (as regcomp had them), POSIX classes;
+ * and Unicode now counts for case and words, as for keywords. */
+static void test_regex_syntax(void)
+{
+	char *path;
+	char *setting = rules_setting(
+		"tag starts  regex /\\<port/ in text\n"
+		"tag ends    regex /ship\\>/ in text\n"
+		"tag upto    regex /^x{,2}y$/ in title\n"
+		"tag across  regex /Sport.Heavy/ in categories\n"
+		"tag end     regex /one$/ in title\n"
+		"tag digits  regex /^[[:digit:]]+$/ in title\n"
+		"tag slash   regex /a\\/b/ in url\n"
+		"tag city    regex /zürich/i in text\n"
+		"tag cafe    regex /\\bcafé\\b/ in text\n", &path);
+	const char *settings[] = {setting, NULL};
+	fmt_stage *s = fmt_stage_open("classify_tags", settings, NULL);
+	CHECK(s != NULL);
+	if (s) {
+		CHECK_TAGS(s, "{\"id\":\"1\",\"text\":\"the airport\"}", "");
+		CHECK_TAGS(s, "{\"id\":\"2\",\"text\":\"a portal\"}", "starts");
+		CHECK_TAGS(s, "{\"id\":\"3\",\"text\":\"shipping ship.\"}", "ends");
+		CHECK_TAGS(s, "{\"id\":\"4\",\"text\":\"shipping\"}", "");
+		CHECK_TAGS(s, "{\"id\":\"5\",\"title\":\"xxy\"}", "upto");
+		CHECK_TAGS(s, "{\"id\":\"6\",\"title\":\"xxxy\"}", "");
+		CHECK_TAGS(s, "{\"id\":\"7\",\"title\":\"y\"}", "upto");
+		CHECK_TAGS(s, "{\"id\":\"8\",\"categories\":[\"Sport\",\"Heavy Rain\"]}", "across");
+		CHECK_TAGS(s, "{\"id\":\"9\",\"title\":\"line one\\n\"}", "");
+		CHECK_TAGS(s, "{\"id\":\"10\",\"title\":\"line one\"}", "end");
+		CHECK_TAGS(s, "{\"id\":\"11\",\"title\":\"2024\"}", "digits");
+		CHECK_TAGS(s, "{\"id\":\"12\",\"url\":\"https://x.example/a/b\"}", "slash");
+		CHECK_TAGS(s, "{\"id\":\"13\",\"text\":\"ZÜRICH votes\"}", "city");
+		CHECK_TAGS(s, "{\"id\":\"14\",\"text\":\"un café noir\"}", "cafe");
+		CHECK_TAGS(s, "{\"id\":\"15\",\"text\":\"cafés\"}", "");
+		fmt_stage_close(s);
+	}
+	free(setting);
+	remove_rules(path);
+}
+
+/*
+ * A rule whose regex glibc's regcomp() compiled into gigabytes (3.8 GB for 24 '+' in a row,
+ * then "Memory exhausted") and one that nests counted repetitions are refused at init, at
+ * once, with a message naming the line and the reason. In a child limited to 512 MB of
+ * address space, so that a regression fails here instead of eating the machine (not under
+ * AddressSanitizer, whose shadow memory needs terabytes of address space).
+ */
+static void test_pathological_regex(void)
+{
+	char *path;
+	char *setting = rules_setting(
+		"tag markets regex /\\b(stocks?|b++++++++++++++++++++++++onds?)\\b/i\n"
+		"tag nested  regex /((((x{1000}){1000}){1000}){1000})/\n"
+		"tag fine    keyword harbour\n", &path);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+#ifndef __SANITIZE_ADDRESS__
+		struct rlimit lim = {512u << 20, 512u << 20};
+		if (setrlimit(RLIMIT_AS, &lim) != 0)
+			_exit(3);
+#endif
+		alarm(30);
+		const char *settings[] = {setting, NULL};
+		char *log;
+		fmt_stage *st = open_captured(settings, &log);
+		CHECK(st == NULL);
+		CHECK(strstr(log, "test.rules:1: bad regex /\\b(stocks?|b++++++++++++++++++++++++onds?)"
+		                  "\\b/: quantifier does not follow a repeatable item (at offset 14)") !=
+		      NULL);
+		CHECK(strstr(log, "test.rules:2: bad regex /((((x{1000}){1000}){1000}){1000})/: too "
+		                  "large: a regex may take 1024 KiB compiled") != NULL);
+		CHECK(strstr(log, "test.rules:3") == NULL);
+		if (fmt_failures)
+			fprintf(stderr, "log:\n%s", log);
+		free(log);
+		_exit(fmt_failures ? 1 : 0);
+	}
+	int status = -1;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	free(setting);
+	remove_rules(path);
+}
+
+/* A regex that backtracks without end on some text gives up after its steps: the document
+ * goes on (the rule counts as not matching, the others apply), counted and said once. */
+static void test_regex_gives_up(void)
+{
+	char *path;
+	char *setting = rules_setting("tag slow regex /^(a|aa)+$/\ntag quick keyword quay\n",
+	                              &path);
+	const char *settings[] = {setting, NULL};
+	fmt_stage *s = fmt_stage_open("classify_tags", settings, NULL);
+	CHECK(s != NULL);
+	if (s) {
+		char doc[256];
+		struct capture c = capture_start();
+		for (int i = 1; i <= 2; i++) {
+			snprintf(doc, sizeof(doc),
+			         "{\"id\":\"d%d\",\"title\":\"quay\",\"text\":\"%s!\"}", i,
+			         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+			CHECK_TAGS(s, doc, "quick");
+		}
+		CHECK_TAGS(s, "{\"id\":\"d3\",\"text\":\"aaaa\"}", "slow");
+		char *log = capture_end(c);
+		char *want = NULL;
+		if (asprintf(&want, "%s:1: the regex gave up on d1 after 1000000 steps", path) < 0)
+			abort();
+		CHECK(strstr(log, want) != NULL);
+		CHECK(occurrences(log, "gave up") == 1);
+		free(want);
+		free(log);
+		fmt_stage_close(s);
+	}
+	free(setting);
+	remove_rules(path);
 }
 
 static void test_tags_and_blocks(void)
@@ -224,8 +429,14 @@ static void test_example_rules(void)
 
 int main(void)
 {
+	/* A FIFO opened by mistake blocks for ever: fail instead of waiting for the timeout. */
+	alarm(60);
 	test_example_rules();
 	test_broken_rules();
+	test_fifo_files();
+	test_regex_syntax();
+	test_pathological_regex();
+	test_regex_gives_up();
 	test_tags_and_blocks();
 	test_field_limit();
 	test_no_rules();

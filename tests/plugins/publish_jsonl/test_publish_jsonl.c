@@ -287,10 +287,29 @@ static void test_write_error(void)
 	free(journal);
 }
 
+/* A FIFO where the output should be fails init, naming it; opening it to read the ids back
+ * blocked start-up until something wrote to it. */
+static void test_fifo_output(void)
+{
+	char *sub = pathf("f"), *out = pathf("f/out.jsonl"), *ps = NULL;
+	mkdir(sub, 0755);
+	CHECK(mkfifo(out, 0600) == 0);
+	if (asprintf(&ps, "path=%s", out) < 0)
+		abort();
+	const char *settings[] = {ps, NULL};
+	CHECK(fmt_stage_open("publish_jsonl", settings, NULL) == NULL);
+	free(ps);
+	free(sub);
+	free(out);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
 		return 1;
+	/* A FIFO opened by mistake blocks for ever: fail instead of waiting for the timeout. */
+	alarm(60);
+	test_fifo_output();
 	test_write_restart();
 	test_journal_recovery();
 	test_fields();

@@ -66,6 +66,34 @@ static void mini_fini(void *ctx)
 	(void)ctx;
 }
 
+#if defined(FMT_CHECK)
+#include <errno.h>
+#include <string.h>
+/* check() (ABI 1.3) as a plugin that reads a file named by `label` would write it: a message
+ * naming the value, one naming nothing, a failure without a word, and a complaint when the
+ * host hands it a state directory (a check must have no side effects). */
+static int mini_check(const fm_host *host, fm_instance *inst, const void *config)
+{
+	const struct mini_config *c = config;
+	if (host->state_dir(inst)) {
+		fm_err(host, inst, "check() was given a state directory");
+		return -EINVAL;
+	}
+	if (c->level == 9)
+		return -EIO;
+	int rc = 0;
+	if (strcmp(c->label, "hello") != 0) {
+		fm_err(host, inst, "cannot open %s: no such label", c->label);
+		rc = -ENOENT;
+	}
+	if (c->level == 7) {
+		fm_err(host, inst, "level seven is unlucky");
+		rc = -EINVAL;
+	}
+	return rc;
+}
+#endif
+
 #ifdef FMT_ROOMY
 /* A descriptor that says it is larger than the host's: the host reads only what it knows. */
 struct roomy {
@@ -102,6 +130,8 @@ static const struct fm_plugin mini = {
 	.abi_minor = FM_ABI_MINOR + 1,
 #elif defined(FMT_ABI_1_0)
 	.abi_minor = 0,
+#elif defined(FMT_ABI_1_2) || defined(FMT_ABI_1_2_ROOMY)
+	.abi_minor = 2,
 #else
 	.abi_minor = FM_ABI_MINOR,
 #endif
@@ -112,6 +142,9 @@ static const struct fm_plugin mini = {
 	/* built against the 1.0 header, which ended with `commands`: what lies beyond in memory
 	 * is not the plugin's, and a host must not read it */
 	.struct_size = offsetof(struct fm_plugin, prepare),
+#elif defined(FMT_ABI_1_2)
+	/* built against the 1.2 header, which ended with `release` */
+	.struct_size = offsetof(struct fm_plugin, release) + sizeof(void (*)(void *)),
 #else
 	.struct_size = sizeof(struct fm_plugin),
 #endif
@@ -135,6 +168,10 @@ static const struct fm_plugin mini = {
 	.release = mini_release,
 #elif defined(FMT_PREPARE_NO_RELEASE)
 	.prepare = mini_prepare,
+#endif
+#if defined(FMT_CHECK)
+	/* for a 1.2 plugin, past what its minor knows (and, honest, past its struct_size) */
+	.check = mini_check,
 #endif
 };
 #define DESC (&mini)
