@@ -1,7 +1,8 @@
 /*
- * Which URLs may be published (plugins/common/url.c: fm_url_is_safe_http, fm_url_classify) and
- * the document walk that removes the others (plugins/common/doc_urls.c): a hostile link in
- * any spelling goes, a legitimate http(s) link stays whatever its path holds.
+ * Which URLs may be published (plugins/common/url.c: fm_url_is_safe_http, fm_url_classify), the
+ * document walk that removes the others (plugins/common/doc_urls.c), and the same rule for
+ * links inside sanitized HTML (plugins/common/html_sanitize.c): a hostile link in any spelling
+ * goes, a legitimate http(s) link stays whatever its path holds.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 
 #include "check.h"
 #include "doc_urls.h"
+#include "html_sanitize.h"
 #include "url.h"
 
 /* Links a feed can carry that a browser would run, or that are not http(s) at all. */
@@ -305,10 +307,108 @@ static void test_strip(void)
 	CHECK(fm_doc_strip_unsafe_urls(NULL, NULL, NULL) == 0);
 }
 
+/* ---- sanitized HTML ---- */
+
+#define BASE "https://site.example/dir/page"
+
+static void check_clean(const char *in, const char *base, const char *want)
+{
+	char *got = fm_html_sanitize(in, strlen(in), base);
+	if (!got || strcmp(got, want))
+		fprintf(stderr, "  sanitizing: %s (base %s)\n", in, base ? base : "none");
+	CHECK_STR(got, want);
+	free(got);
+}
+
+/* The link goes, without a base; with one it goes too, or became an https link into the base's
+ * site (a value with no scheme is a relative reference, resolved). */
+static void check_link_dropped(const char *value)
+{
+	char in[512];
+	snprintf(in, sizeof(in), "<a href=\"%s\">x</a>", value);
+	check_clean(in, NULL, "<a>x</a>");
+	char *got = fm_html_sanitize(in, strlen(in), BASE);
+	static const char kept[] = "<a href=\"https://site.example/";
+	bool ok = got && (!strcmp(got, "<a>x</a>") || !strncmp(got, kept, strlen(kept)));
+	if (!ok)
+		fprintf(stderr, "  with a base: %s -> %s\n", in, got ? got : "(null)");
+	CHECK(ok);
+	free(got);
+}
+
+static void test_sanitize(void)
+{
+	/* entities, case, controls and white space in or before the scheme */
+	static const char *const hostile_values[] = {
+		"javascript:alert(1)",
+		"JaVaScRiPt:alert(1)",
+		" \tjavascript:alert(1)",
+		"&#106;avascript:alert(1)",
+		"&#x6A;avascript:alert(1)",
+		"&#0000106;avascript:alert(1)",
+		"&#x6A&#x61&#x76&#x61&#x73&#x63&#x72&#x69&#x70&#x74&#x3A;alert(1)",
+		"java&#x09;script:alert(1)",
+		"java&#x0A;script:alert(1)",
+		"java&#13;script:alert(1)",
+		"&#x20;&#x09;javascript:alert(1)",
+		"javascript&#58;alert(1)",
+		"javascript&#x3a;alert(1)",
+		"java\x01script:alert(1)",
+		"\x01javascript:alert(1)",
+		"vbscript:msgbox(1)",
+		"VBScript:msgbox(1)",
+		"data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;",
+		"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+		"feed:javascript:alert(1)",
+		"feed:&#x09;javascript:alert(1)",
+		"livescript:alert(1)",
+		"https:javascript:alert(1)",
+		"http://",
+		NULL,
+	};
+	for (size_t i = 0; hostile_values[i]; i++)
+		check_link_dropped(hostile_values[i]);
+
+	/* every URL attribute gets the same check */
+	check_clean("<img src=\"&#106;avascript:alert(1)\" alt=\"a\">", BASE, "<img alt=\"a\" />");
+	check_clean("<img src=\"data:image/svg+xml,x\" alt=\"a\">", BASE, "<img alt=\"a\" />");
+	check_clean("<img srcset=\"https://i.example/a.png 1x, &#106;avascript:alert(1) 2x\">",
+	            BASE, "<img />");
+	check_clean("<blockquote cite=\"vbscript:x\">q</blockquote>", BASE, "<blockquote>q</blockquote>");
+	check_clean("<table background=\"JAVASCRIPT:x\"><tr><td>t</td></tr></table>", BASE,
+	            "<table><tr><td>t</td></tr></table>");
+	check_clean("<video poster=\"&#x6A;avascript:x\"></video>", BASE, "<video></video>");
+	check_clean("<command icon=\"javascript:alert(1)\">c</command>", BASE, "<command>c</command>");
+	check_clean("<map><area href=\"java&#x0A;script:x\" alt=\"a\"></map>", BASE,
+	            "<map><area alt=\"a\" /></map>");
+	check_clean("<svg><a xlink:href=\"java&#x09;script:alert(1)\"><text>s</text></a></svg>", BASE,
+	            "<svg xmlns=\"http://www.w3.org/2000/svg\"><a xmlns:xlink=\"http://www.w3.org/1999/xlink\">"
+	            "<text>s</text></a></svg>");
+
+	/* what stays: https links that mention javascript: after the host, and other harmless
+	 * schemes */
+	check_clean("<a href=\"https://x.example/wiki/javascript:void(0)\">w</a>", BASE,
+	            "<a href=\"https://x.example/wiki/javascript:void(0)\">w</a>");
+	check_clean("<a href=\"https://x.example/%6Aavascript:x\">p</a>", NULL,
+	            "<a href=\"https://x.example/%6Aavascript:x\">p</a>");
+	check_clean("<a href=\"HTTPS://X.EXAMPLE/\">u</a>", NULL, "<a href=\"HTTPS://X.EXAMPLE/\">u</a>");
+	check_clean("<a href=\"mailto:desk@x.example\">m</a><a href=\"tel:+441234\">t</a>", BASE,
+	            "<a href=\"mailto:desk@x.example\">m</a><a href=\"tel:+441234\">t</a>");
+	check_clean("<a href=\"feed://x.example/rss\">f</a><a href=\"feed:https://x.example/rss\">g</a>",
+	            BASE, "<a href=\"feed://x.example/rss\">f</a><a href=\"feed:https://x.example/rss\">g</a>");
+	check_clean("<a href=\"#notes\">n</a>", NULL, "<a href=\"#notes\">n</a>");
+	check_clean("<a href=\"notes.html\">r</a>", BASE,
+	            "<a href=\"https://site.example/dir/notes.html\">r</a>");
+	/* an entity the parser does not know is text in the URL, escaped again on the way out */
+	check_clean("<a href=\"java&Tab;script&colon;alert(1)\">e</a>", NULL,
+	            "<a href=\"java&amp;Tab;script&amp;colon;alert(1)\">e</a>");
+}
+
 int main(void)
 {
 	test_tables();
 	test_classify();
 	test_strip();
+	test_sanitize();
 	return fmt_done("url_safe");
 }
