@@ -272,13 +272,12 @@ static bool authority_ok(const char *p, const char *end, bool lenient)
 				bad = true;
 			else
 				port = port * 10 + (unsigned long)(c - '0');
-		} else if (c == '[' && host == 0) {
+		} else if (c == '[' && host == 0 && !in_v6) {
 			in_v6 = true;
-			host++;
 		} else if (c == ']' && in_v6) {
 			in_v6 = false;
 			v6_done = true;
-			host++;
+			bad |= host == 0; /* "[]" */
 		} else if (c == ':' && !in_v6) {
 			in_port = true;
 		} else if (host_forbidden(c) || c == '[' || c == ']' || v6_done) {

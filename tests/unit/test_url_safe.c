@@ -75,6 +75,8 @@ static const char *const hostile[] = {
 	"https://example.org:http/",
 	"https://example.org:99999/",
 	"https://[::1/",
+	"https://[]/",
+	"https://[[::1]]/",
 	"https://example.org]/",
 	"ht\x01tps://example.org/",
 	"https\x01://example.org/",
