@@ -24,6 +24,7 @@
 #include <feedmill/plugin.h>
 
 #include "boiler.h"
+#include "doc_urls.h"
 #include "readable.h"
 #include "text.h"
 
@@ -172,6 +173,11 @@ static int rd_process(void *vc, json_t *doc, fm_out *out)
 {
 	struct ctx *c = vc;
 	(void)out;
+	/* First, as url is also the base of the page's relative links: only http(s) URLs stay in
+	 * the document (doc_urls.h), and this stage adds no URL field of its own. */
+	int unsafe = fm_doc_strip_unsafe_urls(doc, c->host, c->inst);
+	if (unsafe > 0)
+		c->host->count(c->inst, "unsafe_urls", unsafe);
 	const char *url = fm_doc_str(doc, FM_DOC_URL);
 	const char *source = fm_doc_str(doc, FM_DOC_SOURCE);
 	json_t *page = json_object_get(doc, FM_DOC_PAGE_HTML);

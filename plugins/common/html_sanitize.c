@@ -126,8 +126,8 @@ static const char *const html_attributes[] = {
 };
 
 static const char *const url_attributes[] = {
-	"action", "background", "cite", "dynsrc", "href", "longdesc", "lowsrc", "poster", "src",
-	"usemap",
+	"action", "background", "cite", "dynsrc", "href", "icon", "longdesc", "lowsrc", "poster",
+	"src", "usemap",
 };
 
 static int cmp_rule(const void *key, const void *elt)
@@ -201,36 +201,39 @@ static void escape_cstr(struct fm_buf *out, const char *s, int attr)
 
 /* ---- URLs ---- */
 
-/* Is the (resolved) URL safe to keep? Browsers ignore ASCII whitespace and control characters
- * inside a scheme ("java\tscript:"), so they are skipped when reading it. */
+/* Is the (resolved) URL safe to keep? The scheme is read as fm_url_classify() does: every
+ * control character and space before the ':' is skipped, as browsers skip tab and newline
+ * there (libxml2 has already decoded character references such as &#x09;). http and https
+ * must then be well-formed URLs with a host (fm_url_is_safe_http); a few other schemes that
+ * only hand the link to another program are kept; javascript:, vbscript:, data: (but images),
+ * file: and anything unknown are not. */
 static bool url_is_safe(const char *url, bool image)
 {
 	char scheme[16];
-	size_t n = 0;
-	const char *p = url;
-	for (; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c <= 0x20 || c == 0x7f)
-			continue;
-		if (c == ':')
-			break;
-		if (!isalnum(c) && c != '+' && c != '-' && c != '.')
-			return true; /* '/', '?', '#' first: a relative reference */
-		if (n + 1 < sizeof(scheme))
-			scheme[n++] = (char)tolower(c);
-		else
-			return false;
+	const char *rest;
+	switch (fm_url_classify(url, scheme, sizeof(scheme), &rest)) {
+	case FM_URL_EMPTY:
+	case FM_URL_FRAGMENT:
+	case FM_URL_RELATIVE:
+	case FM_URL_HTTP:
+		return true;
+	case FM_URL_OTHER:
+		break;
 	}
-	if (!*p)
-		return true; /* no scheme at all */
-	scheme[n] = '\0';
-	static const char *const ok[] = {"http", "https", "mailto", "ftp", "tel", "news", "nntp",
-	                                 "magnet", "feed", "xmpp", "irc", "ircs", "geo", "sms"};
+	static const char *const ok[] = {"mailto", "ftp", "tel", "news", "nntp", "magnet", "xmpp",
+	                                 "irc", "ircs", "geo", "sms"};
 	for (size_t i = 0; i < NELEM(ok); i++)
 		if (!strcmp(scheme, ok[i]))
 			return true;
+	if (!strcmp(scheme, "feed")) {
+		/* feed://host/... or feed:URL: a wrapper, as safe as what it wraps (feed:javascript:
+		 * once ran script in browsers that handled feed:) */
+		while (*rest && ((unsigned char)*rest <= 0x20 || *rest == 0x7f))
+			rest++;
+		return (rest[0] == '/' && rest[1] == '/') || fm_url_is_safe_http(rest);
+	}
 	if (image && !strcmp(scheme, "data")) {
-		p++;
+		const char *p = rest;
 		while (*p == ' ')
 			p++;
 		static const char *const types[] = {"image/png", "image/gif", "image/jpeg",

@@ -7,9 +7,12 @@
  * Removed with their content: script, style, noscript, template, iframe, frame(set), object,
  * embed, applet, head-level elements (meta, link, base, title), form controls' scripts.
  * Removed but content kept: unknown elements (blink, font, span-like wrappers not on the list).
- * Attributes: an allowlist; every on* handler dropped; URL attributes (href, src, cite, ...)
- * must be http(s), mailto, ftp, tel, relative (resolved against base_url when given), or
- * data:image/(png|gif|jpeg|webp) for img src; javascript:, vbscript:, other data: are dropped.
+ * Attributes: an allowlist; every on* handler dropped; URL attributes (href, src, cite, icon,
+ * ...) must be relative (resolved against base_url when given), a fragment, an http(s) URL
+ * with a host (fm_url_is_safe_http, url.h), mailto, ftp, tel and a few other hand-off schemes,
+ * feed: wrapping one of those, or data:image/(png|gif|jpeg|webp|avif) for img src;
+ * javascript:, vbscript:, other data: are dropped, however spelled (character references,
+ * case, controls or white space in or before the scheme).
  * style: only an allowlist of CSS properties with harmless values (no url(), expression(),
  * position/display:none/visibility hidden overlays).
  */

@@ -231,20 +231,152 @@ bool fm_url_scheme(const char *url, char *out, unsigned n)
 	return true;
 }
 
+/* ---- Is it an http(s) URL? ---- */
+
+/* Characters the WHATWG URL parser removes wherever they are (ASCII tab or newline). */
+static bool url_ignored(unsigned char c)
+{
+	return c == '\t' || c == '\n' || c == '\r';
+}
+
+/* A byte a host may not contain: controls, space, and the forbidden host code points that
+ * cannot end the authority (those that can: / \ ? # @ are handled by the caller). */
+static bool host_forbidden(unsigned char c)
+{
+	return c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '^' || c == '|' ||
+	       c == '"' || c == '`' || c == '{' || c == '}';
+}
+
+/* The authority after "//", up to the first / \ ? # or end: optional userinfo ending at the
+ * last '@', then a host (a name, or an IPv6 literal in brackets) that is not empty, then an
+ * optional ":" and up to five digits of a port no larger than 65535. */
+static bool authority_ok(const char *p, const char *end, bool lenient)
+{
+	size_t host = 0, port_digits = 0;
+	unsigned long port = 0;
+	bool in_port = false, in_v6 = false, v6_done = false, bad = false;
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (lenient && url_ignored(c))
+			continue;
+		if (c == '/' || c == '\\' || c == '?' || c == '#')
+			break;
+		if (c == '@') { /* what came before was userinfo: start the host again */
+			host = port_digits = 0;
+			port = 0;
+			in_port = in_v6 = v6_done = bad = false;
+			continue;
+		}
+		if (in_port) {
+			if (c < '0' || c > '9' || ++port_digits > 5)
+				bad = true;
+			else
+				port = port * 10 + (unsigned long)(c - '0');
+		} else if (c == '[' && host == 0 && !in_v6) {
+			in_v6 = true;
+		} else if (c == ']' && in_v6) {
+			in_v6 = false;
+			v6_done = true;
+			bad |= host == 0; /* "[]" */
+		} else if (c == ':' && !in_v6) {
+			in_port = true;
+		} else if (host_forbidden(c) || c == '[' || c == ']' || v6_done) {
+			bad = true;
+		} else {
+			host++;
+		}
+	}
+	return host > 0 && !bad && !in_v6 && port <= 65535;
+}
+
+/* lenient: read s as a browser does (see url.h); otherwise as libcurl gets it. */
+static bool http_url(const char *s, bool lenient)
+{
+	if (!s)
+		return false;
+	const char *p = s, *end = s + strlen(s);
+	if (lenient) {
+		while (p < end && (unsigned char)*p <= 0x20)
+			p++;
+		while (end > p && (unsigned char)end[-1] <= 0x20)
+			end--;
+	} else {
+		size_t n = (size_t)(end - p);
+		trim(&p, &n);
+		end = p + n;
+	}
+	/* "http" "s"? ":" "/" "/", skipping what the parser removes */
+	static const char want[] = "https://";
+	size_t k = 0;
+	while (k < sizeof(want) - 1) {
+		while (lenient && p < end && url_ignored((unsigned char)*p))
+			p++;
+		if (p == end)
+			return false;
+		char c = (char)tolower((unsigned char)*p);
+		if (c == want[k]) {
+			k++;
+			p++;
+		} else if (k == 4 && c == ':') {
+			k = 5; /* no 's' */
+		} else {
+			return false;
+		}
+	}
+	return authority_ok(p, end, lenient);
+}
+
 bool fm_url_is_http(const char *url)
 {
-	if (!url)
-		return false;
-	struct uri_parts u;
-	const char *s = url;
-	size_t len = strlen(url);
-	trim(&s, &len);
-	split_uri(s, len, &u);
-	if (!u.scheme || !u.auth || u.auth_len == 0)
-		return false;
-	if (u.scheme_len == 4 && !strncasecmp(u.scheme, "http", 4))
-		return true;
-	return u.scheme_len == 5 && !strncasecmp(u.scheme, "https", 5);
+	return http_url(url, false);
+}
+
+bool fm_url_is_safe_http(const char *s)
+{
+	return http_url(s, true);
+}
+
+enum fm_url_kind fm_url_classify(const char *s, char *scheme, size_t n, const char **rest)
+{
+	if (n)
+		scheme[0] = '\0';
+	if (rest)
+		*rest = s;
+	if (!s)
+		return FM_URL_EMPTY;
+	const char *start = s;
+	while ((unsigned char)*start <= 0x20 || *start == 0x7f) {
+		if (!*start)
+			return FM_URL_EMPTY;
+		start++;
+	}
+	if (*start == '#')
+		return FM_URL_FRAGMENT;
+	if (!isalpha((unsigned char)*start))
+		return FM_URL_RELATIVE;
+	const char *p = start;
+	for (; *p != ':'; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\0')
+			return FM_URL_RELATIVE;
+		if (c > 0x20 && c != 0x7f && !isalnum(c) && c != '+' && c != '-' && c != '.')
+			return FM_URL_RELATIVE; /* '/', '?', '#', '%', '&'... before any ':' */
+	}
+	if (rest)
+		*rest = p + 1;
+	size_t k = 0;
+	for (const char *q = start; q < p && n; q++) {
+		if ((unsigned char)*q <= 0x20 || *q == 0x7f)
+			continue;
+		if (k + 1 >= n) {
+			k = 0; /* does not fit: no listed scheme is this long */
+			break;
+		}
+		scheme[k++] = (char)tolower((unsigned char)*q);
+	}
+	if (n)
+		scheme[k] = '\0';
+	return fm_url_is_safe_http(s) ? FM_URL_HTTP : FM_URL_OTHER;
 }
 
 static bool is_tracking_key(const char *k, size_t n)

@@ -22,6 +22,7 @@
 #include <libxml/parser.h>
 
 #include "discover.h"
+#include "doc_urls.h"
 #include "feed.h"
 #include "http.h"
 #include "http_charset.h"
@@ -379,6 +380,14 @@ static void set_common(struct run *r, json_t *doc)
 		json_object_set_new(doc, FM_DOC_TAGS, json_deep_copy(r->tags));
 }
 
+/* The document's URL fields keep only http(s) URLs (doc_urls.h); the removals are counted. */
+static void strip_unsafe_urls(struct fh *fh, json_t *doc)
+{
+	int n = fm_doc_strip_unsafe_urls(doc, fh->host, fh->inst);
+	if (n > 0)
+		fh->host->count(fh->inst, "unsafe_urls", n);
+}
+
 /* Decode a page body to UTF-8 and set it as page_html. Returns 0 or -ENOMEM. */
 static int set_page_html(json_t *doc, const struct fm_http_response *resp,
                          struct fm_utf8 *u)
@@ -423,6 +432,7 @@ static void emit_page(struct run *r, const struct fm_http_response *resp,
 	if (known->title)
 		json_object_set_new(doc, FM_DOC_TITLE, json_string(known->title));
 	set_common(r, doc);
+	strip_unsafe_urls(r->fh, doc); /* only http(s) is fetched: a safeguard */
 	free(u.owned);
 	fm_html_info_free(&info);
 	if (h->emit(r->out, doc) == 0)
@@ -630,6 +640,11 @@ static void emit_feed(struct run *r, const struct fm_http_response *resp)
 	json_t *feed_ref = json_object();
 	if (feed_ref) {
 		json_t *t = json_object_get(feed, "title"), *l = json_object_get(feed, "link");
+		if (l && !json_is_null(l) && !fm_url_is_safe_http(json_string_value(l))) {
+			fm_debug(h, fh->inst, "source %s: the feed's link is not an http(s) URL; "
+			         "left out", r->source ? r->source : "?");
+			l = NULL;
+		}
 		json_object_set_new(feed_ref, "title", t ? json_incref(t) : json_null());
 		json_object_set_new(feed_ref, "link", l ? json_incref(l) : json_null());
 	}
@@ -650,7 +665,8 @@ static void emit_feed(struct run *r, const struct fm_http_response *resp)
 		const char *url = json_string_value(link);
 		const char *id = fm_doc_str(doc, FM_DOC_ID);
 		if (!id || !*id) {
-			if (url && *url) {
+			/* a link that is going to be removed must not live on as the id */
+			if (fm_url_is_safe_http(url)) {
 				json_object_set(doc, FM_DOC_ID, link);
 			} else {
 				char *fid = fallback_id(resp->url, doc);
@@ -661,6 +677,8 @@ static void emit_feed(struct run *r, const struct fm_http_response *resp)
 		json_object_set_new(doc, FM_DOC_URL, link ? link : json_null());
 		json_object_set_new(doc, FM_DOC_FEED, json_deep_copy(feed_ref));
 		set_common(r, doc);
+		strip_unsafe_urls(fh, doc);
+		url = fm_doc_str(doc, FM_DOC_URL);
 		if (wants_full_article(r, doc, url))
 			full_article(r, doc, url);
 		if (h->emit(r->out, doc) == 0)
@@ -784,8 +802,12 @@ static int fh_process(void *ctx, json_t *doc, fm_out *out)
 	const fm_host *h = fh->host;
 	const char *type = fm_doc_str(doc, FM_DOC_TYPE);
 
-	if (!type || strcmp(type, FM_DOC_TYPE_FETCH) != 0)
+	if (!type || strcmp(type, FM_DOC_TYPE_FETCH) != 0) {
+		/* an article passing through (`feedmill pipe`): what leaves this stage holds only
+		 * http(s) links, whoever made it */
+		strip_unsafe_urls(fh, doc);
 		return FM_PASS;
+	}
 
 	struct run r = {
 		.fh = fh,

@@ -8,6 +8,7 @@
  * fm_xml_escape, so hostile titles or content cannot break the XML.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 #include "atomic.h"
 #include "buf.h"
+#include "doc_urls.h"
 #include "idset.h"
 #include "url.h"
 #include "xmlout.h"
@@ -52,9 +54,9 @@ static const struct fm_option atom_options[] = {
 	{"feed_id", FM_OPT_STR, NULL, offsetof(struct atom_config, feed_id), 0, NULL, 0, 0,
 	 "permanent feed id, an IRI (default: self_link, else link, else a urn from the path)"},
 	{"link", FM_OPT_STR, NULL, offsetof(struct atom_config, link), 0, NULL, 0, 0,
-	 "web page the feed belongs to (rel=alternate)"},
+	 "web page the feed belongs to (rel=alternate), http or https"},
 	{"self_link", FM_OPT_STR, NULL, offsetof(struct atom_config, self_link), 0, NULL, 0, 0,
-	 "URL the feed itself is served at (rel=self)"},
+	 "URL the feed itself is served at (rel=self), http or https"},
 	{"author", FM_OPT_STR, "feedmill", offsetof(struct atom_config, author), 0, NULL, 0, 0,
 	 "feed author name (entries without authors inherit it)"},
 	{"summary_chars", FM_OPT_INT, "400", offsetof(struct atom_config, summary_chars), 0, NULL, 0,
@@ -146,7 +148,7 @@ static json_t *make_authors(json_t *doc)
 		} else if (json_is_object(a)) {
 			add_str(o, "name", fm_doc_str(a, "name"));
 			add_str(o, "email", fm_doc_str(a, "email"));
-			if (fm_url_is_http(fm_doc_str(a, "uri")))
+			if (fm_url_is_safe_http(fm_doc_str(a, "uri")))
 				add_str(o, "uri", fm_doc_str(a, "uri"));
 		}
 		/* atom:author needs a name: fall back to the e-mail address. */
@@ -181,7 +183,7 @@ static json_t *make_entry(struct atom *a, json_t *doc, const char *key)
 		return NULL;
 	json_object_set_new(e, "key", json_string(key));
 	add_str(e, "title", fm_doc_str(doc, FM_DOC_TITLE));
-	if (fm_url_is_http(fm_doc_str(doc, FM_DOC_URL)))
+	if (fm_url_is_safe_http(fm_doc_str(doc, FM_DOC_URL)))
 		add_str(e, "url", fm_doc_str(doc, FM_DOC_URL));
 	char now[40];
 	format_time(a->host->now_ms(), now, sizeof(now));
@@ -251,10 +253,35 @@ static void attr(struct fm_buf *b, const char *name, const char *value)
 	fm_buf_putc(b, '"');
 }
 
+/* An href or uri to write: only an http(s) URL (url.h), whatever the entry holds (entries
+ * also come from the state file an older feedmill wrote). NULL: write none. */
+static const char *safe_link(const char *url)
+{
+	return fm_url_is_safe_http(url) ? url : NULL;
+}
+
+/* Is key an IRI to use as atom:id as it is? Only http(s), urn: and tag: ones: a reader may
+ * take an entry's id for its link when it has none, and an entry whose link was refused has
+ * none, so an id like "javascript:..." is written in the urn:feedmill:entry: form instead. */
+static bool id_as_is(const char *key)
+{
+	char scheme[8];
+	if (!fm_is_iri(key))
+		return false;
+	switch (fm_url_classify(key, scheme, sizeof(scheme), NULL)) {
+	case FM_URL_HTTP:
+		return true;
+	case FM_URL_OTHER:
+		return !strcmp(scheme, "urn") || !strcmp(scheme, "tag");
+	default:
+		return false;
+	}
+}
+
 static void render_id(struct fm_buf *b, const char *key)
 {
 	fm_buf_puts(b, "    <id>");
-	if (fm_is_iri(key)) {
+	if (id_as_is(key)) {
 		fm_xml_escape(b, key, strlen(key), false);
 	} else {
 		fm_buf_puts(b, "urn:feedmill:entry:");
@@ -272,9 +299,10 @@ static void render_entry(struct fm_buf *b, json_t *e)
 	render_id(b, fm_doc_str(e, "key"));
 	const char *title = fm_doc_str(e, "title");
 	el(b, "    ", "title", title ? title : "(untitled)");
-	if (fm_doc_str(e, "url")) {
+	const char *url = safe_link(fm_doc_str(e, "url"));
+	if (url) {
 		fm_buf_puts(b, "    <link rel=\"alternate\"");
-		attr(b, "href", fm_doc_str(e, "url"));
+		attr(b, "href", url);
 		fm_buf_puts(b, "/>\n");
 	}
 	el(b, "    ", "updated", fm_doc_str(e, "updated"));
@@ -285,7 +313,7 @@ static void render_entry(struct fm_buf *b, json_t *e)
 		fm_buf_puts(b, "    <author>\n");
 		el(b, "      ", "name", fm_doc_str(v, "name"));
 		el(b, "      ", "email", fm_doc_str(v, "email"));
-		el(b, "      ", "uri", fm_doc_str(v, "uri"));
+		el(b, "      ", "uri", safe_link(fm_doc_str(v, "uri")));
 		fm_buf_puts(b, "    </author>\n");
 	}
 	json_array_foreach(json_object_get(e, "categories"), i, v) {
@@ -299,7 +327,7 @@ static void render_entry(struct fm_buf *b, json_t *e)
 		fm_buf_puts(b, "    <content type=\"html\">");
 		fm_xml_escape(b, html, strlen(html), false);
 		fm_buf_puts(b, "</content>\n");
-	} else if (!fm_doc_str(e, "url")) {
+	} else if (!url) {
 		/* RFC 4287 4.1.2: without an alternate link an entry needs atom:content. */
 		const char *s = fm_doc_str(e, "summary");
 		el(b, "    ", "content", s ? s : title ? title : "");
@@ -435,6 +463,13 @@ static void atom_fini(void *ctx)
 static int atom_init(void **ctx, const fm_host *host, fm_instance *inst, const void *config)
 {
 	const struct atom_config *cfg = config;
+	/* the feed's own links are hrefs like any other: http(s) only */
+	if ((cfg->link && !fm_url_is_safe_http(cfg->link)) ||
+	    (cfg->self_link && !fm_url_is_safe_http(cfg->self_link))) {
+		fm_err(host, inst, "option %s: not an http or https URL",
+		       cfg->link && !fm_url_is_safe_http(cfg->link) ? "link" : "self_link");
+		return -EINVAL;
+	}
 	struct atom *a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -480,6 +515,10 @@ static int atom_process(void *ctx, json_t *doc, fm_out *out)
 		    try_write(a) < 0)
 			return FM_RETRY;
 	}
+	/* the walk every publisher does (doc_urls.h): the entry is then made of safe fields */
+	int unsafe = fm_doc_strip_unsafe_urls(doc, a->host, a->inst);
+	if (unsafe > 0)
+		a->host->count(a->inst, "unsafe_urls", unsafe);
 	char hashbuf[64];
 	const char *key = doc_key(doc, hashbuf, sizeof(hashbuf));
 	json_t *e = make_entry(a, doc, key);

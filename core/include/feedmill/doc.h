@@ -7,6 +7,14 @@
  * does not know.
  *
  * Text fields are UTF-8. Dates are RFC 3339 strings in UTC ("2024-11-02T09:30:00Z") or null.
+ *
+ * URL fields (url, comments, authors[].uri, enclosures[].url, feed.link; also image, which
+ * fetch copies from a feed item, and live_of) are always an absolute http or https URL, or
+ * absent (or null): never javascript:, vbscript:, data: or any other scheme, never relative,
+ * however the feed spelled them (entities, case, controls). A consumer may link them as they
+ * are. The bundled fetch and clean stages remove any other value before they emit a document,
+ * and the bundled publishers again before they write one; a third-party stage that sets these
+ * fields must keep to the same rule.
  */
 #ifndef FEEDMILL_DOC_H
 #define FEEDMILL_DOC_H
@@ -32,7 +40,7 @@ extern "C" {
 /* --- Article documents --- */
 #define FM_DOC_ID "id"             /* stable id: the item's GUID/id, else its URL */
 #define FM_DOC_SOURCE "source"     /* source name from pipeline.conf */
-#define FM_DOC_URL "url"           /* the article's link, absolute */
+#define FM_DOC_URL "url"           /* the article's link: absolute http(s), or absent */
 #define FM_DOC_TITLE "title"       /* plain text */
 #define FM_DOC_SUMMARY "summary"   /* sanitized HTML, from the feed */
 #define FM_DOC_CONTENT "content"   /* sanitized HTML, full content from the feed */
@@ -41,12 +49,14 @@ extern "C" {
 #define FM_DOC_TEXT "text"         /* plain text, paragraphs separated by blank lines */
 #define FM_DOC_PUBLISHED "published"
 #define FM_DOC_UPDATED "updated"
-#define FM_DOC_AUTHORS "authors"   /* array of {"name","email","uri"} */
+#define FM_DOC_AUTHORS "authors"   /* array of {"name","email","uri"}; uri: http(s) or absent */
 #define FM_DOC_CATEGORIES "categories" /* array of strings, from the feed */
-#define FM_DOC_ENCLOSURES "enclosures" /* array of {"url","type","length"} */
-#define FM_DOC_COMMENTS "comments" /* URL of the comments page */
+#define FM_DOC_ENCLOSURES "enclosures" /* array of {"url","type","length"};
+                                        * url: http(s) or absent */
+#define FM_DOC_COMMENTS "comments" /* URL of the comments page: http(s) or absent */
 #define FM_DOC_LANG "lang"         /* BCP 47 language tag, "en" */
-#define FM_DOC_FEED "feed"         /* object: {"title","link"} of the feed it came from */
+#define FM_DOC_FEED "feed"         /* object: {"title","link"} of the feed it came from;
+                                    * link: http(s) or absent */
 #define FM_DOC_FETCHED_AT "fetched_at" /* RFC 3339, when fetch got it */
 #define FM_DOC_TAGS "tags"         /* array of strings, set by classify */
 #define FM_DOC_CATEGORY "category" /* string: the label a trained model chose */

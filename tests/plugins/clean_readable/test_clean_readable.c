@@ -300,6 +300,54 @@ static void test_bad_pages(void)
 	fmt_stage_close(s);
 }
 
+/* A document whose links are hostile (from `feedmill pipe`, or a third-party fetch stage)
+ * leaves clean with only http(s) links, and its javascript: url is not used as the base of
+ * the page's relative links. */
+static void test_hostile_links(void)
+{
+	fmt_stage *s = fmt_stage_open("clean_readable", NULL, NULL);
+	if (!s) {
+		CHECK(s != NULL);
+		return;
+	}
+	json_t *doc = page_doc("<html><body><article><p>The ferry company has published its winter "
+	                       "timetable, with the first crossing an hour later than in summer "
+	                       "and the last one at six.</p><p>Read <a href=\"/timetable\">the "
+	                       "timetable</a> or <a href=\"https://ferry.example/fares\">the fares"
+	                       "</a> before you travel, as both change on the first of November."
+	                       "</p></article></body></html>",
+	                       "javascript:alert(1)//ferry.example/", NULL);
+	json_object_set_new(doc, "id", json_string("ferry-1"));
+	json_object_set_new(doc, "comments", json_string("JAVA\tSCRIPT:alert(2)"));
+	json_object_set_new(doc, "authors", json_pack("[{s:s, s:s}, {s:s, s:s}]", "name", "Ann",
+	                                              "uri", "data:text/html,x", "name", "Bo",
+	                                              "uri", "https://ferry.example/bo"));
+	json_object_set_new(doc, "enclosures", json_pack("[{s:s}]", "url", "vbscript:msgbox(1)"));
+	json_object_set_new(doc, "feed", json_pack("{s:s, s:s}", "title", "Ferry news", "link",
+	                                           "&#106;avascript:alert(3)"));
+	int st = -1;
+	json_t *d = run1(s, doc, &st);
+	CHECK(st == 0);
+	CHECK(d != NULL);
+	if (!d) {
+		fmt_stage_close(s);
+		return;
+	}
+	CHECK(json_object_get(d, "url") == NULL);
+	CHECK(json_object_get(d, "comments") == NULL);
+	CHECK(json_object_get(json_array_get(json_object_get(d, "authors"), 0), "uri") == NULL);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(d, "authors"), 1),
+	                                            "uri")),
+	          "https://ferry.example/bo");
+	CHECK(json_array_size(json_object_get(d, "enclosures")) == 0);
+	CHECK(json_object_get(json_object_get(d, "feed"), "link") == NULL);
+	CHECK(has(d, "text", "winter timetable"));
+	CHECK(has(d, "html", "href=\"https://ferry.example/fares\""));
+	CHECK(!has(d, "html", "javascript"));
+	json_decref(d);
+	fmt_stage_close(s);
+}
+
 int main(void)
 {
 	test_article_page();
@@ -307,5 +355,6 @@ int main(void)
 	test_feed_content_and_text();
 	test_boilerplate_learning();
 	test_bad_pages();
+	test_hostile_links();
 	return fmt_done("clean_readable");
 }

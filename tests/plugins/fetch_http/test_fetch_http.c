@@ -12,6 +12,7 @@
 
 #include "harness.h"
 #include "httpd_ctl.h"
+#include "url.h"
 
 static struct httpd d;
 
@@ -337,6 +338,105 @@ static void test_html(fmt_stage *s)
 	result_free(&r);
 }
 
+/* Does any string anywhere in v (a document) start, as a browser reads it, with one of the
+ * schemes a link can run code or carry a page with? */
+static bool has_hostile_link(json_t *v)
+{
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		/* summary, content and titles are text, not links: only whole values count */
+		char scheme[16];
+		if (fm_url_classify(s, scheme, sizeof(scheme), NULL) != FM_URL_OTHER)
+			return false;
+		return !strcmp(scheme, "javascript") || !strcmp(scheme, "vbscript") ||
+		       !strcmp(scheme, "data");
+	}
+	const char *k;
+	json_t *x;
+	size_t i;
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, x)
+			if (has_hostile_link(x))
+				return true;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			if (has_hostile_link(x))
+				return true;
+	}
+	return false;
+}
+
+/* A feed's javascript:, vbscript: and data: links, however spelled, never leave fetch; an
+ * https link that merely mentions javascript: in its path does. */
+static void test_hostile_links(fmt_stage *s)
+{
+	struct result r = run(s, request("/hostile.rss", NULL, NULL));
+	CHECK(rep_str(&r, "error") == NULL);
+	CHECK(json_array_size(r.out) == 5);
+	for (size_t i = 0; i < json_array_size(r.out); i++) {
+		json_t *doc = out_doc(&r, i);
+		CHECK(!has_hostile_link(doc));
+		const char *url = doc_str(doc, "url");
+		CHECK(url == NULL || fm_url_is_safe_http(url));
+		/* the feed's own link was javascript: too */
+		CHECK(json_object_get(json_object_get(doc, "feed"), "link") == NULL ||
+		      json_is_null(json_object_get(json_object_get(doc, "feed"), "link")));
+		CHECK_STR(doc_str(json_object_get(doc, "feed"), "title"), "Mill Lane Notices");
+	}
+	json_t *a = out_doc(&r, 0);
+	CHECK_STR(doc_str(a, "id"), "mill-lane-001");
+	CHECK(json_object_get(a, "url") == NULL);      /* &#106;avascript: */
+	CHECK(json_object_get(a, "comments") == NULL); /* "  VBScript:" */
+	json_t *encl = json_object_get(a, "enclosures"); /* data:text/html went, the mp3 stayed */
+	CHECK(json_array_size(encl) == 1);
+	CHECK_STR(doc_str(json_array_get(encl, 0), "url"),
+	          "https://audio.mill-lane.example/notice-001.mp3");
+	CHECK_STR(doc_str(a, "title"), "Bin collection moves to Thursday");
+
+	/* no guid: the id is not the javascript: link but one made from the item */
+	json_t *b = out_doc(&r, 1);
+	CHECK(json_object_get(b, "url") == NULL);
+	CHECK(contains(doc_str(b, "id"), "/hostile.rss#item-"));
+
+	/* a hostile xml:base makes the relative link javascript: too */
+	CHECK(json_object_get(out_doc(&r, 2), "url") == NULL);
+
+	json_t *c = out_doc(&r, 3);
+	CHECK_STR(doc_str(c, "url"), "https://mill-lane.example/notes/javascript:void/%6aavascript");
+	CHECK_STR(doc_str(c, "comments"), "https://mill-lane.example/notes/4#comments");
+
+	/* "java<TAB>script:" has no scheme to the feed parser: a link relative to the feed, which
+	 * is what a browser makes of it too */
+	CHECK_STR(doc_str(out_doc(&r, 4), "url"), httpd_url(&d, "/java\tscript:alert(3)"));
+	result_free(&r);
+
+	r = run(s, request("/hostile.atom", NULL, NULL));
+	CHECK(rep_str(&r, "error") == NULL);
+	CHECK(json_array_size(r.out) == 1);
+	a = out_doc(&r, 0);
+	CHECK(!has_hostile_link(a));
+	CHECK(json_object_get(a, "url") == NULL);
+	CHECK(json_object_get(a, "comments") == NULL);
+	CHECK(json_array_size(json_object_get(a, "enclosures")) == 0);
+	json_t *authors = json_object_get(a, "authors");
+	CHECK(json_array_size(authors) == 2);
+	CHECK_STR(doc_str(json_array_get(authors, 0), "name"), "Site Office");
+	CHECK(json_object_get(json_array_get(authors, 0), "uri") == NULL);
+	CHECK_STR(doc_str(json_array_get(authors, 1), "uri"), "https://quarry-road.example/clerk");
+	CHECK_STR(doc_str(a, "id"), "urn:example:quarry-road:blasting-october");
+	result_free(&r);
+
+	/* an article passing through the stage (`feedmill pipe`) is held to the same rule */
+	json_t *doc = json_pack("{s:s, s:s, s:s}", "id", "passing-1", "url",
+	                        "\x01javascript:alert(1)", "comments", "https://x.example/c");
+	r = run(s, doc);
+	CHECK(r.status == 0 /* FM_PASS */);
+	CHECK(json_array_size(r.out) == 1);
+	CHECK(json_object_get(out_doc(&r, 0), "url") == NULL);
+	CHECK_STR(doc_str(out_doc(&r, 0), "comments"), "https://x.example/c");
+	result_free(&r);
+}
+
 static void test_full_article(fmt_stage *s)
 {
 	struct result r = run(s, request("/feed.rss", NULL,
@@ -429,6 +529,7 @@ int main(void)
 	test_feed_validity(s);
 	test_request_headers(s);
 	test_html(s);
+	test_hostile_links(s);
 	test_full_article(s);
 	test_full_article_politeness(s);
 	fmt_stage_close(s);

@@ -14,6 +14,7 @@
 #include <feedmill/plugin.h>
 
 #include "harness.h"
+#include "url.h"
 
 static char dir[] = "/tmp/fmt-atom-XXXXXX";
 static char *feed_path, *state_path;
@@ -187,6 +188,110 @@ static void test_feed(void)
 	free(tmp);
 }
 
+/* Every value of the XPath expression's nodes passes fm_url_is_safe_http; returns how many. */
+static int all_safe(xmlDocPtr d, const char *expr)
+{
+	xmlXPathContextPtr ctx = xmlXPathNewContext(d);
+	xmlXPathRegisterNs(ctx, BAD_CAST "a", BAD_CAST "http://www.w3.org/2005/Atom");
+	xmlXPathObjectPtr r = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+	int n = r && r->nodesetval ? r->nodesetval->nodeNr : 0;
+	for (int i = 0; i < n; i++) {
+		char *v = (char *)xmlNodeGetContent(r->nodesetval->nodeTab[i]);
+		if (!fm_url_is_safe_http(v))
+			fprintf(stderr, "  unsafe %s: %s\n", expr, v ? v : "(null)");
+		CHECK(fm_url_is_safe_http(v));
+		xmlFree(v);
+	}
+	xmlXPathFreeObject(r);
+	xmlXPathFreeContext(ctx);
+	return n;
+}
+
+/* Hostile links in any spelling never become an href or a uri of the feed, nor an id a
+ * reader could take for a link; an https link that mentions javascript: in its path does. */
+static void test_hostile_links(void)
+{
+	static const char *const links[] = {
+		"javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:alert(1)",
+		"\x01javascript:alert(1)", "java\tscript:alert(1)", "&#106;avascript:alert(1)",
+		"java&#x09;script:alert(1)", "%6Aavascript:alert(1)", "vbscript:msgbox(1)",
+		"data:text/html,<script>alert(1)</script>", "https:javascript:alert(1)",
+		"//evil.example/", NULL,
+	};
+	char *p = NULL, *ps = NULL, *st = NULL, *sf = NULL;
+	if (asprintf(&p, "%s/hostile.xml", dir) < 0 || asprintf(&ps, "path=%s", p) < 0 ||
+	    asprintf(&st, "%s/state-hostile", dir) < 0 || asprintf(&sf, "%s/atom-entries.json", st) < 0)
+		abort();
+	/* an entry list saved by an older feedmill, holding links this one refuses */
+	mkdir(st, 0700);
+	FILE *f = fopen(sf, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("{\"version\": 1, \"updated\": \"2025-01-01T00:00:00Z\", \"entries\": ["
+		      "{\"key\": \"old-1\", \"updated\": \"2025-01-01T00:00:00Z\", \"title\": \"Old\", "
+		      "\"url\": \"javascript:alert(0)\", \"authors\": [{\"name\": \"Old\", "
+		      "\"uri\": \"vbscript:msgbox(0)\"}]}]}", f);
+		fclose(f);
+	}
+	const char *settings[] = {ps, "fsync=no", "max_entries=50", NULL};
+	fmt_stage *s = fmt_stage_open("publish_atom", settings, st);
+	CHECK(s != NULL);
+	if (!s)
+		goto out;
+	for (int i = 0; links[i]; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "hostile-%d", i);
+		process(s, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "id", id, "title", "Bad link",
+		                     "url", links[i], "authors", "name", "Mallory", "uri", links[i]));
+	}
+	/* no id: the key must not fall back to the javascript: url */
+	process(s, json_pack("{s:s, s:s, s:s}", "title", "No id", "text", "Some text.", "url",
+	                     "javascript:alert(2)"));
+	/* an id that is itself a javascript: URL, on an entry without a usable link */
+	process(s, json_pack("{s:s, s:s}", "id", "javascript:alert(3)", "title", "Bad id"));
+	process(s, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "id", "tag:example.org,2025:good",
+	                     "title", "Good", "url", "https://example.org/wiki/javascript:void(0)",
+	                     "authors", "name", "Ann", "uri", "https://example.org/%6aavascript"));
+	fmt_stage_close(s);
+
+	xmlDocPtr d = xmlReadFile(p, NULL, XML_PARSE_NONET);
+	CHECK(d != NULL);
+	if (!d)
+		goto out;
+	int n_links = (int)(sizeof(links) / sizeof(links[0])) - 1;
+	CHECK(xp_count(d, "/a:feed/a:entry") == n_links + 3 + 1); /* + the old one */
+	CHECK(all_safe(d, "//@href") == 1);
+	CHECK(all_safe(d, "//a:uri") == 1);
+	CHECK_XP(d, "/a:feed/a:entry[a:title='Good']/a:link[@rel='alternate']/@href",
+	         "https://example.org/wiki/javascript:void(0)");
+	CHECK_XP(d, "/a:feed/a:entry[a:title='Good']/a:author/a:uri",
+	         "https://example.org/%6aavascript");
+	CHECK_XP(d, "/a:feed/a:entry[a:title='Good']/a:id", "tag:example.org,2025:good");
+	CHECK_XP(d, "/a:feed/a:entry[a:title='Bad id']/a:id",
+	         "urn:feedmill:entry:javascript%3Aalert%283%29");
+	CHECK(xp_count(d, "//a:id[contains(., 'javascript:')]") == 0);
+	/* an entry without a link carries its content instead (RFC 4287 4.1.2) */
+	CHECK(xp_count(d, "/a:feed/a:entry[a:title='Old']/a:content") == 1);
+	xmlFreeDoc(d);
+
+	/* the feed's own links are held to the same rule: a bad one is a configuration error */
+	const char *bad[] = {ps, "fsync=no", "link=javascript:alert(1)", NULL};
+	s = fmt_stage_open("publish_atom", bad, st);
+	CHECK(s == NULL);
+	if (s)
+		fmt_stage_close(s);
+	const char *bad_self[] = {ps, "fsync=no", "self_link=data:text/html,x", NULL};
+	s = fmt_stage_open("publish_atom", bad_self, st);
+	CHECK(s == NULL);
+	if (s)
+		fmt_stage_close(s);
+out:
+	free(p);
+	free(ps);
+	free(st);
+	free(sf);
+}
+
 /* A feed in a folder that does not exist yet: the folder is made. */
 static void test_new_folder(void)
 {
@@ -247,6 +352,7 @@ int main(void)
 	test_feed();
 	test_new_folder();
 	test_write_error();
+	test_hostile_links();
 	char *cmd = NULL;
 	if (fmt_failures == 0 && asprintf(&cmd, "rm -rf '%s'", dir) >= 0)
 		(void)system(cmd);
