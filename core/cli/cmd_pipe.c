@@ -11,12 +11,6 @@
 #include "log.h"
 #include "util.h"
 
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	fm_hub_request_stop();
-}
-
 int fm_cmd_pipe(int argc, char **argv)
 {
 	struct cli_conf cc;
@@ -92,12 +86,7 @@ report:
 		free(cfg->state_dir);
 		cfg->state_dir = strdup(tmpl);
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cli_install_signals(fm_hub_request_stop);
 	static char outbuf[1 << 16];
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	struct fm_hub_opts opts = {

@@ -14,25 +14,6 @@
 #include "state.h"
 #include "util.h"
 
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	fm_hub_request_stop();
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	/* No live reload: a hangup must not kill the service without draining it. */
-	signal(SIGHUP, SIG_IGN);
-}
-
 /* Load and validate: 0, or the exit status after printing every problem. With files, the
  * plugins also load what their settings name (check(), ABI 1.3): `run` leaves that to init(),
  * which would read a large model twice otherwise. */
@@ -148,7 +129,7 @@ int fm_cmd_run(int argc, char **argv)
 	sched = fm_sched_new(cfg, state, once, fm_now_ms());
 	if (!sched)
 		goto out;
-	install_signals();
+	cli_install_signals(fm_hub_request_stop);
 	struct fm_hub_opts opts = {
 		.config_path = cfg->path,
 		.set_args = cc.sets,

@@ -18,9 +18,10 @@
 
 static atomic_int stage_stop;
 
-static void on_signal(int sig)
+/* SIGTERM: stop at once (the document in hand is cut short when the plugin looks at
+ * host->stopping(), and delivered again), save the state, exit. */
+static void on_stop(void)
 {
-	(void)sig;
 	atomic_store(&stage_stop, 1);
 }
 
@@ -36,7 +37,8 @@ int fm_cmd_stage(int argc, char **argv)
 		       "start this on the remote host with the same configuration: it connects to\n"
 		       "the stage's `connect` endpoint (documents) and the next port (results).\n"
 		       "  --worker N   this worker's index, when a stage has several\n"
-		       "SIGTERM finishes the document in hand, saves the plugin's state and exits 0.\n");
+		       "SIGTERM cuts the document in hand short (it is delivered again), saves the\n"
+		       "plugin's state and exits 0; a second one exits at once.\n");
 		return FM_EXIT_OK;
 	}
 	if (cli_conf_parse(&cc, &argc, argv) != 0)
@@ -112,12 +114,7 @@ int fm_cmd_stage(int argc, char **argv)
 	if (!inst || fm_instance_start(inst) != 0)
 		goto out;
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cli_install_signals(on_stop);
 
 	zctx = zmq_ctx_new();
 	struct fm_worker_spec spec = {
@@ -128,6 +125,8 @@ int fm_cmd_stage(int argc, char **argv)
 		.result_ep = results,
 		.max_doc_size = cfg->max_doc_size,
 		.stop = &stage_stop,
+		.output = st->is_output,
+		.commit_ms = cfg->commit_interval_ms,
 	};
 	log_info("stage %s worker %d: pulling from %s, answering to %s", name, index, work, results);
 	rc = fm_worker_loop(inst, &spec) == 0 ? FM_EXIT_OK : FM_EXIT_FAILURE;

@@ -1,5 +1,8 @@
 #include "common.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,4 +99,36 @@ int cli_apply_sets(const struct cli_conf *c, struct fm_config *cfg, struct fm_di
 		if (fm_config_set(cfg, c->sets[i], diag) != 0)
 			rc = -1;
 	return rc;
+}
+
+static void (*stop_hook)(void);
+static volatile sig_atomic_t stop_signals;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	if (stop_signals++ == 0) {
+		if (stop_hook)
+			stop_hook();
+		return;
+	}
+	static const char msg[] = "<4>feedmill: second stop request: exiting now\n";
+	ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)w;
+	_exit(1);
+}
+
+void cli_install_signals(void (*on_stop)(void))
+{
+	stop_hook = on_stop;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 }

@@ -27,6 +27,12 @@ void cli_conf_free(struct cli_conf *c);
 struct fm_config *cli_load_config(const struct cli_conf *c, bool allow_builtin,
                                   struct fm_diag *diag);
 
+/* Signals of a long-running command (run, pipe, stage): the first SIGTERM or SIGINT calls
+ * on_stop (from the handler: it must be async-signal-safe), a second one exits at once with
+ * status 1 (the state on disk is consistent at every moment). SIGPIPE, SIGHUP, SIGUSR1 and
+ * SIGUSR2 are ignored: a stray signal must not kill a service. */
+void cli_install_signals(void (*on_stop)(void));
+
 /* Apply the --set assignments (after any stage they name exists). 0 or -1 (see diag). */
 int cli_apply_sets(const struct cli_conf *c, struct fm_config *cfg, struct fm_diag *diag);
 
