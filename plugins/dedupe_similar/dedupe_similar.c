@@ -57,6 +57,7 @@
 #include "date.h"
 #include "canon.h"
 #include "index.h"
+#include "revision.h"
 #include "sketch.h"
 #include "state.h"
 
@@ -154,6 +155,9 @@ struct dd_ctx {
 	size_t slot_cap;
 	bool dirty;
 	const char *state_dir;
+	bool acks;             /* the host acknowledges deliveries (ABI 1.3) */
+	struct dd_map by_token; /* delivery in flight -> its slot */
+	uint64_t revw;         /* the document's words (revision.h), with its sketch */
 };
 
 /* --- small helpers --- */
@@ -574,6 +578,7 @@ static int set_sources(json_t *doc, const struct dd_cluster *cl)
 /* A document's sketch, compact: what process() needs of it. */
 struct dd_prep {
 	uint64_t fp;
+	uint64_t revw;
 	uint32_t nwords, nsamples, nanchors, rate;
 	uint32_t v[]; /* nsamples samples, then nanchors anchor pairs */
 };
@@ -616,6 +621,15 @@ __attribute__((destructor)) static void scratch_free_all(void)
 	}
 }
 
+/* What a reader sees of doc's title and text (revision.h), once its text is sketched. */
+static uint64_t doc_words(const struct dd_config *cfg, const json_t *doc, uint64_t text_fp)
+{
+	json_t *jt = json_object_get(doc, FM_DOC_TEXT), *jh = json_object_get(doc, FM_DOC_TITLE);
+	const char *text = json_string_value(jt), *title = json_string_value(jh);
+	return dd_revision_fp(title, title ? json_string_length(jh) : 0, text,
+	                      text ? json_string_length(jt) : 0, cfg->max_text, text_fp);
+}
+
 static void *dd_prepare(const void *config, const json_t *doc)
 {
 	const struct dd_config *cfg = config;
@@ -631,6 +645,7 @@ static void *dd_prepare(const void *config, const json_t *doc)
 		p = malloc(sizeof(*p) + ((size_t)sk->nsamples + sk->nanchors) * sizeof(uint32_t));
 		if (p) {
 			p->fp = sk->fp;
+			p->revw = doc_words(cfg, doc, sk->fp);
 			p->nwords = sk->nwords;
 			p->nsamples = sk->nsamples;
 			p->nanchors = sk->nanchors;
@@ -659,8 +674,10 @@ static int sketch_doc(struct dd_ctx *c, json_t *doc, fm_out *out)
 	if (!p) {
 		json_t *jt = json_object_get(doc, FM_DOC_TEXT);
 		const char *text = json_string_value(jt);
-		return dd_sketch_text(&c->sk, text, text ? json_string_length(jt) : 0,
-		                      c->cfg->max_text);
+		int rc = dd_sketch_text(&c->sk, text, text ? json_string_length(jt) : 0,
+		                        c->cfg->max_text);
+		c->revw = doc_words(c->cfg, doc, c->sk.fp);
+		return rc;
 	}
 	struct dd_sketch *sk = &c->sk;
 	uint32_t *smp, *anc;
@@ -683,11 +700,119 @@ static int sketch_doc(struct dd_ctx *c, json_t *doc, fm_out *out)
 	if (p->nanchors)
 		memcpy(sk->anchors, p->v + p->nsamples, p->nanchors * sizeof(uint32_t));
 	sk->fp = p->fp;
+	c->revw = p->revw;
 	sk->nwords = p->nwords;
 	sk->nsamples = p->nsamples;
 	sk->nanchors = p->nanchors;
 	sk->rate = p->rate;
 	return 0;
+}
+
+/* What process() knows of the document at hand. */
+struct newdoc {
+	const char *id, *url, *source;
+	uint64_t idk, srck, urlk, fp, revfp, token;
+	int64_t time_ms;
+};
+
+/* The delivery of slot si is in flight (token), or, from a host that acknowledges nothing,
+ * settled at once. */
+static void pend(struct dd_ctx *c, uint32_t si, uint64_t token)
+{
+	struct dd_slot *s = &c->ix.slots[si];
+	c->dirty = true;
+	if (!token) {
+		s->flags |= DD_ACKED;
+		return;
+	}
+	if ((s->flags & DD_PENDING) && s->token != token)
+		dd_map_del(&c->by_token, s->token, si);
+	s->flags = (s->flags & ~DD_ACKED) | DD_PENDING;
+	s->token = token;
+	if (dd_map_put(&c->by_token, token, si) < 0)
+		s->flags &= ~DD_PENDING; /* no acknowledgement then: it stays tentative */
+}
+
+/* Index the document in story cl. Returns its slot, or DD_NONE (out of memory: logged). */
+static uint32_t index_doc(struct dd_ctx *c, const struct newdoc *d, struct dd_cluster *cl,
+                          bool dup, uint32_t rev)
+{
+	dd_index_evict(&c->ix, (uint32_t)c->cfg->max_docs - 1, c->cfg->window_ms);
+	uint32_t si = dd_index_add(&c->ix, c->ix.next_seq, d->time_ms, cl, d->idk, d->urlk, d->fp,
+	                           c->sk.samples, c->sk.nsamples, c->sk.rate, c->sk.anchors,
+	                           c->sk.nanchors);
+	c->dirty = true;
+	if (si == DD_NONE) {
+		fm_warn(c->host, c->inst, "out of memory: a document was not indexed");
+		return DD_NONE;
+	}
+	struct dd_slot *s = &c->ix.slots[si];
+	s->srckey = d->srck;
+	s->revfp = d->revfp;
+	s->rev = rev;
+	s->flags = dup ? DD_DUP : 0;
+	pend(c, si, d->token);
+	return si;
+}
+
+/* A revision carries its number, and an "updated" time a reader sees move. */
+static void mark_revision(struct dd_ctx *c, json_t *doc, uint32_t rev)
+{
+	json_object_set_new(doc, FM_DOC_REVISION, json_integer(rev));
+	const char *upd = fm_doc_str(doc, FM_DOC_UPDATED), *pub = fm_doc_str(doc, FM_DOC_PUBLISHED);
+	time_t tu = upd ? fm_date_parse(upd) : (time_t)-1;
+	time_t tp = pub ? fm_date_parse(pub) : (time_t)-1;
+	if (tu != (time_t)-1 && tu > tp)
+		return; /* the source says when it changed */
+	char now[21];
+	fm_date_format((time_t)(c->host->now_ms() / 1000), now);
+	fm_doc_set_str(doc, FM_DOC_UPDATED, now);
+}
+
+/* The document passes as it is, or, a copy of story cl, is dropped or marked. */
+static int verdict(struct dd_ctx *c, json_t *doc, const struct dd_cluster *cl, bool dup,
+                   uint32_t rev)
+{
+	if (rev > 1)
+		mark_revision(c, doc, rev);
+	if (!dup)
+		return FM_PASS;
+	if (!c->mark)
+		return FM_DROP;
+	if (fm_doc_set_str(doc, FM_DOC_DUPLICATE_OF, cl->key) < 0 || set_sources(doc, cl) < 0)
+		fm_warn(c->host, c->inst, "out of memory marking a duplicate");
+	return FM_PASS;
+}
+
+/* The same document (id and source) again, as slot si had it: revised, a replay of a delivery
+ * not known to be published (the same verdict again), or seen (a re-poll). */
+static int again(struct dd_ctx *c, json_t *doc, uint32_t si, const struct newdoc *d)
+{
+	struct dd_slot *s = &c->ix.slots[si];
+	const fm_host *h = c->host;
+	bool dup = s->flags & DD_DUP;
+	if (!s->revfp) /* saved by a version that did not keep it */
+		s->revfp = d->revfp;
+	if (s->revfp != d->revfp) {
+		struct dd_cluster *cl = s->cl;
+		uint32_t rev = s->rev + 1;
+		cl->refs++; /* eviction must not free it under us */
+		index_doc(c, d, cl, dup, rev);
+		h->count(c->inst, "dedupe_revised", 1);
+		int st = verdict(c, doc, cl, dup, rev);
+		dd_cluster_unref(&c->ix, cl);
+		return st;
+	}
+	bool replay = d->token && ((s->flags & DD_PENDING) ? s->token == d->token
+	                                                   : !(s->flags & DD_ACKED));
+	if (replay) {
+		pend(c, si, d->token);
+		h->count(c->inst, "dedupe_replayed", 1);
+		return verdict(c, doc, s->cl, dup, s->rev);
+	}
+	h->count(c->inst, "dedupe_by_id", 1);
+	h->count(c->inst, "dedupe_duplicate", 1);
+	return verdict(c, doc, s->cl, true, 1);
 }
 
 static int dd_process(void *ctx, json_t *doc, fm_out *out)
@@ -696,32 +821,35 @@ static int dd_process(void *ctx, json_t *doc, fm_out *out)
 	const fm_host *h = c->host;
 	if (!json_is_object(doc))
 		return FM_ERROR;
-	const char *id = fm_doc_str(doc, FM_DOC_ID);
-	const char *url = fm_doc_str(doc, FM_DOC_URL);
-	const char *source = fm_doc_str(doc, FM_DOC_SOURCE);
-
+	struct newdoc d = {.id = fm_doc_str(doc, FM_DOC_ID), .url = fm_doc_str(doc, FM_DOC_URL),
+	                   .source = fm_doc_str(doc, FM_DOC_SOURCE)};
 	if (sketch_doc(c, doc, out) < 0) {
 		fm_err(h, c->inst, "out of memory sketching a document");
 		return FM_RETRY;
 	}
-	uint64_t idk = id_key(id, source);
-	uint64_t urlk = 0;
-	if (url && dd_canon_url(&c->canon, url, &c->url))
-		urlk = dd_hash_bytes(c->url.data, c->url.len, 0x75726c) | 1;
-	uint64_t fp = c->sk.nwords >= DD_MIN_FP_WORDS ? c->sk.fp : 0;
-	int64_t t = doc_time(c, doc);
+	d.idk = id_key(d.id, d.source);
+	d.srck = dd_hash_bytes(d.source ? d.source : "", d.source ? strlen(d.source) : 0, 0x73) | 1;
+	if (d.url && dd_canon_url(&c->canon, d.url, &c->url))
+		d.urlk = dd_hash_bytes(c->url.data, c->url.len, 0x75726c) | 1;
+	d.fp = c->sk.nwords >= DD_MIN_FP_WORDS ? c->sk.fp : 0;
+	d.revfp = dd_mix64(c->revw ^ d.urlk) | 1;
+	d.token = c->acks ? h->delivery(out) : 0;
+	d.time_ms = doc_time(c, doc);
 	/* forget what this document's time puts out of the window before looking */
-	if (t > c->ix.newest_ms)
-		c->ix.newest_ms = t;
+	if (d.time_ms > c->ix.newest_ms)
+		c->ix.newest_ms = d.time_ms;
 	dd_index_evict(&c->ix, (uint32_t)c->cfg->max_docs, c->cfg->window_ms);
 
-	uint32_t match = DD_NONE;
+	uint32_t match = dd_map_get(&c->ix.by_id, d.idk);
+	/* srckey 0: saved by a version that did not keep it */
+	if (match != DD_NONE && (c->ix.slots[match].srckey == d.srck || !c->ix.slots[match].srckey))
+		return again(c, doc, match, &d);
 	const char *how = NULL;
-	if ((match = dd_map_get(&c->ix.by_id, idk)) != DD_NONE)
-		how = "dedupe_by_id";
-	else if ((match = dd_map_get(&c->ix.by_url, urlk)) != DD_NONE)
+	if (match != DD_NONE)
+		how = "dedupe_by_id"; /* the same GUID (a URL or URN) from another source */
+	else if ((match = dd_map_get(&c->ix.by_url, d.urlk)) != DD_NONE)
 		how = "dedupe_by_url";
-	else if ((match = dd_map_get(&c->ix.by_fp, fp)) != DD_NONE)
+	else if ((match = dd_map_get(&c->ix.by_fp, d.fp)) != DD_NONE)
 		how = "dedupe_by_text";
 	else if ((match = find_near(c)) != DD_NONE)
 		how = "dedupe_by_near";
@@ -730,39 +858,48 @@ static int dd_process(void *ctx, json_t *doc, fm_out *out)
 	if (match != DD_NONE) {
 		cl = c->ix.slots[match].cl;
 		cl->refs++; /* eviction below must not free it under us */
-		if (dd_cluster_add_source(&c->ix, cl, source, (uint32_t)c->cfg->max_sources) < 0)
+		if (dd_cluster_add_source(&c->ix, cl, d.source, (uint32_t)c->cfg->max_sources) < 0)
 			fm_warn(h, c->inst, "out of memory recording a source");
 		h->count(c->inst, how, 1);
 		h->count(c->inst, "dedupe_duplicate", 1);
 	} else {
-		const char *key = id && *id ? id : url;
+		const char *key = d.id && *d.id ? d.id : d.url;
 		if (!key || !*key) {
 			fm_buf_truncate(&c->key, 0);
 			fm_buf_printf(&c->key, "text:%016" PRIx64, c->sk.fp);
 			key = fm_buf_str(&c->key);
 		}
-		cl = dd_cluster_new(&c->ix, key, source);
+		cl = dd_cluster_new(&c->ix, key, d.source);
 		if (!cl) {
 			fm_err(h, c->inst, "out of memory indexing a document");
 			return FM_RETRY;
 		}
 		h->count(c->inst, "dedupe_unique", 1);
 	}
-
-	dd_index_evict(&c->ix, (uint32_t)c->cfg->max_docs - 1, c->cfg->window_ms);
-	if (dd_index_add(&c->ix, c->ix.next_seq, t, cl, idk, urlk, fp, c->sk.samples,
-	                 c->sk.nsamples, c->sk.rate, c->sk.anchors, c->sk.nanchors) == DD_NONE)
-		fm_warn(h, c->inst, "out of memory: a document was not indexed");
+	index_doc(c, &d, cl, match != DD_NONE, 1);
+	int st = verdict(c, doc, cl, match != DD_NONE, 1);
 	dd_cluster_unref(&c->ix, cl);
-	c->dirty = true;
+	return st;
+}
 
-	if (match == DD_NONE)
-		return FM_PASS;
-	if (!c->mark)
-		return FM_DROP;
-	if (fm_doc_set_str(doc, FM_DOC_DUPLICATE_OF, cl->key) < 0 || set_sources(doc, cl) < 0)
-		fm_warn(h, c->inst, "out of memory marking a duplicate");
-	return FM_PASS;
+/* Deliveries settled (or failed) downstream: their documents' standing. */
+static void dd_ack(void *ctx, const uint64_t *tokens, size_t n, int failed)
+{
+	struct dd_ctx *c = ctx;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t si = dd_map_get(&c->by_token, tokens[i]);
+		if (si == DD_NONE)
+			continue;
+		dd_map_del(&c->by_token, tokens[i], si);
+		struct dd_slot *s = &c->ix.slots[si];
+		if (!s->cl || !(s->flags & DD_PENDING) || s->token != tokens[i])
+			continue; /* evicted since, or delivered again under another token */
+		s->flags &= ~DD_PENDING;
+		if (!failed)
+			s->flags |= DD_ACKED;
+		s->token = 0;
+		c->dirty = true;
+	}
 }
 
 static void save(struct dd_ctx *c)
@@ -800,6 +937,7 @@ static void dd_fini(void *ctx)
 		return;
 	save(c);
 	dd_index_fini(&c->ix);
+	dd_map_free(&c->by_token);
 	dd_sketch_free(&c->sk);
 	dd_canon_fini(&c->canon);
 	fm_buf_free(&c->url);
@@ -839,6 +977,10 @@ static int dd_init(void **ctxp, const fm_host *host, fm_instance *inst, const vo
 	c->inst = inst;
 	c->cfg = cfg;
 	c->mark = cfg->mode && !strcmp(cfg->mode, "mark");
+	/* A host that acknowledges nothing (before ABI 1.3) gets the rule of then: a document is
+	 * taken as published once it passed. */
+	c->acks = host->struct_size >= offsetof(fm_host, delivery) + sizeof(void *) &&
+	          host->delivery;
 	dd_index_init(&c->ix);
 	char err[512] = "";
 	int rc = dd_canon_init(&c->canon, cfg->strip_params.items, cfg->strip_params.n,
@@ -903,6 +1045,7 @@ static const struct fm_plugin dd_plugin = {
 	.commands = NULL,
 	.prepare = dd_prepare,
 	.release = dd_release,
+	.ack = dd_ack,
 };
 
 FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void);

@@ -95,7 +95,7 @@ uint32_t dd_map_get(const struct dd_map *m, uint64_t key)
 }
 
 /* Insert or overwrite (the newer document keeps the key: it stays longer). */
-static int map_put(struct dd_map *m, uint64_t key, uint32_t val)
+int dd_map_put(struct dd_map *m, uint64_t key, uint32_t val)
 {
 	if (!key)
 		return 0;
@@ -116,7 +116,7 @@ static int map_put(struct dd_map *m, uint64_t key, uint32_t val)
 }
 
 /* Remove key only while it still points at val. */
-static void map_del(struct dd_map *m, uint64_t key, uint32_t val)
+void dd_map_del(struct dd_map *m, uint64_t key, uint32_t val)
 {
 	if (!key || !m->cap)
 		return;
@@ -140,7 +140,7 @@ static void map_del(struct dd_map *m, uint64_t key, uint32_t val)
 	m->n--;
 }
 
-static void map_free(struct dd_map *m)
+void dd_map_free(struct dd_map *m)
 {
 	free(m->keys);
 	free(m->vals);
@@ -632,9 +632,9 @@ uint32_t dd_index_add(struct dd_index *ix, uint64_t seq, int64_t time_ms, struct
 	if (seq >= ix->next_seq)
 		ix->next_seq = seq + 1;
 	/* map failures only lose a way to find this document; it stays consistent */
-	(void)map_put(&ix->by_id, idkey, si);
-	(void)map_put(&ix->by_url, urlkey, si);
-	(void)map_put(&ix->by_fp, fp, si);
+	(void)dd_map_put(&ix->by_id, idkey, si);
+	(void)dd_map_put(&ix->by_url, urlkey, si);
+	(void)dd_map_put(&ix->by_fp, fp, si);
 	for (uint32_t i = 0; i < nsamples; i++) {
 		if (i + DD_PREFETCH < nsamples)
 			dd_index_prefetch(ix, samples[i + DD_PREFETCH]);
@@ -649,9 +649,9 @@ static void evict_one(struct dd_index *ix)
 	ix->fifo_head = (ix->fifo_head + 1) & (ix->fifo_cap - 1); /* a power of two */
 	ix->fifo_len--;
 	struct dd_slot *s = &ix->slots[si];
-	map_del(&ix->by_id, s->idkey, si);
-	map_del(&ix->by_url, s->urlkey, si);
-	map_del(&ix->by_fp, s->fp, si);
+	dd_map_del(&ix->by_id, s->idkey, si);
+	dd_map_del(&ix->by_url, s->urlkey, si);
+	dd_map_del(&ix->by_fp, s->fp, si);
 	for (uint32_t i = 0; i < s->nsamples; i++)
 		post_remove(ix, s->samples[i], si);
 	ix->sketch_bytes -= ((size_t)s->nsamples + s->nanchors) * sizeof(uint32_t);
@@ -689,9 +689,9 @@ void dd_index_fini(struct dd_index *ix)
 	free(ix->slots);
 	free(ix->freelist);
 	free(ix->fifo);
-	map_free(&ix->by_id);
-	map_free(&ix->by_url);
-	map_free(&ix->by_fp);
+	dd_map_free(&ix->by_id);
+	dd_map_free(&ix->by_url);
+	dd_map_free(&ix->by_fp);
 	memset(ix, 0, sizeof(*ix));
 }
 

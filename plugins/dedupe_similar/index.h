@@ -62,7 +62,19 @@ struct dd_slot {
 	uint32_t nanchors;
 	uint32_t rate;         /* the sketch's sampling rate (sketch.h) */
 	uint32_t chunk;        /* the log chunk holding samples */
+	uint64_t srckey;       /* its source: the same id from another source is a copy */
+	uint64_t revfp;        /* what a reader sees of it (revision.h); 0: not known */
+	uint64_t token;        /* DD_PENDING: the delivery in flight (plugin.h, ack) */
+	uint32_t rev;          /* its revision: 1, then one more for each change seen */
+	uint32_t flags;        /* DD_ACKED, DD_DUP, DD_PENDING */
 };
+
+/* A document's standing (dd_slot.flags). Until acknowledged (plugin.h, ack), a document is
+ * tentative: the same document coming again is a replay of it, and passes again. */
+#define DD_ACKED 1u   /* settled: every output has it (or it was dropped for good) */
+#define DD_DUP 2u     /* it was a copy of an earlier story when it came: its verdict */
+#define DD_PENDING 4u /* a delivery of this run is in flight (token) */
+#define DD_SAVED_FLAGS (DD_ACKED | DD_DUP)
 
 /* A chunk of the sample log (index.c). */
 struct dd_chunk {
@@ -109,6 +121,11 @@ void dd_index_init(struct dd_index *ix);
 void dd_index_fini(struct dd_index *ix);
 
 uint32_t dd_map_get(const struct dd_map *m, uint64_t key);
+/* Insert or overwrite key (nonzero). 0 or -ENOMEM. */
+int dd_map_put(struct dd_map *m, uint64_t key, uint32_t val);
+/* Remove key only while it still points at val. */
+void dd_map_del(struct dd_map *m, uint64_t key, uint32_t val);
+void dd_map_free(struct dd_map *m);
 
 /* The slots holding shingle key (at most DD_POSTING_CAP) into out; *stop tells that the
  * shingle is in too many documents to be indexed (boilerplate). Returns the count. */

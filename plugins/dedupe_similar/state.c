@@ -93,6 +93,12 @@ int dd_state_save(const struct dd_index *ix, const char *dir, char *err, size_t 
 		put_u32(&b, s->nsamples);
 		put_u32(&b, s->nanchors);
 		put_u32(&b, s->rate);
+		/* version 2: what a reader saw, its revision and its standing; a delivery in flight
+		 * is not known to be published: saved as tentative */
+		put_u64(&b, s->srckey);
+		put_u64(&b, s->revfp);
+		put_u32(&b, s->rev);
+		put_u32(&b, s->flags & DD_SAVED_FLAGS);
 		for (uint32_t k = 0; k < s->nsamples + s->nanchors; k++)
 			put_u32(&b, s->samples[k]);
 	}
@@ -265,7 +271,7 @@ int dd_state_load(struct dd_index *ix, const char *dir, int *found, char *err, s
 	r.end = data + len - 8;
 	r.p += sizeof(MAGIC);
 	uint32_t version = get_u32(&r);
-	if (version != DD_STATE_VERSION) {
+	if (version != DD_STATE_VERSION && version != 1) {
 		snprintf(err, errlen, "%s: format version %u, this plugin reads %u", path, version,
 		         DD_STATE_VERSION);
 		rc = -EINVAL;
@@ -323,6 +329,11 @@ int dd_state_load(struct dd_index *ix, const char *dir, int *found, char *err, s
 		uint32_t ci = get_u32(&r);
 		uint64_t idk = get_u64(&r), urlk = get_u64(&r), fp = get_u64(&r);
 		uint32_t ns = get_u32(&r), na = get_u32(&r), rate = get_u32(&r);
+		/* version 1 kept no standing: its documents were taken as published then */
+		uint64_t srckey = version >= 2 ? get_u64(&r) : 0;
+		uint64_t revfp = version >= 2 ? get_u64(&r) : 0;
+		uint32_t rev = version >= 2 ? get_u32(&r) : 1;
+		uint32_t flags = version >= 2 ? get_u32(&r) & DD_SAVED_FLAGS : DD_ACKED;
 		if (r.why)
 			goto bad;
 		if (ci >= ncl || (rate != 1 && rate != 2 && rate != 4) || ns > MAX_SAMPLES || na > MAX_SAMPLES ||
@@ -343,6 +354,10 @@ int dd_state_load(struct dd_index *ix, const char *dir, int *found, char *err, s
 			rc = -ENOMEM;
 			goto out;
 		}
+		ix->slots[si].srckey = srckey;
+		ix->slots[si].revfp = revfp;
+		ix->slots[si].rev = rev ? rev : 1;
+		ix->slots[si].flags = flags;
 	}
 	if (r.p != r.end) {
 		r.why = "trailing bytes";

@@ -63,6 +63,10 @@ extern "C" {
 #define FM_DOC_CATEGORY_SCORE "category_score"
 #define FM_DOC_DUPLICATE_OF "duplicate_of" /* id of the earlier document this one copies */
 #define FM_DOC_ALSO_REPORTED_BY "also_reported_by" /* array of source names */
+#define FM_DOC_REVISION "revision" /* integer >= 2: the document changed since it was
+                                    * published under the same id (a correction, an update);
+                                    * absent on a first publication. Outputs write each
+                                    * revision once. Set by dedupe. */
 
 /* --- Keys a stage may report() to the core (the fetch stage, to the scheduler) --- */
 #define FM_REPORT_HTTP_STATUS "http_status"   /* integer */

@@ -2,8 +2,9 @@
  * dedupe_similar through the host API: what a reader of the output would notice. Copies of a
  * story (republished, syndicated, edited, cut to an excerpt, synonym-spun, reached by another
  * URL) are marked or dropped; different stories in one long site template, or on one topic,
- * are not; the index survives a restart, a damaged index file does not stop the stage, and the
- * index forgets at its bounds.
+ * are not; the same document again is a replay until the outputs have it, then seen, and a
+ * revision when a reader would see a change; the index survives a restart, a damaged index
+ * file does not stop the stage, and the index forgets at its bounds.
  *
  * The articles in tests/data/dedupe are invented for these tests.
  */
@@ -165,8 +166,9 @@ static void test_copies_marked(void)
 	/* no id, no url, no source: still recognised, and still named by the first id */
 	EXPECT_DUP(st, doc4(NULL, NULL, NULL, A), "a1");
 
-	/* the same GUID again (a re-fetch) */
-	EXPECT_DUP(st, doc4("a1", NULL, "Marrowby Post", "Updated text of the bridge story."), "a1");
+	/* the same GUID again, from the same source, while its first delivery is in flight: a
+	 * re-fetch of what is on its way out */
+	EXPECT_DUP(st, doc4("a1", url, "Marrowby Post", A), "a1");
 
 	/* documents with nothing to compare pass untouched */
 	EXPECT_DUP(st, doc4("empty", NULL, NULL, NULL), "");
@@ -214,6 +216,112 @@ static void test_not_duplicates(void)
 	char *t2 = cat3("Breaking News\nNorth Valley Wire", C, "Source link");
 	EXPECT_DUP(st, doc4("w-c", "https://nvwire.example/birds/", "North Valley Wire", t2), "t-c");
 	free(t2);
+	fmt_stage_close(st);
+}
+
+/* Run doc as delivery `token` (the host's). Returns what came out (new ref) or NULL. */
+static json_t *run_as(fmt_stage *st, json_t *doc, uint64_t token, int *status)
+{
+	json_t *out = NULL;
+	int rc = fmt_stage_process_as(st, doc, token, &out, NULL);
+	if (status)
+		*status = rc;
+	json_t *first = json_incref(json_array_get(out, 0));
+	json_decref(out);
+	return first;
+}
+
+static json_t *with(json_t *doc, const char *key, const char *value)
+{
+	json_object_set_new(doc, key, json_string(value));
+	return doc;
+}
+
+/* The same document (id and source) again: what the stage does depends on whether its first
+ * delivery is known to be published (plugin.h, ack), and on whether a reader would see a
+ * change. Drop mode: what passes is what the outputs get. */
+static void test_same_document_again(void)
+{
+	const char *set[] = {"mode=drop", NULL};
+	fmt_stage *st = fmt_stage_open("dedupe_similar", set, NULL);
+	CHECK(st != NULL);
+	if (!st)
+		return;
+	const char *url = "https://marrowbypost.example/news/bridge?utm_source=rss";
+	int status;
+	json_t *o = run(st, with(doc4("a1", url, "P", A), "title", "Bridge closed"), &status);
+	CHECK(o != NULL && status == 0);
+	json_decref(o);
+	uint64_t t1 = fmt_stage_last_delivery(st);
+
+	/* the host lost the answer and delivers it again with the same token: same verdict */
+	o = run_as(st, with(doc4("a1", url, "P", A), "title", "Bridge closed"), t1, &status);
+	CHECK(o != NULL && status == 0);
+	CHECK(json_object_get(o, "revision") == NULL);
+	json_decref(o);
+	/* a second fetch while the first is on its way out: seen */
+	o = run(st, with(doc4("a1", url, "P", A), "title", "Bridge closed"), &status);
+	CHECK(o == NULL && status == 2);
+
+	/* the first delivery failed downstream: nothing says it was published, so it passes */
+	fmt_stage_ack(st, t1, true);
+	o = run(st, with(doc4("a1", url, "P", A), "title", "Bridge closed"), &status);
+	CHECK(o != NULL && status == 0);
+	json_decref(o);
+	uint64_t t2 = fmt_stage_last_delivery(st);
+	/* settled: every output has it; from now on a re-fetch is dropped */
+	fmt_stage_ack(st, t2, false);
+	o = run(st, with(doc4("a1", url, "P", A), "title", "Bridge closed"), &status);
+	CHECK(o == NULL && status == 2);
+
+	/* what a reader does not see is not a change: whitespace and punctuation, a relative
+	 * time the page re-renders, a tracking parameter */
+	char *relayout = replace(A, "\n\n", "\n  \n");
+	char *with_time = cat3("Updated 5 minutes ago", relayout, "Posted 2h ago, just now");
+	char *later = replace(with_time, "5 minutes ago", "17 minutes ago");
+	o = run(st, with(doc4("a1", "https://marrowbypost.example/news/bridge?utm_medium=feed",
+	                      "P", with_time), "title", "Bridge  closed!"), &status);
+	CHECK(o != NULL); /* the "Updated" line is new words */
+	json_decref(o);
+	fmt_stage_ack(st, fmt_stage_last_delivery(st), false);
+	o = run(st, with(doc4("a1", url, "P", later), "title", "Bridge closed."), &status);
+	CHECK(o == NULL && status == 2);
+
+	/* a correction: it passes again, as revision 2, with an updated time that moved */
+	char *fixed = replace(A, "6,400", "6,900");
+	json_t *d = with(doc4("a1", url, "P", fixed), "title", "Bridge closed");
+	json_object_set_new(d, "published", json_string("2024-11-03T08:00:00Z"));
+	json_object_set_new(d, "updated", json_string("2024-11-03T08:00:00Z"));
+	o = run(st, d, &status);
+	CHECK(o != NULL && status == 0);
+	CHECK(json_integer_value(json_object_get(o, "revision")) == 3);
+	const char *upd = json_string_value(json_object_get(o, "updated"));
+	CHECK(upd && strcmp(upd, "2024-11-03T08:00:00Z") > 0);
+	json_decref(o);
+	/* the same revision delivered again while in flight, with its token: the same again */
+	uint64_t t3 = fmt_stage_last_delivery(st);
+	o = run_as(st, with(doc4("a1", url, "P", fixed), "title", "Bridge closed"), t3, &status);
+	CHECK(o != NULL && json_integer_value(json_object_get(o, "revision")) == 3);
+	json_decref(o);
+	fmt_stage_ack(st, t3, false);
+	o = run(st, with(doc4("a1", url, "P", fixed), "title", "Bridge closed"), &status);
+	CHECK(o == NULL);
+	/* a new headline is a change too */
+	o = run(st, with(doc4("a1", url, "P", fixed), "title", "Bridge to stay closed"), &status);
+	CHECK(o != NULL && json_integer_value(json_object_get(o, "revision")) == 4);
+	json_decref(o);
+
+	/* the same GUID (a URL) from another source is a copy, not a revision */
+	o = run(st, doc4("https://wire.example/story/1", NULL, "Wire", B), &status);
+	CHECK(o != NULL);
+	json_decref(o);
+	o = run(st, doc4("https://wire.example/story/1", NULL, "Reprinter", "A short other text "
+	                 "about the museum horse, nothing like it."), &status);
+	CHECK(o == NULL && status == 2);
+	free(relayout);
+	free(with_time);
+	free(later);
+	free(fixed);
 	fmt_stage_close(st);
 }
 
@@ -285,6 +393,18 @@ static void test_restart(void)
 	json_decref(o);
 	EXPECT_DUP(st, doc4("b2", "https://museum.example/horse?utm_campaign=x", "Again", "x"), "b1");
 	EXPECT_DUP(st, doc4("c1", "https://birds.example/puffins", "Birds", C), "");
+	/* nothing acknowledged a1 before the restart: passed again, it is a replay (the outputs
+	 * write it if the crash came before they did), not "already seen" */
+	EXPECT_DUP(st, doc4("a1", "https://marrowbypost.example/a", "Marrowby Post", A), "");
+	fmt_stage_ack(st, fmt_stage_last_delivery(st), false);
+	fmt_stage_close(st);
+
+	/* acknowledged before this restart: seen */
+	st = fmt_stage_open("dedupe_similar", set, dir);
+	CHECK(st != NULL);
+	if (!st)
+		goto out;
+	EXPECT_DUP(st, doc4("a1", "https://marrowbypost.example/a", "Marrowby Post", A), "a1");
 	fmt_stage_close(st);
 
 	/* a damaged index is reported and ignored: the stage runs, with an empty memory */
@@ -399,6 +519,7 @@ int main(void)
 
 	test_copies_marked();
 	test_not_duplicates();
+	test_same_document_again();
 	test_drop_mode();
 	test_restart();
 	test_bounds();
