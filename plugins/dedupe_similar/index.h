@@ -17,8 +17,8 @@
  * (138 samples x an 8-byte key-table entry at a load of at most 0.7; a shingle of one
  * document holds its slot in the entry, a shared one a block of 4-byte slots in the pool,
  * which costs less per document than an entry each), 0.8 KB the sketch itself (samples and
- * up to 64 anchor pairs, 4 bytes each), and the rest the slot (72 bytes then; 104 since it keeps a standing and a revision), the three key maps
- * (~100 bytes) and the share of the story record (id and sources, ~100 bytes); up to 3.3 KB
+ * up to 64 anchor pairs, 4 bytes each), and the rest the slot (72 bytes then; 104 since it
+ * keeps a standing and a revision), the three key maps (~100 bytes) and the share of the story record (id and sources, ~100 bytes); up to 3.3 KB
  * right after the postings table doubles. The stage adds 8 bytes a slot of scoring scratch
  * (which the slot record used to hold). Re-measured after the speed work on a synthetic stream
  * of 30,000 distinct documents of 487 words: 3,152 bytes a document, against 3,156 for the
