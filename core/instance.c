@@ -370,6 +370,18 @@ void fm_instance_set_stop_flag(fm_instance *inst, const atomic_int *stop)
 	inst->stop = stop;
 }
 
+int fm_instance_commit(fm_instance *inst)
+{
+	if (!inst->started)
+		return 0;
+	if (inst->plugin->desc.commit) {
+		int rc = inst->plugin->desc.commit(inst->ctx);
+		return rc < 0 ? rc : 0;
+	}
+	fm_instance_flush(inst);
+	return 0;
+}
+
 void fm_instance_flush(fm_instance *inst)
 {
 	if (inst->started && inst->plugin->desc.flush)

@@ -65,6 +65,8 @@ void fm_instance_ack(fm_instance *inst, const uint64_t *tokens, size_t n, bool f
 void fm_instance_set_stop_flag(fm_instance *inst, const atomic_int *stop);
 void fm_instance_tick(fm_instance *inst, int64_t now_ms);
 void fm_instance_flush(fm_instance *inst);
+/* An output's commit (plugin.h): commit(), else flush(). 0 or its negative errno. */
+int fm_instance_commit(fm_instance *inst);
 /* fini() (when started), then free everything. */
 void fm_instance_free(fm_instance *inst);
 

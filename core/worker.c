@@ -27,6 +27,7 @@ struct worker {
 	bool unsynced;          /* an output answered documents not yet committed */
 	int64_t unsynced_since; /* monotonic ms of the first of them */
 	int64_t last_work;
+	int64_t retry_at;       /* a commit failed: not before then */
 	bool finish;            /* a stop message came */
 };
 
@@ -110,13 +111,23 @@ static void handle(struct worker *w, struct fm_msg *m)
 	fm_emitted_clear(&out);
 }
 
-/* Tell the hub that what this worker answered so far is durable: flush, then "synced". */
+/* A second between commits that fail (a full disk): each one logs. */
+#define COMMIT_RETRY_MS 1000
+
+/* Tell the hub that what this worker answered so far is durable: commit (or flush), then
+ * "synced". A commit that fails is tried again later; nothing is acknowledged meanwhile. */
 static void commit(struct worker *w)
 {
-	fm_instance_flush(w->inst);
-	w->dirty = false;
-	if (!w->unsynced)
+	if (!w->unsynced) {
+		fm_instance_flush(w->inst);
+		w->dirty = false;
 		return;
+	}
+	if (fm_instance_commit(w->inst) < 0) {
+		w->retry_at = fm_monotonic_ms() + COMMIT_RETRY_MS;
+		return;
+	}
+	w->dirty = false;
 	struct fm_env synced = {.type = FM_MSG_SYNCED, .stage = w->spec->stage,
 	                        .w = w->spec->index, .pid = (long long)getpid()};
 	int rc = fm_msg_send(w->push, &synced, NULL, NULL, 0, 0);
@@ -189,6 +200,8 @@ static long wait_ms(const struct worker *w, int64_t now)
 		int64_t cap = w->unsynced_since + w->spec->commit_ms;
 		if (cap < due)
 			due = cap;
+		if (due < w->retry_at)
+			due = w->retry_at;
 		t = due <= now ? 0 : (long)(due - now < t ? due - now : t);
 	}
 	return t;
@@ -240,8 +253,8 @@ int fm_worker_loop(fm_instance *inst, const struct fm_worker_spec *spec)
 			fm_instance_tick(inst, fm_host_table()->now_ms());
 			last_tick = now;
 		}
-		if (w.unsynced && (now - w.last_work >= COMMIT_IDLE_MS ||
-		                   now - w.unsynced_since >= spec->commit_ms))
+		if (w.unsynced && now >= w.retry_at &&
+		    (now - w.last_work >= COMMIT_IDLE_MS || now - w.unsynced_since >= spec->commit_ms))
 			commit(&w);
 		else if (!spec->output && w.dirty && now - w.last_work >= IDLE_FLUSH_MS)
 			commit(&w);

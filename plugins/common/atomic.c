@@ -26,6 +26,17 @@ static int make_dirs(char *dir)
 	return 0;
 }
 
+int fm_make_parent_dirs(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash || slash == path)
+		return 0;
+	char *dir = strndup(path, (size_t)(slash - path));
+	int rc = dir ? make_dirs(dir) : -ENOMEM;
+	free(dir);
+	return rc;
+}
+
 int fm_atomic_open(const char *path, char **tmp)
 {
 	/* ".NAME.tmp" beside NAME: hidden, so a web server listing the folder skips it. */

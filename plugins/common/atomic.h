@@ -24,6 +24,9 @@ void fm_atomic_abort(int fd, char *tmp);
 int fm_write_all(int fd, const void *buf, size_t n);
 /* The whole sequence for a buffer. Returns 0 or -errno. */
 int fm_atomic_write(const char *path, const void *buf, size_t len, bool sync);
+/* mkdir -p of the folder holding path (an output folder that does not exist yet is made,
+ * as an operator expects). Returns 0 or -errno. */
+int fm_make_parent_dirs(const char *path);
 /* fsync the directory holding path. Returns 0 or -errno. */
 int fm_fsync_dir(const char *path);
 

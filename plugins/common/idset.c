@@ -113,3 +113,15 @@ size_t fm_idset_size(const struct fm_idset *s)
 {
 	return s->n;
 }
+
+size_t fm_idset_export(const struct fm_idset *s, uint64_t *out)
+{
+	for (size_t i = 0; i < s->n; i++)
+		out[i] = s->ring[(s->head + i) % s->cap];
+	return s->n;
+}
+
+size_t fm_idset_capacity(const struct fm_idset *s)
+{
+	return s->cap;
+}

@@ -20,5 +20,9 @@ bool fm_idset_has(const struct fm_idset *s, uint64_t h);
 /* Add (no-op when present); evicts the oldest when full. */
 void fm_idset_add(struct fm_idset *s, uint64_t h);
 size_t fm_idset_size(const struct fm_idset *s);
+/* How many it holds at most. */
+size_t fm_idset_capacity(const struct fm_idset *s);
+/* The members, oldest first, into out (room for fm_idset_size()). Returns how many. */
+size_t fm_idset_export(const struct fm_idset *s, uint64_t *out);
 
 #endif

@@ -84,6 +84,11 @@ uint64_t fmt_stage_last_delivery(const fmt_stage *s)
 	return s->deliveries;
 }
 
+int fmt_stage_commit(fmt_stage *s)
+{
+	return fm_instance_commit(s->inst);
+}
+
 void fmt_stage_ack(fmt_stage *s, uint64_t token, bool failed)
 {
 	fm_instance_ack(s->inst, &token, 1, failed);

@@ -38,6 +38,8 @@ int fmt_stage_process_as(fmt_stage *s, json_t *doc, uint64_t token, json_t **out
                          json_t **report);
 /* The token of the last delivery fmt_stage_process() made. */
 uint64_t fmt_stage_last_delivery(const fmt_stage *s);
+/* An output's commit, as the worker makes it (plugin.h, commit): 0 or a negative errno. */
+int fmt_stage_commit(fmt_stage *s);
 /* Acknowledge a delivery to the plugin (plugin.h, ack): settled, or failed downstream. */
 void fmt_stage_ack(fmt_stage *s, uint64_t token, bool failed);
 

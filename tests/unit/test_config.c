@@ -504,7 +504,7 @@ static void test_bad_plugins(void)
 		"tcp://HOST:PORT (the remote stage's side)",
 		"{F}:35: 'Classify.Tags' is not a plugin name (lower-case letters, digits, _ and -)",
 		"{F}:38: output 'archive': plugin publish_jsonl needs option 'path' (the JSON Lines "
-		"file written (replaced atomically on each flush))",
+		"file written (lines are appended; committed with the core's commit_interval))",
 		"{F}:41: keep: 'many' is not an integer",
 		"{F}:42: connect: 'udp://x:1' is not tcp://HOST:PORT",
 		"{F}:44: run_as = remote needs bind = tcp://*:PORT (the core's side) and connect = "

@@ -210,6 +210,14 @@ struct fm_plugin {
 	 * were not published then pass again, and the outputs, which write a document once per
 	 * revision, write those they had not. */
 	void (*ack)(void *ctx, const uint64_t *tokens, size_t n, int failed);
+
+	/* Optional, for an output: make everything process() took durable (write it out, fsync
+	 * as its settings say), as flush() does, but say whether it worked. 0, or a negative
+	 * errno after logging why: then nothing is acknowledged, commit() is called again a
+	 * second later, and what the host holds for the output is delivered again after the
+	 * stage timeout (an output writes a document once, so that is safe). An output without
+	 * commit() has flush() called instead, which is taken as success. */
+	int (*commit)(void *ctx);
 };
 
 /* The one symbol a plugin exports. */

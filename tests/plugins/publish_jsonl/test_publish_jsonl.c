@@ -1,6 +1,11 @@
-/* publish_jsonl through the host API: whole lines, no duplicates across restarts, crash
- * recovery from the journal, field selection, rotation, FM_RETRY on write errors. */
+/* publish_jsonl through the host API: whole lines, no duplicates across restarts (clean or
+ * killed at any point), each revision once, a torn line cut, field selection, rotation that
+ * loses and doubles nothing and removes files only under a retention, commits that fail while
+ * the file cannot be written and nothing lost once it can, links that are http(s) or gone. */
 #include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,9 +151,8 @@ static void test_write_restart(void)
 	free(sub);
 }
 
-/* A crash after the journal write but before the output was replaced: at the next start the
- * journal is merged, without duplicates and without a torn last line. */
-static void test_journal_recovery(void)
+/* The journal of the version before: its lines not in the output are written, once. */
+static void test_old_journal_adopted(void)
 {
 	char *sub = pathf("b"), *out = pathf("b/out.jsonl");
 	char *state = pathf("b-state"), *journal = pathf("b-state/journal.jsonl");
@@ -172,12 +176,84 @@ static void test_journal_recovery(void)
 	CHECK_STR(id_at(lines, 0), "old");
 	CHECK_STR(id_at(lines, 1), "new");
 	json_decref(lines);
-	struct stat st;
-	CHECK(stat(journal, &st) == 0 && st.st_size == 0);
+	CHECK(access(journal, F_OK) != 0);
 	free(sub);
 	free(out);
 	free(state);
 	free(journal);
+}
+
+/* A crash in the middle of a write leaves a torn last line: it is cut at the next start, and
+ * its document, delivered again, is written whole. */
+static void test_torn_line(void)
+{
+	char *sub = pathf("t"), *out = pathf("t/out.jsonl"), *state = pathf("t-state");
+	mkdir(sub, 0755);
+	FILE *f = fopen(out, "w");
+	fputs("{\"id\":\"whole\",\"title\":\"Fine\"}\n{\"id\":\"torn\",\"title\":\"Half", f);
+	fclose(f);
+	fmt_stage *s = open_stage(out, state, NULL);
+	if (!s)
+		return;
+	CHECK(process(s, "{\"id\":\"torn\",\"title\":\"Half a line no more\"}") == FM_PASS);
+	CHECK(process(s, "{\"id\":\"whole\",\"title\":\"Fine\"}") == FM_PASS);
+	fmt_stage_close(s);
+	json_t *lines = read_lines(out);
+	CHECK(json_array_size(lines) == 2);
+	CHECK_STR(id_at(lines, 0), "whole");
+	CHECK_STR(id_at(lines, 1), "torn");
+	json_decref(lines);
+	free(sub);
+	free(out);
+	free(state);
+}
+
+/* A document whose dedupe stage says it is a new revision is written again, once. */
+static void test_revisions(void)
+{
+	char *sub = pathf("v"), *out = pathf("v/out.jsonl"), *state = pathf("v-state");
+	mkdir(sub, 0755);
+	for (int run = 0; run < 2; run++) {
+		fmt_stage *s = open_stage(out, state, NULL);
+		if (!s)
+			return;
+		CHECK(process(s, "{\"id\":\"n1\",\"title\":\"Bridge closed\"}") == FM_PASS);
+		CHECK(process(s, "{\"id\":\"n1\",\"title\":\"Bridge closed for a year\","
+		                 "\"revision\":2}") == FM_PASS);
+		CHECK(process(s, "{\"id\":\"n1\",\"title\":\"Bridge closed for a year\","
+		                 "\"revision\":2}") == FM_PASS);
+		fmt_stage_close(s);
+	}
+	json_t *lines = read_lines(out);
+	CHECK(json_array_size(lines) == 2);
+	CHECK(json_object_get(json_array_get(lines, 0), "revision") == NULL);
+	CHECK(json_integer_value(json_object_get(json_array_get(lines, 1), "revision")) == 2);
+	json_decref(lines);
+	free(sub);
+	free(out);
+	free(state);
+}
+
+/* Every URL field is http(s) or absent in what is written. */
+static void test_unsafe_links(void)
+{
+	char *sub = pathf("u"), *out = pathf("u/out.jsonl");
+	mkdir(sub, 0755);
+	fmt_stage *s = open_stage(out, NULL, NULL);
+	if (!s)
+		return;
+	CHECK(process(s, "{\"id\":\"u1\",\"url\":\"jaVa\\tscript:alert(1)\","
+	                 "\"comments\":\"https://ok.example/c\",\"authors\":[{\"name\":\"A\","
+	                 "\"uri\":\"data:text/html,x\"}]}") == FM_PASS);
+	fmt_stage_close(s);
+	json_t *lines = read_lines(out);
+	json_t *d = json_array_get(lines, 0);
+	CHECK(d && json_object_get(d, "url") == NULL);
+	CHECK_STR(json_string_value(json_object_get(d, "comments")), "https://ok.example/c");
+	CHECK(json_object_get(json_array_get(json_object_get(d, "authors"), 0), "uri") == NULL);
+	json_decref(lines);
+	free(sub);
+	free(out);
 }
 
 static void test_fields(void)
@@ -201,90 +277,180 @@ static void test_fields(void)
 	free(out);
 }
 
-static void test_rotation(void)
+static void doc_line(char *buf, size_t n, int i)
 {
-	char *sub = pathf("d"), *out = pathf("d/out.jsonl");
-	char *state = pathf("d-state");
-	mkdir(sub, 0755);
-	/* Each line is about 60 bytes: at most 3 fit in 200. flush_interval=0 flushes per tick;
-	 * a restart between batches forces a flush per batch. */
-	for (int batch = 0; batch < 4; batch++) {
-		fmt_stage *s = open_stage(out, state, "max_size=200");
-		if (!s)
-			return;
-		for (int i = 0; i < 2; i++) {
-			char doc[128];
-			snprintf(doc, sizeof(doc), "{\"id\":\"r%d\",\"title\":\"rotation test line %d\"}",
-			         batch * 2 + i, batch * 2 + i);
-			CHECK(process(s, doc) == FM_PASS);
-		}
-		fmt_stage_close(s);
-	}
-	/* All 8 documents are in out.jsonl, .1, .2, .3, each once, newest in out.jsonl. */
-	int seen[8] = {0};
-	for (int f = 0; f <= 5; f++) {
+	snprintf(buf, n, "{\"id\":\"r%d\",\"title\":\"rotation test line %d\"}", i, i);
+}
+
+/* Which of ids r0..r(n-1) the files out, out.1 ... hold, and how often. Checks that no file
+ * is larger than max (0: any). Returns the number of files. */
+static int count_ids(const char *out, int *seen, int n, long max)
+{
+	int files = 0;
+	memset(seen, 0, (size_t)n * sizeof(*seen));
+	for (int f = 0; f <= 64; f++) {
 		char *name = NULL;
 		if (f == 0)
 			name = strdup(out);
 		else if (asprintf(&name, "%s.%d", out, f) < 0)
 			abort();
-		json_t *lines = read_lines(name);
 		struct stat st;
-		if (stat(name, &st) == 0)
-			CHECK(st.st_size <= 200);
+		if (stat(name, &st) != 0) {
+			free(name);
+			if (f > 0)
+				break;
+			continue;
+		}
+		files++;
+		if (max)
+			CHECK(st.st_size <= max);
+		json_t *lines = read_lines(name);
 		size_t i;
 		json_t *d;
 		json_array_foreach(lines, i, d) {
-			int n = atoi(json_string_value(json_object_get(d, "id")) + 1);
-			if (n >= 0 && n < 8)
-				seen[n]++;
+			int k = atoi(json_string_value(json_object_get(d, "id")) + 1);
+			if (k >= 0 && k < n)
+				seen[k]++;
 		}
-		if (f == 0)
-			CHECK_STR(id_at(lines, json_array_size(lines) - 1), "r7");
 		json_decref(lines);
 		free(name);
 	}
-	for (int i = 0; i < 8; i++)
+	return files;
+}
+
+static void test_rotation(void)
+{
+	char *sub = pathf("d"), *out = pathf("d/out.jsonl");
+	char *state = pathf("d-state");
+	mkdir(sub, 0755);
+	/* Each line is 43-45 bytes: at most 4 fit in 200. */
+	for (int batch = 0; batch < 4; batch++) {
+		fmt_stage *s = open_stage(out, state, "max_size=200");
+		if (!s)
+			return;
+		for (int i = 0; i < 3; i++) {
+			char doc[128];
+			doc_line(doc, sizeof(doc), batch * 3 + i);
+			CHECK(process(s, doc) == FM_PASS);
+			CHECK(fmt_stage_commit(s) == 0);
+		}
+		fmt_stage_close(s);
+	}
+	/* All 12 documents, each once, in files within max_size; none removed (keep = 0) */
+	int seen[12];
+	int files = count_ids(out, seen, 12, 200);
+	CHECK(files >= 3);
+	for (int i = 0; i < 12; i++)
 		CHECK(seen[i] == 1);
+	json_t *lines = read_lines(out);
+	CHECK_STR(id_at(lines, json_array_size(lines) - 1), "r11");
+	json_decref(lines);
+
+	/* keep = 2: the files past out.jsonl.2 are removed at the next rotation */
+	const char *set2[] = {NULL, "fsync=no", "max_size=200", "keep=2", NULL};
+	char *ps = NULL;
+	if (asprintf(&ps, "path=%s", out) < 0)
+		abort();
+	set2[0] = ps;
+	fmt_stage *s = fmt_stage_open("publish_jsonl", set2, state);
+	CHECK(s != NULL);
+	for (int i = 12; s && i < 20; i++) {
+		char doc[128];
+		doc_line(doc, sizeof(doc), i);
+		CHECK(process(s, doc) == FM_PASS);
+		CHECK(fmt_stage_commit(s) == 0);
+	}
+	fmt_stage_close(s);
+	free(ps);
+	int seen2[20];
+	CHECK(count_ids(out, seen2, 20, 200) == 3);
+	for (int i = 0; i < 20; i++)
+		CHECK(seen2[i] <= 1);
+	CHECK(seen2[19] == 1);
 	free(sub);
 	free(out);
 	free(state);
 }
 
-/* A journal that cannot be written (a full device): the document is handed back. */
-static void test_write_error(void)
+/* Killed (no fini, no checkpoint) after commits, rotations among them: at the next start
+ * every document delivered again is written only if it was not. */
+static void test_killed_and_redelivered(void)
 {
-	if (access("/dev/full", W_OK) != 0) {
-		fprintf(stderr, "no /dev/full: write-error case not run\n");
-		return;
-	}
-	char *sub = pathf("e"), *out = pathf("e/out.jsonl");
-	char *state = pathf("e-state"), *journal = pathf("e-state/journal.jsonl");
+	char *sub = pathf("k"), *out = pathf("k/out.jsonl"), *state = pathf("k-state");
 	mkdir(sub, 0755);
-	mkdir(state, 0755);
-	CHECK(symlink("/dev/full", journal) == 0);
+	enum { N = 40 };
+	for (int kill_after = 5; kill_after < N; kill_after += 11) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			fmt_stage *s = open_stage(out, state, "max_size=300");
+			for (int i = 0; s && i < N; i++) {
+				char doc[128];
+				doc_line(doc, sizeof(doc), i);
+				process(s, doc);
+				if (i % 3 == 2)
+					fmt_stage_commit(s);
+				if (i == kill_after)
+					_exit(0); /* as a kill -9: no fini */
+			}
+			_exit(0);
+		}
+		int st;
+		waitpid(pid, &st, 0);
+	}
+	/* the last run redelivers everything and ends cleanly */
+	fmt_stage *s = open_stage(out, state, "max_size=300");
+	for (int i = 0; s && i < N; i++) {
+		char doc[128];
+		doc_line(doc, sizeof(doc), i);
+		CHECK(process(s, doc) == FM_PASS);
+	}
+	fmt_stage_close(s);
+	int seen[N];
+	count_ids(out, seen, N, 300);
+	for (int i = 0; i < N; i++)
+		if (seen[i] != 1) {
+			fprintf(stderr, "r%d written %d times\n", i, seen[i]);
+			CHECK(seen[i] == 1);
+		}
+	free(sub);
+	free(out);
+	free(state);
+}
+
+/* A file that cannot grow (here: the file size limit): the commit fails, so nothing is
+ * acknowledged, and once it can, what waited is written, once. */
+static void test_commit_fails_then_works(void)
+{
+	char *sub = pathf("e"), *out = pathf("e/out.jsonl"), *state = pathf("e-state");
+	mkdir(sub, 0755);
 	fmt_stage *s = open_stage(out, state, NULL);
 	if (!s)
 		return;
-	CHECK(process(s, "{\"id\":\"lost?\",\"title\":\"must come back\"}") == FM_RETRY);
+	CHECK(process(s, "{\"id\":\"first\",\"title\":\"fits\"}") == FM_PASS);
+	CHECK(fmt_stage_commit(s) == 0);
+	struct stat st;
+	CHECK(stat(out, &st) == 0);
+	struct rlimit old, lim;
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size + 10;
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	CHECK(process(s, "{\"id\":\"waits\",\"title\":\"does not fit yet\"}") == FM_PASS);
+	CHECK(fmt_stage_commit(s) < 0);
+	CHECK(fmt_stage_commit(s) < 0);
+	/* delivered again meanwhile (the host redelivers what is not committed): kept once */
+	CHECK(process(s, "{\"id\":\"waits\",\"title\":\"does not fit yet\"}") == FM_PASS);
+	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	CHECK(fmt_stage_commit(s) == 0);
 	fmt_stage_close(s);
 	json_t *lines = read_lines(out);
-	CHECK(json_array_size(lines) == 0);
-	json_decref(lines);
-	/* Once the device works again the same document is written (it was not remembered). */
-	unlink(journal);
-	s = open_stage(out, state, NULL);
-	if (s) {
-		CHECK(process(s, "{\"id\":\"lost?\",\"title\":\"must come back\"}") == FM_PASS);
-		fmt_stage_close(s);
-	}
-	lines = read_lines(out);
-	CHECK(json_array_size(lines) == 1);
+	CHECK(json_array_size(lines) == 2);
+	CHECK_STR(id_at(lines, 1), "waits");
 	json_decref(lines);
 	free(sub);
 	free(out);
 	free(state);
-	free(journal);
 }
 
 /* A FIFO where the output should be fails init, naming it; opening it to read the ids back
@@ -311,10 +477,14 @@ int main(void)
 	alarm(60);
 	test_fifo_output();
 	test_write_restart();
-	test_journal_recovery();
+	test_old_journal_adopted();
+	test_torn_line();
+	test_revisions();
+	test_unsafe_links();
 	test_fields();
 	test_rotation();
-	test_write_error();
+	test_killed_and_redelivered();
+	test_commit_fails_then_works();
 	char *cmd = NULL;
 	if (asprintf(&cmd, "rm -rf '%s'", dir) >= 0 && fmt_failures == 0)
 		(void)system(cmd);
