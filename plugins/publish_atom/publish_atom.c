@@ -1,11 +1,16 @@
 /*
  * publish:atom — an Atom 1.0 feed (RFC 4287) of the latest max_entries documents.
  *
- * The entries live in memory, newest first; the feed is re-rendered and replaced atomically
- * (temporary file + rename, see common/atomic.h) at most every flush_interval when
- * something changed, and at flush()/fini(). The entry list is also saved (atomically) as JSON in
- * the stage's state directory, so the latest N survive a restart. Every string goes through
- * fm_xml_escape, so hostile titles or content cannot break the XML.
+ * The entries live in memory, newest first. commit() (the host calls it soon after documents
+ * pause, and at least every commit_interval) replaces the feed atomically (temporary file +
+ * rename, see common/atomic.h) when something changed, and saves the entry list as JSON in the
+ * stage's state directory, so the latest N survive a restart; only then are the documents
+ * acknowledged upstream. A document comes once per revision: delivered again (after a crash,
+ * a lost worker) it changes nothing, even once it has left the window, because the keys of
+ * what the feed has shown (id with revision, the last 20 x max_entries) are kept with the
+ * entries; a new revision (the dedupe stage's "revision") replaces its entry and moves it to
+ * the top with its new <updated>. Every string goes through fm_xml_escape, so hostile titles
+ * or content cannot break the XML.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -38,7 +43,6 @@ struct atom_config {
 	char *author;
 	int64_t summary_chars;
 	uint64_t content_limit;
-	int64_t flush_interval; /* ms */
 	bool fsync;
 };
 
@@ -63,8 +67,6 @@ static const struct fm_option atom_options[] = {
 	 100000, "characters of the text used as an entry's summary (0: no summary)"},
 	{"content_limit", FM_OPT_SIZE, "256K", offsetof(struct atom_config, content_limit), 0, NULL,
 	 0, 0, "larger HTML content is left out of the entry (the summary stays; 0: no limit)"},
-	{"flush_interval", FM_OPT_DURATION, "1s", offsetof(struct atom_config, flush_interval), 0,
-	 NULL, 0, 86400000, "longest time a change waits before the feed file is rewritten"},
 	{"fsync", FM_OPT_BOOL, "yes", offsetof(struct atom_config, fsync), 0, NULL, 0, 0,
 	 "fsync the feed and its folder on each rewrite"},
 	{NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL},
@@ -83,7 +85,7 @@ struct atom {
 	bool dirty;
 	bool failing;
 	bool persist;         /* the state folder outlives this run: save the entry list */
-	int64_t last_write;   /* monotonic ms of the last attempt */
+	struct fm_idset *shown; /* keys (id with revision) of what the feed has shown */
 	struct fm_buf out;
 };
 
@@ -235,6 +237,34 @@ static const char *doc_key(json_t *doc, char *hashbuf, size_t n)
 	return hashbuf;
 }
 
+/* What the feed has shown of a document: its key with its revision. */
+static uint64_t shown_key(const char *key, int64_t rev)
+{
+	uint64_t h = fm_id_hash(key, strlen(key));
+	if (rev > 1)
+		h = fm_id_hash((const char *)&rev, sizeof(rev)) ^ (h * 0x9E3779B97F4A7C15ull);
+	return h ? h : 1;
+}
+
+static json_t *shown_to_json(const struct fm_idset *set)
+{
+	size_t n = fm_idset_size(set);
+	uint64_t *keys = malloc((n ? n : 1) * sizeof(*keys));
+	json_t *arr = json_array();
+	if (!keys || !arr) {
+		free(keys);
+		return arr;
+	}
+	fm_idset_export(set, keys);
+	for (size_t i = 0; i < n; i++) {
+		char hex[20];
+		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)keys[i]);
+		json_array_append_new(arr, json_string(hex));
+	}
+	free(keys);
+	return arr;
+}
+
 /* ---- rendering ----------------------------------------------------------------------------- */
 
 static void el(struct fm_buf *b, const char *indent, const char *name, const char *text)
@@ -381,8 +411,8 @@ static int write_all_files(struct atom *a)
 	const char *what = a->state_path;
 	if (!a->persist)
 		goto feed;
-	json_t *state = json_pack("{s:i, s:s, s:O}", "version", 1, "updated", a->updated, "entries",
-	                          a->entries);
+	json_t *state = json_pack("{s:i, s:s, s:O, s:o}", "version", 2, "updated", a->updated,
+	                          "entries", a->entries, "shown", shown_to_json(a->shown));
 	char *s = state ? json_dumps(state, JSON_COMPACT) : NULL;
 	json_decref(state);
 	if (!s) {
@@ -409,17 +439,11 @@ feed:
 	a->dirty = false;
 	return 0;
 fail:
-	fm_err(a->host, a->inst, "cannot write %s: %s; new documents are refused (retried) until "
-	       "it works", what, strerror(-rc));
+	fm_err(a->host, a->inst, "cannot write %s: %s; nothing is acknowledged until it works",
+	       what, strerror(-rc));
 	a->host->count(a->inst, "write_errors", 1);
 	a->failing = true;
 	return rc;
-}
-
-static int try_write(struct atom *a)
-{
-	a->last_write = a->host->monotonic_ms();
-	return a->dirty ? write_all_files(a) : 0;
 }
 
 static void load_state(struct atom *a)
@@ -442,6 +466,15 @@ static void load_state(struct atom *a)
 	}
 	if (fm_is_rfc3339(fm_doc_str(st, "updated")))
 		snprintf(a->updated, sizeof(a->updated), "%s", fm_doc_str(st, "updated"));
+	json_t *shown = json_object_get(st, "shown"), *k;
+	json_array_foreach(shown, i, k) {
+		unsigned long long h = 0;
+		if (json_is_string(k) && sscanf(json_string_value(k), "%16llx", &h) == 1 && h)
+			fm_idset_add(a->shown, (uint64_t)h);
+	}
+	/* a state of version 1 kept no keys: what the window holds was shown */
+	json_array_foreach(a->entries, i, e)
+		fm_idset_add(a->shown, shown_key(fm_doc_str(e, "key"), fm_doc_int(e, "rev", 1)));
 	json_decref(st);
 }
 
@@ -455,6 +488,7 @@ static void atom_fini(void *ctx)
 	if (a->dirty && a->entries && write_all_files(a) < 0)
 		fm_err(a->host, a->inst, "%s is not up to date", a->cfg->path);
 	json_decref(a->entries);
+	fm_idset_free(a->shown);
 	free(a->state_path);
 	fm_buf_free(&a->out);
 	free(a);
@@ -483,7 +517,9 @@ static int atom_init(void **ctx, const fm_host *host, fm_instance *inst, const v
 		free(a);
 		return -EIO;
 	}
-	if (!(a->entries = json_array())) {
+	size_t remember = (size_t)cfg->max_entries * 20;
+	if (!(a->entries = json_array()) ||
+	    !(a->shown = fm_idset_new(remember > 1000 ? remember : 1000))) {
 		atom_fini(a);
 		return -ENOMEM;
 	}
@@ -498,77 +534,75 @@ static int atom_init(void **ctx, const fm_host *host, fm_instance *inst, const v
 	/* Rewrite at once: the options (title, max_entries...) may have changed since last run,
 	 * and the feed exists, even empty, from the start. */
 	a->dirty = true;
-	try_write(a);
+	write_all_files(a);
 	fm_info(host, inst, "writing %s (%zu entries kept from the last run)", cfg->path,
 	        json_array_size(a->entries));
 	*ctx = a;
 	return 0;
 }
 
+/* Where the entry of key is in the list, or -1. */
+static ssize_t find_entry(const struct atom *a, const char *key)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(a->entries, i, e)
+		if (strcmp(fm_doc_str(e, "key"), key) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
 static int atom_process(void *ctx, json_t *doc, fm_out *out)
 {
 	struct atom *a = ctx;
 	(void)out;
-	if (a->failing) {
-		/* Refuse while the feed cannot be written, so the core keeps the documents. */
-		if (a->host->monotonic_ms() - a->last_write < a->cfg->flush_interval ||
-		    try_write(a) < 0)
-			return FM_RETRY;
-	}
 	/* the walk every publisher does (doc_urls.h): the entry is then made of safe fields */
 	int unsafe = fm_doc_strip_unsafe_urls(doc, a->host, a->inst);
 	if (unsafe > 0)
 		a->host->count(a->inst, "unsafe_urls", unsafe);
 	char hashbuf[64];
 	const char *key = doc_key(doc, hashbuf, sizeof(hashbuf));
+	int64_t rev = fm_doc_int(doc, FM_DOC_REVISION, 1);
+	uint64_t h = shown_key(key, rev);
+	if (fm_idset_has(a->shown, h)) {
+		/* delivered again: the feed has shown this revision already */
+		a->host->count(a->inst, "unchanged", 1);
+		return FM_PASS;
+	}
 	json_t *e = make_entry(a, doc, key);
 	if (!e)
 		return FM_RETRY;
-	/* The same document again (redelivered, or updated): replace it; it moves to the top only
-	 * when its date changed. */
-	size_t i, pos = 0;
-	json_t *old;
-	bool found = false;
-	json_array_foreach(a->entries, i, old) {
-		if (strcmp(fm_doc_str(old, "key"), key) == 0) {
-			found = true;
-			pos = i;
-			break;
-		}
+	if (rev > 1)
+		json_object_set_new(e, "rev", json_integer(rev));
+	ssize_t pos = find_entry(a, key);
+	if (pos >= 0 && fm_doc_int(json_array_get(a->entries, (size_t)pos), "rev", 1) > rev) {
+		json_decref(e); /* an older revision, late */
+		a->host->count(a->inst, "unchanged", 1);
+		return FM_PASS;
 	}
-	if (found) {
-		bool moved = strcmp(fm_doc_str(old, "updated"), fm_doc_str(e, "updated")) != 0;
-		bool same = json_equal(old, e);
-		if (same) {
-			json_decref(e);
-			a->host->count(a->inst, "unchanged", 1);
-			return FM_PASS;
-		}
-		json_array_remove(a->entries, pos);
-		json_array_insert_new(a->entries, moved ? 0 : pos, e);
-		a->host->count(a->inst, "updated", 1);
-	} else {
-		json_array_insert_new(a->entries, 0, e);
-		while ((int64_t)json_array_size(a->entries) > a->cfg->max_entries)
-			json_array_remove(a->entries, json_array_size(a->entries) - 1);
-		a->host->count(a->inst, "added", 1);
-	}
+	/* a revision, or the first time: at the top */
+	if (pos >= 0)
+		json_array_remove(a->entries, (size_t)pos);
+	json_array_insert_new(a->entries, 0, e);
+	while ((int64_t)json_array_size(a->entries) > a->cfg->max_entries)
+		json_array_remove(a->entries, json_array_size(a->entries) - 1);
+	a->host->count(a->inst, pos >= 0 ? "updated" : "added", 1);
+	fm_idset_add(a->shown, h);
 	format_time(a->host->now_ms(), a->updated, sizeof(a->updated));
 	a->dirty = true;
 	return FM_PASS;
 }
 
-static void atom_tick(void *ctx, int64_t now_ms)
+/* The feed and the entry list written, when something changed. 0 or -errno (logged). */
+static int atom_commit(void *ctx)
 {
 	struct atom *a = ctx;
-	(void)now_ms;
-	if (a->dirty && a->host->monotonic_ms() - a->last_write >= a->cfg->flush_interval)
-		try_write(a);
+	return a->dirty ? write_all_files(a) : 0;
 }
 
 static void atom_flush(void *ctx)
 {
-	try_write(ctx);
+	atom_commit(ctx);
 }
 
 static const struct fm_plugin atom_plugin = {
@@ -577,16 +611,16 @@ static const struct fm_plugin atom_plugin = {
 	.struct_size = sizeof(struct fm_plugin),
 	.name = "atom",
 	.kind = "publish",
-	.version = "0.1.0",
-	.summary = "an Atom 1.0 feed of the latest documents, written atomically",
+	.version = "0.2.0",
+	.summary = "an Atom 1.0 feed of the latest documents, written atomically, each revision once",
 	.flags = FM_PLUGIN_SINGLETON,
 	.options = atom_options,
 	.config_size = sizeof(struct atom_config),
 	.init = atom_init,
 	.process = atom_process,
-	.tick = atom_tick,
 	.flush = atom_flush,
 	.fini = atom_fini,
+	.commit = atom_commit,
 };
 
 FM_EXPORT const struct fm_plugin *FM_PLUGIN_ENTRY(void);

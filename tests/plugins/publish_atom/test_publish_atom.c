@@ -1,5 +1,7 @@
 /* publish_atom through the host API: the feed parses as XML (libxml2), holds the latest N in
- * order, escapes hostile text, survives a restart, and replaces redelivered documents. */
+ * order, escapes hostile text, survives a restart, shows a document once per revision (a
+ * document delivered again, even after it left the window, changes nothing; a revision moves
+ * to the top with its new <updated>), and acknowledges nothing it could not write. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,33 +316,93 @@ static void test_new_folder(void)
 	free(st);
 }
 
-/* A feed that cannot be written: documents are handed back (FM_RETRY), not lost. */
+/* A feed that cannot be written: the commit fails, so nothing is acknowledged (the host
+ * delivers it again); once it can be written, the entry is there, once. */
 static void test_write_error(void)
 {
-	char *ro = NULL, *ps = NULL, *st = NULL;
+	char *ro = NULL, *ps = NULL, *st = NULL, *blocker = NULL;
 	/* A folder that is really a file: the feed cannot be written there. (A folder that does
 	 * not exist is created.) */
-	if (asprintf(&ro, "%s/plain-file", dir) < 0)
+	if (asprintf(&blocker, "%s/plain-file", dir) < 0)
 		abort();
-	FILE *f = fopen(ro, "w");
+	FILE *f = fopen(blocker, "w");
 	if (f)
 		fclose(f);
-	free(ro);
 	if (asprintf(&ro, "%s/plain-file/feed.xml", dir) < 0 || asprintf(&ps, "path=%s", ro) < 0 ||
 	    asprintf(&st, "%s/state-err", dir) < 0)
 		abort();
-	const char *settings[] = {ps, "fsync=no", "flush_interval=0", NULL};
+	const char *settings[] = {ps, "fsync=no", NULL};
 	fmt_stage *s = fmt_stage_open("publish_atom", settings, st);
 	CHECK(s != NULL);
 	if (s) {
 		json_t *out = NULL;
-		CHECK(fmt_stage_process(s, doc_n(9), &out, NULL) == FM_RETRY);
+		CHECK(fmt_stage_process(s, doc_n(9), &out, NULL) == FM_PASS);
 		json_decref(out);
+		CHECK(fmt_stage_commit(s) < 0);
+		/* delivered again while failing: one entry still */
+		CHECK(fmt_stage_process(s, doc_n(9), &out, NULL) == FM_PASS);
+		json_decref(out);
+		unlink(blocker);
+		CHECK(fmt_stage_commit(s) == 0);
 		fmt_stage_close(s);
+		xmlDocPtr d = xmlReadFile(ro, NULL, XML_PARSE_NONET);
+		CHECK(d != NULL);
+		int n = 0;
+		for (xmlNodePtr e = d ? xmlDocGetRootElement(d)->children : NULL; e; e = e->next)
+			n += e->type == XML_ELEMENT_NODE && !xmlStrcmp(e->name, BAD_CAST "entry");
+		CHECK(n == 1);
+		xmlFreeDoc(d);
 	}
+	free(blocker);
 	free(ro);
 	free(ps);
 	free(st);
+}
+
+static void test_revisions_and_redelivery(void)
+{
+	char *saved = state_path;
+	if (asprintf(&state_path, "%s/state-rev", dir) < 0)
+		abort();
+	fmt_stage *s = open_stage(NULL);
+	if (!s)
+		return;
+	for (int i = 1; i <= 5; i++)
+		process(s, doc_n(i));
+	/* story 1 left the window (3 entries): delivered again after a crash, it stays out */
+	process(s, doc_n(1));
+	fmt_stage_close(s);
+	xmlDocPtr d = parse_feed();
+	if (d) {
+		CHECK(xp_count(d, "/a:feed/a:entry") == 3);
+		CHECK_XP(d, "/a:feed/a:entry[1]/a:title", "Story number 5");
+		CHECK(xp_count(d, "/a:feed/a:entry[a:title='Story number 1']") == 0);
+		xmlFreeDoc(d);
+	}
+	/* the same after a restart */
+	s = open_stage(NULL);
+	if (!s)
+		return;
+	process(s, doc_n(2));
+	/* a correction of story 4: it moves to the top, with its new title and <updated> */
+	json_t *rev = doc_n(4);
+	json_object_set_new(rev, "title", json_string("Story number 4, corrected"));
+	json_object_set_new(rev, "revision", json_integer(2));
+	json_object_set_new(rev, "updated", json_string("2025-03-02T09:30:00Z"));
+	process(s, json_deep_copy(rev));
+	process(s, rev); /* and again: nothing changes */
+	fmt_stage_close(s);
+	d = parse_feed();
+	if (d) {
+		CHECK(xp_count(d, "/a:feed/a:entry") == 3);
+		CHECK_XP(d, "/a:feed/a:entry[1]/a:title", "Story number 4, corrected");
+		CHECK_XP(d, "/a:feed/a:entry[1]/a:updated", "2025-03-02T09:30:00Z");
+		CHECK(xp_count(d, "/a:feed/a:entry[a:title='Story number 4']") == 0);
+		CHECK(xp_count(d, "/a:feed/a:entry[a:title='Story number 2']") == 0);
+		xmlFreeDoc(d);
+	}
+	free(state_path);
+	state_path = saved;
 }
 
 int main(void)
@@ -353,6 +415,7 @@ int main(void)
 	test_new_folder();
 	test_write_error();
 	test_hostile_links();
+	test_revisions_and_redelivery();
 	char *cmd = NULL;
 	if (fmt_failures == 0 && asprintf(&cmd, "rm -rf '%s'", dir) >= 0)
 		(void)system(cmd);
