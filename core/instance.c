@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "envelope.h"
 #include "log.h"
@@ -28,6 +29,7 @@ struct fm_instance {
 	bool started;
 	bool temporary_state;
 	const atomic_int *stop; /* the stage's stop flag (host->stopping), or NULL */
+	int lock;               /* holds the state folder's worker lock, or -1 */
 	struct counter counters[MAX_COUNTERS];
 	size_t ncounters;
 	/* fm_instance_capture_log(): where the plugin's urgent lines go instead of stderr */
@@ -268,6 +270,7 @@ fm_instance *fm_instance_new(const struct fm_loaded_plugin *plugin, const char *
 	if (!inst)
 		return NULL;
 	inst->plugin = plugin;
+	inst->lock = -1;
 	inst->index = index;
 	inst->count = count;
 	inst->config = config;
@@ -282,9 +285,38 @@ fm_instance *fm_instance_new(const struct fm_loaded_plugin *plugin, const char *
 	return inst;
 }
 
+/* How long a worker waits for one of an earlier run still saving the same state (a child
+ * process outliving a killed core finishes within seconds). */
+#define LOCK_WAIT_MS 30000
+
+/* One worker per state at a time: a worker process of an earlier run (its core killed, it
+ * was told to stop and saves its state) must be gone before this one reads the same files,
+ * or it could write after this one read them (an output's lines, a dedupe index). */
+static int lock_state(fm_instance *inst)
+{
+	if (!inst->state_dir || inst->temporary_state || inst->lock >= 0)
+		return 0;
+	if (!host_state_dir(inst))
+		return -EIO;
+	char name[32], what[256];
+	snprintf(name, sizeof(name), ".worker-%d.lock", inst->index);
+	snprintf(what, sizeof(what), "an earlier worker of %s", inst->name);
+	int fd = fm_lock_file(inst->state_dir, name, LOCK_WAIT_MS, what);
+	if (fd < 0) {
+		fm_logf(inst->name, FM_LOG_ERR, "cannot lock %s/%s: %s", inst->state_dir, name,
+		        fd == -EWOULDBLOCK ? "still held by another process" : strerror(-fd));
+		return fd;
+	}
+	inst->lock = fd;
+	return 0;
+}
+
 int fm_instance_start(fm_instance *inst)
 {
-	int rc = inst->plugin->desc.init(&inst->ctx, &host_table, inst, inst->config);
+	int rc = lock_state(inst);
+	if (rc < 0)
+		return rc;
+	rc = inst->plugin->desc.init(&inst->ctx, &host_table, inst, inst->config);
 	if (rc != 0) {
 		fm_logf(inst->name, FM_LOG_ERR, "init failed: %s", strerror(rc < 0 ? -rc : EINVAL));
 		return rc < 0 ? rc : -EINVAL;
@@ -396,6 +428,8 @@ void fm_instance_free(fm_instance *inst)
 		inst->plugin->desc.fini(inst->ctx);
 	if (inst->config)
 		fm_plugin_config_free(&inst->plugin->desc, inst->config);
+	if (inst->lock >= 0)
+		close(inst->lock);
 	free(inst->name);
 	free(inst->state_dir);
 	free(inst);

@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "log.h"
 
 int64_t fm_now_ms(void)
 {
@@ -329,4 +332,37 @@ void fm_heap_prefault(size_t bytes)
 #else
 	(void)bytes;
 #endif
+}
+
+int fm_lock_file(const char *dir, const char *name, int64_t wait_ms, const char *what)
+{
+	char *path = fm_path_join(dir, name);
+	if (!path)
+		return -ENOMEM;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int rc = fd < 0 ? -errno : 0;
+	int64_t deadline = fm_monotonic_ms() + wait_ms;
+	bool said = false;
+	while (rc == 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+		if (fm_monotonic_ms() >= deadline) {
+			rc = -EWOULDBLOCK;
+			break;
+		}
+		if (!said) {
+			log_notice("waiting for %s to finish (%s is locked)", what, path);
+			said = true;
+		}
+		usleep(20000);
+	}
+	free(path);
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	return fd;
 }

@@ -38,6 +38,12 @@ void fm_format_time(int64_t ms, char *buf, size_t size);
 /* "tcp://host:PORT" -> "tcp://host:PORT+1": a remote stage's results endpoint. Caller frees;
  * NULL when ep has no port. */
 char *fm_endpoint_next_port(const char *ep);
+/* Take an exclusive lock on dir/name (flock; the file is created), waiting up to wait_ms for
+ * whoever holds it, logging once that it waits for `what`. Returns the descriptor holding the
+ * lock (close it to release; it is not inherited across exec), -EWOULDBLOCK when still held
+ * after wait_ms, or another -errno. */
+int fm_lock_file(const char *dir, const char *name, int64_t wait_ms, const char *what);
+
 /* Copy a URL for logs with any user:password@ removed. Caller frees. */
 char *fm_redact_url(const char *url);
 

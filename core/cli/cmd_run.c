@@ -1,8 +1,10 @@
 /* `feedmill run` and `feedmill check`. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "common.h"
@@ -118,7 +120,19 @@ int fm_cmd_run(int argc, char **argv)
 	if (!cfg->sources)
 		log_warn("%s has no [source NAME] sections: nothing will be polled", cfg->path);
 	char err[512];
-	struct fm_state *state = fm_state_open(cfg->state_dir, err, sizeof(err));
+	/* One feedmill per state folder: a second one would poll and publish everything twice. */
+	int lock = fm_mkdirs(cfg->state_dir, 0750);
+	if (lock == 0)
+		lock = fm_lock_file(cfg->state_dir, "feedmill.lock", 0, "another feedmill");
+	struct fm_state *state = NULL;
+	if (lock < 0) {
+		log_err("%s: %s", cfg->state_dir,
+		        lock == -EWOULDBLOCK ? "another feedmill is running with this state folder"
+		                             : strerror(-lock));
+		rc = FM_EXIT_FAILURE;
+		goto out_unlocked;
+	}
+	state = fm_state_open(cfg->state_dir, err, sizeof(err));
 	struct fm_scheduler *sched = NULL;
 	struct fm_hub *hub = NULL;
 	rc = FM_EXIT_FAILURE;
@@ -156,6 +170,8 @@ out:
 	fm_hub_free(hub);
 	fm_sched_free(sched);
 	fm_state_close(state);
+	close(lock);
+out_unlocked:
 	fm_config_free(cfg);
 	fm_loader_fini(&l);
 	cli_conf_free(&cc);
