@@ -13,6 +13,7 @@ struct fpent {
 	uint64_t fp;       /* 0 = empty slot */
 	uint32_t count;    /* documents it appeared in */
 	uint32_t last;     /* the source's document number when last seen */
+	uint32_t doc;      /* the document that counted it last (rd_boiler_set_document); 0 */
 };
 
 struct source {
@@ -25,6 +26,7 @@ struct source {
 
 struct rd_boiler {
 	struct rd_boiler_opts o;
+	uint32_t cur_doc;  /* the document being read, or 0 */
 	struct source *src;
 	size_t n, cap;
 	uint64_t clock;
@@ -238,10 +240,25 @@ int rd_boiler_check_and_learn(struct rd_boiler *b, const char *source, const uin
 			e->count = 0;
 			s->n++;
 		}
-		e->count++;
 		e->last = s->docs;
+		/* the same document fetched again (a re-poll, a replay) is no new evidence: an
+		 * article's own text must not become its source's boilerplate by being polled */
+		if (b->cur_doc && e->doc == b->cur_doc)
+			continue;
+		e->count++;
+		e->doc = b->cur_doc;
 	}
 	return flagged;
+}
+
+void rd_boiler_set_document(struct rd_boiler *b, const char *key)
+{
+	if (!b)
+		return;
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *p = key; p && *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	b->cur_doc = key && *key ? (h ? h : 1) : 0;
 }
 
 size_t rd_boiler_sources(const struct rd_boiler *b)
@@ -259,7 +276,8 @@ size_t rd_boiler_entries(const struct rd_boiler *b, const char *source)
 
 /* File format, one record a line:
  *   S <docs> <name>           a source (name to the end of the line, no newlines in names)
- *   E <fp hex> <count> <last> an entry of the preceding source */
+ *   E <fp hex> <count> <last> <doc>   an entry of the preceding source (<doc> since the
+ *                                      learner tells documents apart; read as 0 without) */
 int rd_boiler_save(const struct rd_boiler *b, const char *path)
 {
 	char tmp[4096];
@@ -276,8 +294,8 @@ int rd_boiler_save(const struct rd_boiler *b, const char *path)
 		fprintf(f, "S %" PRIu32 " %s\n", s->docs, s->name);
 		for (uint32_t k = 0; k < s->cap; k++)
 			if (s->tab[k].fp)
-				fprintf(f, "E %016" PRIx64 " %" PRIu32 " %" PRIu32 "\n", s->tab[k].fp,
-				        s->tab[k].count, s->tab[k].last);
+				fprintf(f, "E %016" PRIx64 " %" PRIu32 " %" PRIu32 " %" PRIu32 "\n",
+				        s->tab[k].fp, s->tab[k].count, s->tab[k].last, s->tab[k].doc);
 	}
 	int ret = 0;
 	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
@@ -320,8 +338,9 @@ int rd_boiler_load(struct rd_boiler *b, const char *path)
 			}
 		} else if (line[0] == 'E' && cur) {
 			uint64_t fp;
-			uint32_t count, last;
-			if (sscanf(line + 1, " %" SCNx64 " %" SCNu32 " %" SCNu32, &fp, &count, &last) != 3 ||
+			uint32_t count, last, doc = 0;
+			if (sscanf(line + 1, " %" SCNx64 " %" SCNu32 " %" SCNu32 " %" SCNu32, &fp, &count,
+			           &last, &doc) < 3 ||
 			    !fp)
 				continue;
 			if (cur->n >= (uint32_t)b->o.max_entries)
@@ -331,6 +350,7 @@ int rd_boiler_load(struct rd_boiler *b, const char *path)
 				cur->n++;
 			e->fp = fp;
 			e->count = count;
+			e->doc = doc;
 			e->last = last > cur->docs ? cur->docs : last;
 		}
 	}

@@ -39,6 +39,11 @@ void rd_boiler_free(struct rd_boiler *b);
  * differ only by their numbers), everything else as one separator. */
 uint64_t rd_boiler_hash(const char *s, size_t len);
 
+/* The document the next rd_boiler_check_and_learn() reads (its id, else its URL; NULL: not
+ * known). A document read again (re-polled, delivered again after a crash) counts once: its
+ * own text never becomes boilerplate by coming often. */
+void rd_boiler_set_document(struct rd_boiler *b, const char *key);
+
 /* One document of `source`: is[i] is set true for each of the n fingerprints already learned
  * as boilerplate; then the document's distinct fingerprints are counted. Returns the number
  * of blocks flagged. source NULL or "": nothing is done (returns 0). */

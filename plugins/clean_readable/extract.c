@@ -1681,8 +1681,13 @@ static void select_blocks(struct seg *s, size_t from, size_t to, const char *tit
 			fp[i - from] = s->bl[i].kind == BK_FIG ? 0 : rd_boiler_hash(tmp.data, tmp.len);
 		}
 		rd_boiler_check_and_learn(boiler, source, fp, n, learned);
+		/* a document all of whose text is "boilerplate" is its own text (a short item whose
+		 * one paragraph recurs): the learner must not empty it */
+		bool all = true;
+		for (size_t i = 0; i < n && all; i++)
+			all = !fp[i] || learned[i];
 		for (size_t i = from; i < to; i++)
-			s->bl[i].learned = learned[i - from] && fp[i - from];
+			s->bl[i].learned = !all && learned[i - from] && fp[i - from];
 	}
 	free(fp);
 	free(learned);

@@ -182,6 +182,8 @@ static int rd_process(void *vc, json_t *doc, fm_out *out)
 	const char *source = fm_doc_str(doc, FM_DOC_SOURCE);
 	json_t *page = json_object_get(doc, FM_DOC_PAGE_HTML);
 	int rc;
+	const char *id = fm_doc_str(doc, FM_DOC_ID);
+	rd_boiler_set_document(c->boiler, id && *id ? id : url);
 
 	if (json_is_string(page)) {
 		struct rd_result r;

@@ -229,8 +229,9 @@ static void test_boilerplate_learning(void)
 	}
 	int seen_first = 0, seen_late = 0;
 	for (int i = 0; i < 8; i++) {
-		char *p = source_page(i);
-		json_t *d = run1(s, page_doc(p, "https://agg.example/item", "agg"), NULL);
+		char *p = source_page(i), url[64];
+		snprintf(url, sizeof(url), "https://agg.example/item-%d", i);
+		json_t *d = run1(s, page_doc(p, url, "agg"), NULL);
 		CHECK(has(d, "text", "district council discussed"));
 		if (i == 0)
 			seen_first = learned_lines(d);
@@ -241,6 +242,22 @@ static void test_boilerplate_learning(void)
 	}
 	CHECK(seen_first == 2); /* not learned yet: kept */
 	CHECK(seen_late == 0);  /* learned: stripped */
+
+	/* one article polled again and again is no evidence: its own text is never learned as
+	 * its source's boilerplate (nor emptied) */
+	static const char polled[] =
+		"<html><body><div><p>Scraped by Aggregator Nine for its members, who may share it "
+		"freely.</p><p>The lighthouse keepers' guild voted to repaint the northern tower in "
+		"its original red and white bands before the autumn storms arrive.</p><p>Volunteers "
+		"will sand the railings first, and the guild hopes to open the gallery to visitors "
+		"again on the last weekend of the season.</p><p>Source link</p></div></body></html>";
+	for (int i = 0; i < 8; i++) {
+		json_t *d = run1(s, page_doc(polled, "https://agg.example/lighthouse", "agg"), NULL);
+		CHECK(has(d, "text", "repaint the northern tower"));
+		CHECK(has(d, "text", "sand the railings first"));
+		CHECK(learned_lines(d) == 0); /* while the source's boilerplate still goes */
+		json_decref(d);
+	}
 	fmt_stage_close(s);     /* persists */
 
 	/* a restart remembers */
