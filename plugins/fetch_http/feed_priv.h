@@ -1,5 +1,5 @@
 /* Internal to the feed parser: state shared by feed.c (entry, encodings, JSON Feed) and
- * feed_xml.c (RSS/Atom). */
+ * feed_content.c, feed_elements.c (RSS/Atom). */
 #ifndef FM_FETCH_HTTP_FEED_PRIV_H
 #define FM_FETCH_HTTP_FEED_PRIV_H
 
