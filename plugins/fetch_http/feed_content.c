@@ -128,26 +128,6 @@ void fm_feed_error(struct feed_ctx *c, const char *fmt, ...)
 	json_array_append_new(c->errors, v ? v : json_string("error"));
 }
 
-void fm_feed_xml_error(void *ud, xmlErrorPtr e)
-{
-	/* libxml2 passes the parser context as user data (its userData defaults to itself) */
-	xmlParserCtxtPtr px = ud;
-	struct feed_ctx *c = px ? px->_private : NULL;
-	if (!c)
-		return;
-	if (!e || e->level < XML_ERR_ERROR)
-		return;
-	char msg[240];
-	snprintf(msg, sizeof(msg), "%s", e->message ? e->message : "parse error");
-	size_t n = strlen(msg);
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		msg[--n] = '\0';
-	/* keep only valid UTF-8 (a message may quote a cut multibyte sequence) */
-	if (e->code == XML_ERR_ENTITY_LOOP)
-		c->entity_bomb = true;
-	fm_feed_error(c, "line %d: %s", e->line, msg);
-}
-
 /* ---- text ---- */
 
 static void append_html_entity(struct fm_buf *b, const char *name)
@@ -294,7 +274,7 @@ bool fm_feed_has_elements(xmlNodePtr n)
 /* ---- xml:base ---- */
 
 /* Base URL in effect at node n (malloc'd or NULL): xml:base attributes of n and its ancestors
- * resolved top-down against the document URL. */
+ * in the subtree, resolved top-down against the base in effect at the subtree's parent. */
 static char *base_at(struct feed_ctx *c, xmlNodePtr n)
 {
 	xmlChar *stack[32];
@@ -306,7 +286,7 @@ static char *base_at(struct feed_ctx *c, xmlNodePtr n)
 		if (b)
 			stack[k++] = b;
 	}
-	char *base = c->base_url ? strdup(c->base_url) : NULL;
+	char *base = c->outer_base ? strdup(c->outer_base) : NULL;
 	while (k > 0) {
 		xmlChar *b = stack[--k];
 		char *nb = fm_url_resolve(base, (const char *)b);

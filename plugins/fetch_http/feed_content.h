@@ -46,10 +46,6 @@ bool fm_feed_is(xmlNodePtr n, enum ns want, const char *local);
 /* Add a message to the result's "errors" (at most FEED_MAX_ERRORS, duplicates dropped). */
 void fm_feed_error(struct feed_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* libxml2's structured error handler: parse errors become "line N: message" errors. The
- * user data is the parser context, whose _private is the struct feed_ctx. */
-void fm_feed_xml_error(void *ud, xmlErrorPtr e);
-
 /* The text content of element n, entities expanded within the budget, trimmed. Valid until
  * the next call (it lives in c->tmp); *len (may be NULL) receives its length. */
 const char *fm_feed_text(struct feed_ctx *c, xmlNodePtr n, size_t *len);

@@ -4,17 +4,13 @@
  * precedence between the namespaces that say the same thing.
  */
 #include "feed_content.h"
-#include "feed_repair.h"
+#include "feed_stream.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <libxml/HTMLparser.h>
-#include <libxml/parser.h>
-#include <libxml/parserInternals.h>
 #include <libxml/tree.h>
 
 #include "date.h"
@@ -315,10 +311,6 @@ static bool take(int *slot, int rank)
 	return false;
 }
 
-struct ranks {
-	int title, summary, content, id, published, updated, image;
-};
-
 static void read_media(struct feed_ctx *c, json_t *o, xmlNodePtr n, struct ranks *rk,
                        bool *media_encl, json_t *media_list, int depth)
 {
@@ -374,223 +366,262 @@ static void media_enclosures(struct feed_ctx *c, json_t *o, xmlNodePtr item)
 	}
 }
 
-static bool same_ns(xmlNodePtr n, xmlNodePtr root)
+/* n is in the document element's namespace (an unknown URI used for the whole feed). */
+static bool same_ns(struct feed_ctx *c, xmlNodePtr n)
 {
-	return root && n->ns && root->ns && n->ns->href && root->ns->href &&
-	       !strcmp((const char *)n->ns->href, (const char *)root->ns->href);
+	return c->root_href && n->ns && n->ns->href &&
+	       !strcmp((const char *)n->ns->href, c->root_href);
 }
 
-static json_t *read_item(struct feed_ctx *c, xmlNodePtr item)
+static bool atom_doc(struct feed_ctx *c)
 {
-	json_t *o = json_object();
+	return c->format == FMT_ATOM10 || c->format == FMT_ATOM03;
+}
+
+/* What an item's reader keeps while it goes through the item's children. */
+struct item_state {
+	json_t *o;
+	struct ranks rk;
+	struct link_state ls;
+	bool atom03;
+	bool guid_permalink;
+	xmlNodePtr guid;
+	bool media_encl;
+};
+
+static void item_atom(struct feed_ctx *c, struct item_state *st, xmlNodePtr n, const char *l)
+{
+	json_t *o = st->o;
+	size_t len;
+	const char *s;
+	if (!strcasecmp(l, "title")) {
+		if (take(&st->rk.title, 5))
+			fm_feed_set_rendered(c, o, "title", n, fm_feed_atom_ctype(n, st->atom03), false,
+			                     true);
+	} else if (!strcasecmp(l, "link")) {
+		atom_link(c, o, n, &st->ls, true);
+	} else if (!strcasecmp(l, "id")) {
+		s = fm_feed_text(c, n, &len);
+		if (len && take(&st->rk.id, 4))
+			fm_feed_set_str(o, "id", s, len);
+	} else if (!strcasecmp(l, "summary")) {
+		if (take(&st->rk.summary, 4))
+			fm_feed_set_rendered(c, o, "summary", n, fm_feed_atom_ctype(n, st->atom03), true,
+			                     true);
+	} else if (!strcasecmp(l, "content")) {
+		xmlChar *src = xmlGetProp(n, BAD_CAST "src");
+		if (src) {
+			/* out-of-line content: a link, not a body */
+			if (st->ls.rank < 1) {
+				st->ls.rank = 1;
+				fm_feed_set_url(c, o, "link", n, (const char *)src, true);
+			}
+			xmlFree(src);
+		} else if (take(&st->rk.content, 4)) {
+			fm_feed_set_rendered(c, o, "content", n, fm_feed_atom_ctype(n, st->atom03), true,
+			                     true);
+		}
+	} else if (!strcasecmp(l, "published") || !strcasecmp(l, "issued")) {
+		if (take(&st->rk.published, 4))
+			set_date(c, o, "published", n, true);
+	} else if (!strcasecmp(l, "updated") || !strcasecmp(l, "modified")) {
+		if (take(&st->rk.updated, 4))
+			set_date(c, o, "updated", n, true);
+	} else if (!strcasecmp(l, "created")) {
+		if (take(&st->rk.published, 1))
+			set_date(c, o, "published", n, true);
+	} else if (!strcasecmp(l, "author")) {
+		add_atom_person(c, o, n);
+	} else if (!strcasecmp(l, "category")) {
+		xmlChar *t = xmlGetProp(n, BAD_CAST "term");
+		if (t) {
+			add_category(o, (const char *)t, strlen((const char *)t));
+			xmlFree(t);
+		} else {
+			add_category_text(c, o, n);
+		}
+	}
+}
+
+static void item_rss_guid(struct feed_ctx *c, struct item_state *st, xmlNodePtr n)
+{
+	size_t len;
+	const char *s = fm_feed_text(c, n, &len);
+	if (len && take(&st->rk.id, 5)) {
+		fm_feed_set_str(st->o, "id", s, len);
+		xmlChar *pl = xmlGetProp(n, BAD_CAST "isPermaLink");
+		st->guid_permalink = !pl || strcasecmp((const char *)pl, "false") != 0;
+		xmlFree(pl);
+		st->guid = n;
+	}
+}
+
+static void item_rss(struct feed_ctx *c, struct item_state *st, xmlNodePtr n, const char *l)
+{
+	json_t *o = st->o;
+	size_t len;
+	const char *s;
+	if (!strcasecmp(l, "title")) {
+		if (take(&st->rk.title, 5))
+			fm_feed_set_title(c, o, n, true);
+	} else if (!strcasecmp(l, "link")) {
+		s = fm_feed_text(c, n, &len);
+		if (len && st->ls.rank < 4) {
+			st->ls.rank = 4;
+			fm_feed_set_url(c, o, "link", n, s, true);
+		}
+	} else if (!strcasecmp(l, "description")) {
+		if (take(&st->rk.summary, 5))
+			fm_feed_set_rendered(c, o, "summary", n, fm_feed_rss_ctype(n), true, true);
+	} else if (!strcasecmp(l, "guid")) {
+		item_rss_guid(c, st, n);
+	} else if (!strcasecmp(l, "pubDate")) {
+		if (take(&st->rk.published, 5))
+			set_date(c, o, "published", n, true);
+	} else if (!strcasecmp(l, "author")) {
+		add_person_string(c, o, n);
+	} else if (!strcasecmp(l, "category")) {
+		add_category_text(c, o, n);
+	} else if (!strcasecmp(l, "comments")) {
+		s = fm_feed_text(c, n, &len);
+		if (len)
+			fm_feed_set_url(c, o, "comments", n, s, false);
+	} else if (!strcasecmp(l, "enclosure")) {
+		rss_enclosure(c, o, n, "url", "length");
+	} else if (!strcasecmp(l, "tags") || !strcasecmp(l, "keywords")) {
+		add_keywords(c, o, n);
+	} else if (!strcasecmp(l, "body") || !strcasecmp(l, "fullitem")) {
+		if (take(&st->rk.content, 3))
+			fm_feed_set_rendered(c, o, "content", n, fm_feed_rss_ctype(n), true, true);
+	} else if (!strcasecmp(l, "content") || !strcasecmp(l, "summary") || !strcasecmp(l, "id") ||
+	           !strcasecmp(l, "updated") || !strcasecmp(l, "published")) {
+		item_atom(c, st, n, l); /* Atom elements without a namespace */
+	}
+}
+
+static void item_dc(struct feed_ctx *c, struct item_state *st, xmlNodePtr n, const char *l)
+{
+	json_t *o = st->o;
+	if (!strcasecmp(l, "title")) {
+		if (take(&st->rk.title, 3))
+			fm_feed_set_title(c, o, n, true);
+	} else if (!strcasecmp(l, "description") || !strcasecmp(l, "abstract")) {
+		if (take(&st->rk.summary, 3))
+			fm_feed_set_rendered(c, o, "summary", n, fm_feed_rss_ctype(n), true, true);
+	} else if (!strcasecmp(l, "creator") || !strcasecmp(l, "author") ||
+	           !strcasecmp(l, "contributor")) {
+		if (strcasecmp(l, "contributor") || !json_object_get(o, "authors"))
+			add_person_string(c, o, n);
+	} else if (!strcasecmp(l, "subject")) {
+		add_category_text(c, o, n);
+	} else if (!strcasecmp(l, "date") || !strcasecmp(l, "modified")) {
+		if (take(&st->rk.updated, 3))
+			set_date(c, o, "updated", n, true);
+	} else if (!strcasecmp(l, "issued") || !strcasecmp(l, "created") ||
+	           !strcasecmp(l, "available")) {
+		if (take(&st->rk.published, 3))
+			set_date(c, o, "published", n, true);
+	} else if (!strcasecmp(l, "identifier")) {
+		size_t len;
+		const char *s = fm_feed_text(c, n, &len);
+		if (len && take(&st->rk.id, 2))
+			fm_feed_set_str(o, "id", s, len);
+	}
+}
+
+static void item_itunes(struct feed_ctx *c, struct item_state *st, xmlNodePtr n, const char *l)
+{
+	json_t *o = st->o;
+	if (!strcasecmp(l, "summary")) {
+		if (take(&st->rk.summary, 2))
+			fm_feed_set_rendered(c, o, "summary", n, CT_TEXT, true, true);
+	} else if (!strcasecmp(l, "subtitle")) {
+		if (take(&st->rk.summary, 1))
+			fm_feed_set_rendered(c, o, "summary", n, CT_TEXT, true, true);
+	} else if (!strcasecmp(l, "author")) {
+		if (!json_object_get(o, "authors"))
+			add_person_string(c, o, n);
+	} else if (!strcasecmp(l, "category")) {
+		add_itunes_category(o, n, 0);
+	} else if (!strcasecmp(l, "keywords")) {
+		add_keywords(c, o, n);
+	} else if (!strcasecmp(l, "image")) {
+		xmlChar *h = xmlGetProp(n, BAD_CAST "href");
+		if (h && take(&st->rk.image, 2))
+			fm_feed_set_url(c, o, "image", n, (const char *)h, true);
+		xmlFree(h);
+	} else if (!strcasecmp(l, "title")) {
+		if (take(&st->rk.title, 2))
+			fm_feed_set_title(c, o, n, true);
+	}
+}
+
+/* content:, xhtml:, media: and feedburner: children of an item. */
+static void item_extension(struct feed_ctx *c, struct item_state *st, xmlNodePtr n,
+                           enum ns ns, const char *l)
+{
+	json_t *o = st->o;
+	if (ns == NS_CONTENT) {
+		if (!strcasecmp(l, "encoded") && take(&st->rk.content, 5))
+			fm_feed_set_rendered(c, o, "content", n, fm_feed_rss_ctype(n), true, true);
+	} else if (ns == NS_XHTML) {
+		if (!strcasecmp(l, "body") && take(&st->rk.content, 3))
+			fm_feed_set_rendered(c, o, "content", n, CT_XHTML, true, true);
+		else if (!strcasecmp(l, "div") && take(&st->rk.content, 2))
+			fm_feed_set_rendered(c, o, "content", n, CT_XHTML, true, true);
+	} else if (ns == NS_MEDIA) {
+		read_media(c, o, n, &st->rk, &st->media_encl, o, 0);
+	} else if (ns == NS_FEEDBURNER && !strcasecmp(l, "origLink") && st->ls.rank < 5) {
+		size_t len;
+		const char *s = fm_feed_text(c, n, &len);
+		if (len) {
+			st->ls.rank = 5;
+			fm_feed_set_url(c, o, "link", n, s, true);
+		}
+	}
+}
+
+static void item_child(struct feed_ctx *c, struct item_state *st, xmlNodePtr n)
+{
+	const char *l;
+	enum ns ns = fm_feed_classify(n, &l);
+	if ((ns == NS_OTHER && same_ns(c, n)) || (ns == NS_RSS && atom_doc(c)))
+		ns = atom_doc(c) ? NS_ATOM : NS_RSS;
+	switch (ns) {
+	case NS_RSS: item_rss(c, st, n, l); break;
+	case NS_ATOM: item_atom(c, st, n, l); break;
+	case NS_DC:
+	case NS_DCTERMS: item_dc(c, st, n, l); break;
+	case NS_ITUNES: item_itunes(c, st, n, l); break;
+	default: item_extension(c, st, n, ns, l); break;
+	}
+}
+
+json_t *fm_feed_read_item(struct feed_ctx *c, xmlNodePtr item)
+{
+	struct item_state st = {.o = json_object(), .atom03 = c->format == FMT_ATOM03};
+	json_t *o = st.o;
 	if (!o)
 		return NULL;
-	struct ranks rk = {0};
-	struct link_state ls = {0};
-	bool atom03 = c->format == FMT_ATOM03;
-	bool guid_permalink = false;
-	xmlNodePtr guid = NULL;
-	bool media_encl = false;
-
 	if (c->format == FMT_RSS10 || c->format == FMT_RSS090) {
 		xmlChar *about = xmlGetNsProp(item, BAD_CAST "about",
 		                              BAD_CAST "http://www.w3.org/1999/02/22-rdf-syntax-ns#");
 		if (about) {
-			rk.id = 1;
+			st.rk.id = 1;
 			json_object_set_new_nocheck(o, "id", json_string((const char *)about));
 			xmlFree(about);
 		}
 	}
-	for (xmlNodePtr n = item->children; n; n = n->next) {
-		if (n->type != XML_ELEMENT_NODE)
-			continue;
-		const char *l;
-		enum ns ns = fm_feed_classify(n, &l);
+	for (xmlNodePtr n = item->children; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE)
+			item_child(c, &st, n);
+	if (st.guid && st.guid_permalink && st.ls.rank == 0) {
 		size_t len;
-		const char *s;
-		bool atom_doc = c->format == FMT_ATOM10 || c->format == FMT_ATOM03;
-		if ((ns == NS_OTHER && same_ns(n, c->root)) || (ns == NS_RSS && atom_doc))
-			ns = atom_doc ? NS_ATOM : NS_RSS;
-		switch (ns) {
-		case NS_RSS:
-			if (!strcasecmp(l, "title")) {
-				if (take(&rk.title, 5))
-					fm_feed_set_title(c, o, n, true);
-			} else if (!strcasecmp(l, "link")) {
-				s = fm_feed_text(c, n, &len);
-				if (len && ls.rank < 4) {
-					ls.rank = 4;
-					fm_feed_set_url(c, o, "link", n, s, true);
-				}
-			} else if (!strcasecmp(l, "description")) {
-				if (take(&rk.summary, 5))
-					fm_feed_set_rendered(c, o, "summary", n, fm_feed_rss_ctype(n), true, true);
-			} else if (!strcasecmp(l, "guid")) {
-				s = fm_feed_text(c, n, &len);
-				if (len && take(&rk.id, 5)) {
-					fm_feed_set_str(o, "id", s, len);
-					xmlChar *pl = xmlGetProp(n, BAD_CAST "isPermaLink");
-					guid_permalink = !pl || strcasecmp((const char *)pl, "false") != 0;
-					xmlFree(pl);
-					guid = n;
-				}
-			} else if (!strcasecmp(l, "pubDate")) {
-				if (take(&rk.published, 5))
-					set_date(c, o, "published", n, true);
-			} else if (!strcasecmp(l, "author")) {
-				add_person_string(c, o, n);
-			} else if (!strcasecmp(l, "category")) {
-				add_category_text(c, o, n);
-			} else if (!strcasecmp(l, "comments")) {
-				s = fm_feed_text(c, n, &len);
-				if (len)
-					fm_feed_set_url(c, o, "comments", n, s, false);
-			} else if (!strcasecmp(l, "enclosure")) {
-				rss_enclosure(c, o, n, "url", "length");
-			} else if (!strcasecmp(l, "tags") || !strcasecmp(l, "keywords")) {
-				add_keywords(c, o, n);
-			} else if (!strcasecmp(l, "body") || !strcasecmp(l, "fullitem")) {
-				if (take(&rk.content, 3))
-					fm_feed_set_rendered(c, o, "content", n, fm_feed_rss_ctype(n), true, true);
-			} else if (!strcasecmp(l, "content") || !strcasecmp(l, "summary") ||
-			           !strcasecmp(l, "id") || !strcasecmp(l, "updated") ||
-			           !strcasecmp(l, "published")) {
-				goto atomish; /* Atom elements without a namespace */
-			}
-			break;
-		case NS_ATOM:
-		atomish:
-			if (!strcasecmp(l, "title")) {
-				if (take(&rk.title, 5))
-					fm_feed_set_rendered(c, o, "title", n, fm_feed_atom_ctype(n, atom03), false, true);
-			} else if (!strcasecmp(l, "link")) {
-				atom_link(c, o, n, &ls, true);
-			} else if (!strcasecmp(l, "id")) {
-				s = fm_feed_text(c, n, &len);
-				if (len && take(&rk.id, 4))
-					fm_feed_set_str(o, "id", s, len);
-			} else if (!strcasecmp(l, "summary")) {
-				if (take(&rk.summary, 4))
-					fm_feed_set_rendered(c, o, "summary", n, fm_feed_atom_ctype(n, atom03), true, true);
-			} else if (!strcasecmp(l, "content")) {
-				xmlChar *src = xmlGetProp(n, BAD_CAST "src");
-				if (src) {
-					/* out-of-line content: a link, not a body */
-					if (ls.rank < 1) {
-						ls.rank = 1;
-						fm_feed_set_url(c, o, "link", n, (const char *)src, true);
-					}
-					xmlFree(src);
-				} else if (take(&rk.content, 4)) {
-					fm_feed_set_rendered(c, o, "content", n, fm_feed_atom_ctype(n, atom03), true, true);
-				}
-			} else if (!strcasecmp(l, "published") || !strcasecmp(l, "issued")) {
-				if (take(&rk.published, 4))
-					set_date(c, o, "published", n, true);
-			} else if (!strcasecmp(l, "updated") || !strcasecmp(l, "modified")) {
-				if (take(&rk.updated, 4))
-					set_date(c, o, "updated", n, true);
-			} else if (!strcasecmp(l, "created")) {
-				if (take(&rk.published, 1))
-					set_date(c, o, "published", n, true);
-			} else if (!strcasecmp(l, "author")) {
-				add_atom_person(c, o, n);
-			} else if (!strcasecmp(l, "category")) {
-				xmlChar *t = xmlGetProp(n, BAD_CAST "term");
-				if (t) {
-					add_category(o, (const char *)t, strlen((const char *)t));
-					xmlFree(t);
-				} else {
-					add_category_text(c, o, n);
-				}
-			}
-			break;
-		case NS_CONTENT:
-			if (!strcasecmp(l, "encoded") && take(&rk.content, 5))
-				fm_feed_set_rendered(c, o, "content", n, fm_feed_rss_ctype(n), true, true);
-			break;
-		case NS_XHTML:
-			if (!strcasecmp(l, "body") && take(&rk.content, 3))
-				fm_feed_set_rendered(c, o, "content", n, CT_XHTML, true, true);
-			else if (!strcasecmp(l, "div") && take(&rk.content, 2))
-				fm_feed_set_rendered(c, o, "content", n, CT_XHTML, true, true);
-			break;
-		case NS_DC:
-		case NS_DCTERMS:
-			if (!strcasecmp(l, "title")) {
-				if (take(&rk.title, 3))
-					fm_feed_set_title(c, o, n, true);
-			} else if (!strcasecmp(l, "description") || !strcasecmp(l, "abstract")) {
-				if (take(&rk.summary, 3))
-					fm_feed_set_rendered(c, o, "summary", n, fm_feed_rss_ctype(n), true, true);
-			} else if (!strcasecmp(l, "creator") || !strcasecmp(l, "author") ||
-			           !strcasecmp(l, "contributor")) {
-				if (strcasecmp(l, "contributor") || !json_object_get(o, "authors"))
-					add_person_string(c, o, n);
-			} else if (!strcasecmp(l, "subject")) {
-				add_category_text(c, o, n);
-			} else if (!strcasecmp(l, "date") || !strcasecmp(l, "modified")) {
-				if (take(&rk.updated, 3))
-					set_date(c, o, "updated", n, true);
-			} else if (!strcasecmp(l, "issued") || !strcasecmp(l, "created") ||
-			           !strcasecmp(l, "available")) {
-				if (take(&rk.published, 3))
-					set_date(c, o, "published", n, true);
-			} else if (!strcasecmp(l, "identifier")) {
-				s = fm_feed_text(c, n, &len);
-				if (len && take(&rk.id, 2))
-					fm_feed_set_str(o, "id", s, len);
-			}
-			break;
-		case NS_ITUNES:
-			if (!strcasecmp(l, "summary")) {
-				if (take(&rk.summary, 2))
-					fm_feed_set_rendered(c, o, "summary", n, CT_TEXT, true, true);
-			} else if (!strcasecmp(l, "subtitle")) {
-				if (take(&rk.summary, 1))
-					fm_feed_set_rendered(c, o, "summary", n, CT_TEXT, true, true);
-			} else if (!strcasecmp(l, "author")) {
-				if (!json_object_get(o, "authors"))
-					add_person_string(c, o, n);
-			} else if (!strcasecmp(l, "category")) {
-				add_itunes_category(o, n, 0);
-			} else if (!strcasecmp(l, "keywords")) {
-				add_keywords(c, o, n);
-			} else if (!strcasecmp(l, "image")) {
-				xmlChar *h = xmlGetProp(n, BAD_CAST "href");
-				if (h && take(&rk.image, 2))
-					fm_feed_set_url(c, o, "image", n, (const char *)h, true);
-				xmlFree(h);
-			} else if (!strcasecmp(l, "title")) {
-				if (take(&rk.title, 2))
-					fm_feed_set_title(c, o, n, true);
-			}
-			break;
-		case NS_MEDIA:
-			read_media(c, o, n, &rk, &media_encl, o, 0);
-			break;
-		case NS_WFW:
-			break;
-		case NS_FEEDBURNER:
-			if (!strcasecmp(l, "origLink") && ls.rank < 5) {
-				s = fm_feed_text(c, n, &len);
-				if (len) {
-					ls.rank = 5;
-					fm_feed_set_url(c, o, "link", n, s, true);
-				}
-			}
-			break;
-		default:
-			break;
-		}
-	}
-	if (guid && guid_permalink && ls.rank == 0) {
-		size_t len;
-		const char *s = fm_feed_text(c, guid, &len);
+		const char *s = fm_feed_text(c, st.guid, &len);
 		if (len > 7 && (!strncasecmp(s, "http://", 7) || !strncasecmp(s, "https://", 8)))
-			fm_feed_set_url(c, o, "link", guid, s, true);
+			fm_feed_set_url(c, o, "link", st.guid, s, true);
 	}
-	if (media_encl && !json_object_get(o, "enclosures"))
+	if (st.media_encl && !json_object_get(o, "enclosures"))
 		media_enclosures(c, o, item);
 	json_t *pub = json_object_get(o, "published");
 	if (!json_object_get(o, "updated") && json_is_string(pub))
@@ -617,177 +648,221 @@ static void read_image(struct feed_ctx *c, json_t *feed, xmlNodePtr n, int *rank
 	xmlFree(res);
 }
 
-static void read_channel(struct feed_ctx *c, json_t *feed, xmlNodePtr ch)
+static void channel_rss(struct feed_ctx *c, struct channel_state *st, xmlNodePtr n,
+                        const char *l)
 {
-	struct ranks rk = {0};
-	struct link_state ls = {0};
-	bool atom03 = c->format == FMT_ATOM03;
-	int rights = 0, lang = 0, gen = 0;
-	for (xmlNodePtr n = ch->children; n; n = n->next) {
-		if (n->type != XML_ELEMENT_NODE)
-			continue;
-		const char *l;
-		enum ns ns = fm_feed_classify(n, &l);
-		size_t len;
-		const char *s;
-		if ((ns == NS_RSS || (ns == NS_OTHER && same_ns(n, c->root))) &&
-		    (c->format == FMT_ATOM10 || c->format == FMT_ATOM03))
-			ns = NS_ATOM; /* namespace-less Atom, or Atom under an unknown URI */
-		else if (ns == NS_OTHER && same_ns(n, c->root))
-			ns = NS_RSS;
-		switch (ns) {
-		case NS_RSS:
-			if (!strcasecmp(l, "title")) {
-				if (take(&rk.title, 5))
-					fm_feed_set_title(c, feed, n, true);
-			} else if (!strcasecmp(l, "link")) {
-				s = fm_feed_text(c, n, &len);
-				if (len && ls.rank < 4) {
-					ls.rank = 4;
-					fm_feed_set_url(c, feed, "link", n, s, true);
-				}
-			} else if (!strcasecmp(l, "description")) {
-				if (take(&rk.summary, 5))
-					fm_feed_set_rendered(c, feed, "subtitle", n, fm_feed_rss_ctype(n), true, true);
-			} else if (!strcasecmp(l, "language")) {
-				s = fm_feed_text(c, n, &len);
-				if (len && take(&lang, 5))
-					fm_feed_set_str(feed, "language", s, len);
-			} else if (!strcasecmp(l, "copyright")) {
-				if (take(&rights, 5))
-					fm_feed_set_rendered(c, feed, "rights", n, fm_feed_rss_ctype(n), true, true);
-			} else if (!strcasecmp(l, "generator")) {
-				s = fm_feed_text(c, n, &len);
-				if (len && take(&gen, 5))
-					fm_feed_set_str(feed, "generator", s, len);
-			} else if (!strcasecmp(l, "managingEditor") || !strcasecmp(l, "author")) {
-				add_person_string(c, feed, n);
-			} else if (!strcasecmp(l, "webMaster")) {
-				/* a publisher, not an author: only when nothing better exists */
-			} else if (!strcasecmp(l, "category")) {
-				add_category_text(c, feed, n);
-			} else if (!strcasecmp(l, "pubDate")) {
-				if (take(&rk.published, 5))
-					set_date(c, feed, "published", n, true);
-			} else if (!strcasecmp(l, "lastBuildDate")) {
-				if (take(&rk.updated, 5))
-					set_date(c, feed, "updated", n, true);
-			} else if (!strcasecmp(l, "image")) {
-				read_image(c, feed, n, &rk.image);
-			}
-			break;
-		case NS_ATOM:
-			if (!strcasecmp(l, "title")) {
-				if (take(&rk.title, 5))
-					fm_feed_set_rendered(c, feed, "title", n, fm_feed_atom_ctype(n, atom03), false, true);
-			} else if (!strcasecmp(l, "subtitle") || !strcasecmp(l, "tagline")) {
-				if (take(&rk.summary, 4))
-					fm_feed_set_rendered(c, feed, "subtitle", n, fm_feed_atom_ctype(n, atom03), true, true);
-			} else if (!strcasecmp(l, "link")) {
-				atom_link(c, feed, n, &ls, false);
-			} else if (!strcasecmp(l, "id")) {
-				s = fm_feed_text(c, n, &len);
-				if (len && take(&rk.id, 4))
-					fm_feed_set_str(feed, "id", s, len);
-			} else if (!strcasecmp(l, "rights") || !strcasecmp(l, "copyright")) {
-				if (take(&rights, 4))
-					fm_feed_set_rendered(c, feed, "rights", n, fm_feed_atom_ctype(n, atom03), true, true);
-			} else if (!strcasecmp(l, "generator")) {
-				s = fm_feed_text(c, n, &len);
-				if (len && take(&gen, 4))
-					fm_feed_set_str(feed, "generator", s, len);
-			} else if (!strcasecmp(l, "icon")) {
-				s = fm_feed_text(c, n, &len);
-				if (len)
-					fm_feed_set_url(c, feed, "icon", n, s, true);
-			} else if (!strcasecmp(l, "logo")) {
-				s = fm_feed_text(c, n, &len);
-				if (len && take(&rk.image, 4))
-					fm_feed_set_url(c, feed, "image", n, s, true);
-			} else if (!strcasecmp(l, "updated") || !strcasecmp(l, "modified")) {
-				if (take(&rk.updated, 4))
-					set_date(c, feed, "updated", n, true);
-			} else if (!strcasecmp(l, "published") || !strcasecmp(l, "issued")) {
-				if (take(&rk.published, 4))
-					set_date(c, feed, "published", n, true);
-			} else if (!strcasecmp(l, "author")) {
-				add_atom_person(c, feed, n);
-			} else if (!strcasecmp(l, "category")) {
-				xmlChar *t = xmlGetProp(n, BAD_CAST "term");
-				if (t) {
-					add_category(feed, (const char *)t, strlen((const char *)t));
-					xmlFree(t);
-				}
-			}
-			break;
-		case NS_DC:
-		case NS_DCTERMS:
-			if (!strcasecmp(l, "title")) {
-				if (take(&rk.title, 3))
-					fm_feed_set_title(c, feed, n, true);
-			} else if (!strcasecmp(l, "description")) {
-				if (take(&rk.summary, 3))
-					fm_feed_set_rendered(c, feed, "subtitle", n, fm_feed_rss_ctype(n), true, true);
-			} else if (!strcasecmp(l, "creator") || !strcasecmp(l, "author")) {
-				add_person_string(c, feed, n);
-			} else if (!strcasecmp(l, "subject")) {
-				add_category_text(c, feed, n);
-			} else if (!strcasecmp(l, "date") || !strcasecmp(l, "modified")) {
-				if (take(&rk.updated, 3))
-					set_date(c, feed, "updated", n, true);
-			} else if (!strcasecmp(l, "issued") || !strcasecmp(l, "created")) {
-				if (take(&rk.published, 3))
-					set_date(c, feed, "published", n, true);
-			} else if (!strcasecmp(l, "language")) {
-				s = fm_feed_text(c, n, &len);
-				if (len && take(&lang, 3))
-					fm_feed_set_str(feed, "language", s, len);
-			} else if (!strcasecmp(l, "rights")) {
-				if (take(&rights, 3))
-					fm_feed_set_rendered(c, feed, "rights", n, fm_feed_rss_ctype(n), true, true);
-			}
-			break;
-		case NS_ITUNES:
-			if (!strcasecmp(l, "summary")) {
-				if (take(&rk.summary, 2))
-					fm_feed_set_rendered(c, feed, "subtitle", n, CT_TEXT, true, true);
-			} else if (!strcasecmp(l, "subtitle")) {
-				if (take(&rk.summary, 1))
-					fm_feed_set_rendered(c, feed, "subtitle", n, CT_TEXT, true, true);
-			} else if (!strcasecmp(l, "author")) {
-				if (!json_object_get(feed, "authors"))
-					add_person_string(c, feed, n);
-			} else if (!strcasecmp(l, "category")) {
-				add_itunes_category(feed, n, 0);
-			} else if (!strcasecmp(l, "keywords")) {
-				add_keywords(c, feed, n);
-			} else if (!strcasecmp(l, "image")) {
-				xmlChar *h = xmlGetProp(n, BAD_CAST "href");
-				if (h && *h && take(&rk.image, 2))
-					fm_feed_set_url(c, feed, "image", n, (const char *)h, true);
-				xmlFree(h);
-			}
-			break;
-		default:
-			break;
+	json_t *feed = c->feed;
+	size_t len;
+	const char *s;
+	if (!strcasecmp(l, "title")) {
+		if (take(&st->rk.title, 5))
+			fm_feed_set_title(c, feed, n, true);
+	} else if (!strcasecmp(l, "link")) {
+		s = fm_feed_text(c, n, &len);
+		if (len && st->ls.rank < 4) {
+			st->ls.rank = 4;
+			fm_feed_set_url(c, feed, "link", n, s, true);
 		}
+	} else if (!strcasecmp(l, "description")) {
+		if (take(&st->rk.summary, 5))
+			fm_feed_set_rendered(c, feed, "subtitle", n, fm_feed_rss_ctype(n), true, true);
+	} else if (!strcasecmp(l, "language")) {
+		s = fm_feed_text(c, n, &len);
+		if (len && take(&st->lang, 5))
+			fm_feed_set_str(feed, "language", s, len);
+	} else if (!strcasecmp(l, "copyright")) {
+		if (take(&st->rights, 5))
+			fm_feed_set_rendered(c, feed, "rights", n, fm_feed_rss_ctype(n), true, true);
+	} else if (!strcasecmp(l, "generator")) {
+		s = fm_feed_text(c, n, &len);
+		if (len && take(&st->gen, 5))
+			fm_feed_set_str(feed, "generator", s, len);
+	} else if (!strcasecmp(l, "managingEditor") || !strcasecmp(l, "author")) {
+		add_person_string(c, feed, n);
+	} else if (!strcasecmp(l, "category")) {
+		add_category_text(c, feed, n);
+	} else if (!strcasecmp(l, "pubDate")) {
+		if (take(&st->rk.published, 5))
+			set_date(c, feed, "published", n, true);
+	} else if (!strcasecmp(l, "lastBuildDate")) {
+		if (take(&st->rk.updated, 5))
+			set_date(c, feed, "updated", n, true);
+	} else if (!strcasecmp(l, "image")) {
+		read_image(c, feed, n, &st->rk.image);
 	}
-	if (!json_object_get(feed, "language")) {
-		for (xmlNodePtr p = ch; p && p->type == XML_ELEMENT_NODE; p = p->parent) {
-			xmlChar *xl = xmlGetNsProp(p, BAD_CAST "lang", XML_XML_NAMESPACE);
-			if (xl) {
-				if (*xl)
-					json_object_set_new_nocheck(feed, "language", json_string((const char *)xl));
-				xmlFree(xl);
-				break;
-			}
+	/* webMaster is a publisher, not an author: not read */
+}
+
+/* Atom's channel-level text, URL and date fields. */
+static bool channel_atom_simple(struct feed_ctx *c, struct channel_state *st, xmlNodePtr n,
+                                const char *l)
+{
+	json_t *feed = c->feed;
+	size_t len;
+	const char *s;
+	if (!strcasecmp(l, "id")) {
+		s = fm_feed_text(c, n, &len);
+		if (len && take(&st->rk.id, 4))
+			fm_feed_set_str(feed, "id", s, len);
+	} else if (!strcasecmp(l, "generator")) {
+		s = fm_feed_text(c, n, &len);
+		if (len && take(&st->gen, 4))
+			fm_feed_set_str(feed, "generator", s, len);
+	} else if (!strcasecmp(l, "icon")) {
+		s = fm_feed_text(c, n, &len);
+		if (len)
+			fm_feed_set_url(c, feed, "icon", n, s, true);
+	} else if (!strcasecmp(l, "logo")) {
+		s = fm_feed_text(c, n, &len);
+		if (len && take(&st->rk.image, 4))
+			fm_feed_set_url(c, feed, "image", n, s, true);
+	} else if (!strcasecmp(l, "updated") || !strcasecmp(l, "modified")) {
+		if (take(&st->rk.updated, 4))
+			set_date(c, feed, "updated", n, true);
+	} else if (!strcasecmp(l, "published") || !strcasecmp(l, "issued")) {
+		if (take(&st->rk.published, 4))
+			set_date(c, feed, "published", n, true);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static void channel_atom(struct feed_ctx *c, struct channel_state *st, xmlNodePtr n,
+                         const char *l)
+{
+	json_t *feed = c->feed;
+	bool atom03 = c->format == FMT_ATOM03;
+	if (channel_atom_simple(c, st, n, l))
+		return;
+	if (!strcasecmp(l, "title")) {
+		if (take(&st->rk.title, 5))
+			fm_feed_set_rendered(c, feed, "title", n, fm_feed_atom_ctype(n, atom03), false,
+			                     true);
+	} else if (!strcasecmp(l, "subtitle") || !strcasecmp(l, "tagline")) {
+		if (take(&st->rk.summary, 4))
+			fm_feed_set_rendered(c, feed, "subtitle", n, fm_feed_atom_ctype(n, atom03), true,
+			                     true);
+	} else if (!strcasecmp(l, "link")) {
+		atom_link(c, feed, n, &st->ls, false);
+	} else if (!strcasecmp(l, "rights") || !strcasecmp(l, "copyright")) {
+		if (take(&st->rights, 4))
+			fm_feed_set_rendered(c, feed, "rights", n, fm_feed_atom_ctype(n, atom03), true,
+			                     true);
+	} else if (!strcasecmp(l, "author")) {
+		add_atom_person(c, feed, n);
+	} else if (!strcasecmp(l, "category")) {
+		xmlChar *t = xmlGetProp(n, BAD_CAST "term");
+		if (t) {
+			add_category(feed, (const char *)t, strlen((const char *)t));
+			xmlFree(t);
 		}
 	}
 }
 
-/* ---- driver ---- */
+static void channel_dc(struct feed_ctx *c, struct channel_state *st, xmlNodePtr n,
+                       const char *l)
+{
+	json_t *feed = c->feed;
+	if (!strcasecmp(l, "title")) {
+		if (take(&st->rk.title, 3))
+			fm_feed_set_title(c, feed, n, true);
+	} else if (!strcasecmp(l, "description")) {
+		if (take(&st->rk.summary, 3))
+			fm_feed_set_rendered(c, feed, "subtitle", n, fm_feed_rss_ctype(n), true, true);
+	} else if (!strcasecmp(l, "creator") || !strcasecmp(l, "author")) {
+		add_person_string(c, feed, n);
+	} else if (!strcasecmp(l, "subject")) {
+		add_category_text(c, feed, n);
+	} else if (!strcasecmp(l, "date") || !strcasecmp(l, "modified")) {
+		if (take(&st->rk.updated, 3))
+			set_date(c, feed, "updated", n, true);
+	} else if (!strcasecmp(l, "issued") || !strcasecmp(l, "created")) {
+		if (take(&st->rk.published, 3))
+			set_date(c, feed, "published", n, true);
+	} else if (!strcasecmp(l, "language")) {
+		size_t len;
+		const char *s = fm_feed_text(c, n, &len);
+		if (len && take(&st->lang, 3))
+			fm_feed_set_str(feed, "language", s, len);
+	} else if (!strcasecmp(l, "rights")) {
+		if (take(&st->rights, 3))
+			fm_feed_set_rendered(c, feed, "rights", n, fm_feed_rss_ctype(n), true, true);
+	}
+}
 
-static const char *format_name(int f)
+static void channel_itunes(struct feed_ctx *c, struct channel_state *st, xmlNodePtr n,
+                           const char *l)
+{
+	json_t *feed = c->feed;
+	if (!strcasecmp(l, "summary")) {
+		if (take(&st->rk.summary, 2))
+			fm_feed_set_rendered(c, feed, "subtitle", n, CT_TEXT, true, true);
+	} else if (!strcasecmp(l, "subtitle")) {
+		if (take(&st->rk.summary, 1))
+			fm_feed_set_rendered(c, feed, "subtitle", n, CT_TEXT, true, true);
+	} else if (!strcasecmp(l, "author")) {
+		if (!json_object_get(feed, "authors"))
+			add_person_string(c, feed, n);
+	} else if (!strcasecmp(l, "category")) {
+		add_itunes_category(feed, n, 0);
+	} else if (!strcasecmp(l, "keywords")) {
+		add_keywords(c, feed, n);
+	} else if (!strcasecmp(l, "image")) {
+		xmlChar *h = xmlGetProp(n, BAD_CAST "href");
+		if (h && *h && take(&st->rk.image, 2))
+			fm_feed_set_url(c, feed, "image", n, (const char *)h, true);
+		xmlFree(h);
+	}
+}
+
+/* The namespace a channel child is read as: namespace-less Atom, or Atom or RSS under an
+ * unknown URI used for the whole document, count as Atom or RSS. */
+static enum ns channel_ns(struct feed_ctx *c, enum ns ns, bool in_root_ns)
+{
+	if ((ns == NS_RSS || (ns == NS_OTHER && in_root_ns)) && atom_doc(c))
+		return NS_ATOM;
+	if (ns == NS_OTHER && in_root_ns)
+		return NS_RSS;
+	return ns;
+}
+
+bool fm_feed_channel_reads(struct feed_ctx *c, enum ns cls, const char *href)
+{
+	bool in_root_ns = href && c->root_href && !strcmp(href, c->root_href);
+	switch (channel_ns(c, cls, in_root_ns)) { /* as fm_feed_read_channel_field below */
+	case NS_RSS:
+	case NS_ATOM:
+	case NS_DC:
+	case NS_DCTERMS:
+	case NS_ITUNES: return true;
+	default: return false;
+	}
+}
+
+void fm_feed_read_channel_field(struct feed_ctx *c, xmlNodePtr n)
+{
+	const char *l;
+	enum ns ns = channel_ns(c, fm_feed_classify(n, &l), same_ns(c, n));
+	switch (ns) {
+	case NS_RSS: channel_rss(c, &c->chan, n, l); break;
+	case NS_ATOM: channel_atom(c, &c->chan, n, l); break;
+	case NS_DC:
+	case NS_DCTERMS: channel_dc(c, &c->chan, n, l); break;
+	case NS_ITUNES: channel_itunes(c, &c->chan, n, l); break;
+	default: break;
+	}
+}
+
+void fm_feed_channel_done(struct feed_ctx *c)
+{
+	if (!json_object_get(c->feed, "language") && c->channel_lang && *c->channel_lang)
+		json_object_set_new_nocheck(c->feed, "language", json_string(c->channel_lang));
+}
+
+/* ---- formats ---- */
+
+const char *fm_feed_format_name(int f)
 {
 	switch (f) {
 	case FMT_RSS20: return "rss2.0";
@@ -800,173 +875,28 @@ static const char *format_name(int f)
 	}
 }
 
-static int detect_format(xmlNodePtr root, xmlNodePtr *channel)
+int fm_feed_format(const char *local, const char *href, const char *version,
+                   bool declares_rss090)
 {
-	const char *l;
-	fm_feed_classify(root, &l);
-	const char *href = root->ns && root->ns->href ? (const char *)root->ns->href : "";
-	*channel = NULL;
-	if (!strcasecmp(l, "rss") || !strcasecmp(l, "channel")) {
-		if (!strcasecmp(l, "channel"))
-			*channel = root;
-		else
-			for (xmlNodePtr k = root->children; k; k = k->next)
-				if (k->type == XML_ELEMENT_NODE && !strcasecmp((const char *)k->name, "channel")) {
-					*channel = k;
-					break;
-				}
-		xmlChar *v = xmlGetProp(root, BAD_CAST "version");
-		int f = FMT_RSS20;
-		if (v && !strncmp((const char *)v, "0.9", 3))
-			f = FMT_RSS09X;
-		xmlFree(v);
-		return f;
-	}
-	if (!strcasecmp(l, "RDF")) {
-		int f = FMT_RSS10;
-		for (xmlNsPtr d = root->nsDef; d; d = d->next)
-			if (d->href && !strcmp((const char *)d->href, "http://my.netscape.com/rdf/simple/0.9/"))
-				f = FMT_RSS090;
-		for (xmlNodePtr k = root->children; k; k = k->next) {
-			if (k->type != XML_ELEMENT_NODE)
-				continue;
-			if (k->ns && !strcmp((const char *)k->ns->href, "http://my.netscape.com/rdf/simple/0.9/"))
-				f = FMT_RSS090;
-			if (!strcasecmp((const char *)k->name, "channel") && !*channel)
-				*channel = k;
-		}
-		return f;
-	}
-	if (!strcasecmp(l, "feed")) {
-		*channel = root;
-		if (!strcasecmp(href, "http://purl.org/atom/ns#"))
+	if (!strcasecmp(local, "rss") || !strcasecmp(local, "channel"))
+		return version && !strncmp(version, "0.9", 3) ? FMT_RSS09X : FMT_RSS20;
+	if (!strcasecmp(local, "RDF"))
+		return declares_rss090 ? FMT_RSS090 : FMT_RSS10;
+	if (!strcasecmp(local, "feed")) {
+		if (href && !strcasecmp(href, "http://purl.org/atom/ns#"))
 			return FMT_ATOM03;
-		if (!strcasecmp(href, "http://www.w3.org/2005/Atom"))
+		if (href && !strcasecmp(href, "http://www.w3.org/2005/Atom"))
 			return FMT_ATOM10;
-		xmlChar *v = xmlGetProp(root, BAD_CAST "version");
-		int f = v ? FMT_ATOM03 : FMT_ATOM10;
-		xmlFree(v);
-		return f;
+		return version ? FMT_ATOM03 : FMT_ATOM10;
 	}
 	return FMT_UNKNOWN;
 }
 
-static bool is_item(struct feed_ctx *c, xmlNodePtr n)
+bool fm_feed_is_item(struct feed_ctx *c, enum ns cls, const char *local, const char *href)
 {
-	if (n->type != XML_ELEMENT_NODE)
-		return false;
-	const char *l;
-	enum ns ns = fm_feed_classify(n, &l);
-	if (c->format == FMT_ATOM10 || c->format == FMT_ATOM03)
-		return (ns == NS_ATOM || ns == NS_RSS || same_ns(n, c->root)) && !strcasecmp(l, "entry");
-	return ns == NS_RSS && !strcasecmp(l, "item");
-}
-
-static void read_items(struct feed_ctx *c, xmlNodePtr parent, json_t *items)
-{
-	for (xmlNodePtr n = parent->children; n; n = n->next) {
-		if (!is_item(c, n))
-			continue;
-		if (json_array_size(items) >= c->max_items) {
-			if (!c->items_limit_hit) {
-				c->items_limit_hit = true;
-				fm_feed_error(c, "line %ld: item limit (%zu) reached; the rest are ignored",
-				          xmlGetLineNo(n), c->max_items);
-			}
-			return;
-		}
-		json_t *it = read_item(c, n);
-		if (it)
-			json_array_append_new(items, it);
-	}
-}
-
-/* Depth check over the parsed tree (libxml2 itself stops at 256 levels). */
-static bool too_deep(xmlNodePtr n, size_t max)
-{
-	size_t depth = 0;
-	while (n) {
-		if (n->type == XML_ELEMENT_NODE && depth > max)
-			return true;
-		if (n->children && n->type == XML_ELEMENT_NODE) {
-			n = n->children;
-			depth++;
-			continue;
-		}
-		while (n && !n->next) {
-			n = n->parent;
-			if (n && n->type == XML_ELEMENT_NODE)
-				depth--;
-			else
-				n = NULL;
-		}
-		if (n)
-			n = n->next;
-	}
-	return false;
-}
-
-int fm_feed_parse_xml(struct feed_ctx *c, const char *data, size_t len)
-{
-	xmlParserCtxtPtr px = xmlNewParserCtxt();
-	if (!px)
-		return -ENOMEM;
-	px->sax->serror = fm_feed_xml_error;
-	px->sax->warning = NULL;
-	px->sax->error = NULL;
-	px->_private = c;
-	px->vctxt.error = NULL;
-	px->vctxt.warning = NULL;
-	int opts = XML_PARSE_RECOVER | XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_IGNORE_ENC |
-	           XML_PARSE_NOWARNING | XML_PARSE_COMPACT;
-	xmlDocPtr doc = NULL;
-	size_t fixed_len = 0;
-	char *fixed = memchr(data, '&', len) ? fm_feed_repair_entities(c, data, len, &fixed_len) : NULL;
-	if (fixed) {
-		data = fixed;
-		len = fixed_len;
-	}
-	if (len > INT32_MAX) {
-		fm_feed_error(c, "document too large");
-	} else {
-		doc = xmlCtxtReadMemory(px, data, (int)len, NULL, "UTF-8", opts);
-	}
-	if (c->entity_bomb)
-		fm_feed_error(c, "entity expansion refused: the declared entities expand too much (billion laughs?)");
-	xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
-	if (!root) {
-		if (!json_array_size(c->errors))
-			fm_feed_error(c, "line 1: no XML document element");
-		json_object_set_new_nocheck(c->result, "format", json_string("unknown"));
-		goto done;
-	}
-	if (doc->intSubset && doc->intSubset->entities) {
-		/* declared entities: expansion is ours, bounded by entity_left */
-	}
-	if (too_deep(root, c->max_depth)) {
-		fm_feed_error(c, "element nesting deeper than %zu: document refused", c->max_depth);
-		json_object_set_new_nocheck(c->result, "format", json_string("unknown"));
-		goto done;
-	}
-	xmlNodePtr channel = NULL;
-	c->root = root;
-	c->format = detect_format(root, &channel);
-	json_object_set_new_nocheck(c->result, "format", json_string(format_name(c->format)));
-	if (c->format == FMT_UNKNOWN) {
-		fm_feed_error(c, "line %ld: <%s> is not a feed document element", xmlGetLineNo(root),
-		          (const char *)root->name);
-		goto done;
-	}
-	if (channel)
-		read_channel(c, c->feed, channel);
-	if (channel)
-		read_items(c, channel, c->items);
-	if (channel != root)
-		read_items(c, root, c->items);
-done:
-	if (doc)
-		xmlFreeDoc(doc);
-	xmlFreeParserCtxt(px);
-	free(fixed);
-	return 0;
+	if (atom_doc(c))
+		return (cls == NS_ATOM || cls == NS_RSS ||
+		        (href && c->root_href && !strcmp(href, c->root_href))) &&
+		       !strcasecmp(local, "entry");
+	return cls == NS_RSS && !strcasecmp(local, "item");
 }
