@@ -2,8 +2,10 @@
  * Feed encodings. Precedence follows RFC 7303 (XML media types) section 3: a byte order mark
  * wins, then the charset parameter of the HTTP Content-Type, then the XML declaration, then
  * UTF-8. Declarations lie often enough (a windows-1252 body labelled UTF-8) that the chosen
- * encoding is checked against the bytes: when they do not decode, the body is read as
- * windows-1252 (every byte decodes) and the problem is reported.
+ * encoding is checked against the bytes. A body meant as UTF-8 with a few damaged bytes keeps
+ * its text: each ill-formed sequence becomes U+FFFD (maximal subparts, as the WHATWG decoder
+ * does). Only a body that is clearly not UTF-8 — more ill-formed sequences than well-formed
+ * multi-byte ones — is read as windows-1252 (every byte decodes). Either is reported.
  */
 #include "encoding.h"
 
@@ -142,6 +144,31 @@ static size_t line_of(const char *data, size_t off)
 	return line;
 }
 
+/* Read a body meant as UTF-8: in place when valid; with each ill-formed sequence replaced
+ * by U+FFFD when it is mostly UTF-8 (reported in res->error). Returns 0 when res is filled,
+ * 1 when the body is clearly not UTF-8 (res untouched), -ENOMEM. */
+static int read_utf8(const char *body, size_t blen, struct fm_enc_result *res)
+{
+	size_t ok = fm_utf8_valid_prefix(body, blen), bad = 0;
+	if (ok == blen) {
+		res->data = body;
+		res->len = blen;
+		set_name(res, "utf-8");
+		return 0;
+	}
+	if (fm_text_utf8_fit(body, blen, &bad) == FM_UTF8_NOT)
+		return 1;
+	res->owned = fm_text_utf8_replace(body, blen, false, &res->len, NULL);
+	if (!res->owned)
+		return -ENOMEM;
+	res->data = res->owned;
+	set_name(res, "utf-8");
+	snprintf(res->error, sizeof(res->error),
+	         "line %zu: %zu ill-formed UTF-8 sequence(s) replaced with U+FFFD",
+	         line_of(body, ok), bad);
+	return 0;
+}
+
 int fm_feed_to_utf8(const char *data, size_t len, const char *http_charset,
                     struct fm_enc_result *res)
 {
@@ -197,31 +224,29 @@ int fm_feed_to_utf8(const char *data, size_t len, const char *http_charset,
 
 	/* UTF-8 (the common case): use the bytes in place when they are valid */
 	if (is_utf8_name(enc) || (!strcasecmp(enc, "us-ascii") && !from_bom)) {
-		size_t ok = fm_utf8_valid_prefix(body, blen);
-		if (ok == blen) {
-			res->data = body;
-			res->len = blen;
-			set_name(res, "utf-8");
-			return 0;
-		}
-		size_t line = line_of(body, ok);
+		int rc = read_utf8(body, blen, res);
+		if (rc <= 0)
+			return rc;
 		snprintf(res->error, sizeof(res->error),
-		         "line %zu: bytes are not valid %s%s; read as windows-1252", line,
-		         declared ? enc : "UTF-8", declared ? " as declared" : " (no encoding declared)");
+		         "line %zu: bytes are not valid %s%s; read as windows-1252",
+		         line_of(body, fm_utf8_valid_prefix(body, blen)), declared ? enc : "UTF-8",
+		         declared ? " as declared" : " (no encoding declared)");
 		enc = "WINDOWS-1252";
 	}
 	size_t bad = 0;
 	int rc = fm_text_iconv_to_utf8(iconv_name(enc), body, blen, &res->owned, &res->len, &bad);
 	if (rc == -EINVAL) {
-		snprintf(res->error, sizeof(res->error), "unknown encoding \"%s\"; read as %s", enc,
-		         fm_utf8_valid_prefix(body, blen) == blen ? "utf-8" : "windows-1252");
-		enc = fm_utf8_valid_prefix(body, blen) == blen ? "UTF-8" : "WINDOWS-1252";
-		if (!strcmp(enc, "UTF-8")) {
-			res->data = body;
-			res->len = blen;
-			set_name(res, "utf-8");
-			return 0;
+		rc = read_utf8(body, blen, res);
+		if (rc <= 0) {
+			char repl[sizeof(res->error)];
+			snprintf(repl, sizeof(repl), "%s", res->error);
+			snprintf(res->error, sizeof(res->error), "unknown encoding \"%.40s\"; read as utf-8%s%.120s",
+			         enc, repl[0] ? ", " : "", repl);
+			return rc;
 		}
+		snprintf(res->error, sizeof(res->error),
+		         "unknown encoding \"%.40s\"; read as windows-1252", enc);
+		enc = "WINDOWS-1252";
 		rc = fm_text_iconv_to_utf8(iconv_name(enc), body, blen, &res->owned, &res->len, &bad);
 	}
 	if (rc < 0)

@@ -67,6 +67,28 @@ static void test_charset(void)
 	CHECK(u.s && strstr(u.s, "\xe2\x80\x9cquoted\xe2\x80\x9d"));
 	free(u.owned);
 
+	/* undeclared UTF-8 with a few damaged bytes: not re-read as windows-1252 (which would make
+	 * "Café" "CafÃ©"), each ill-formed sequence one U+FFFD, every valid character kept */
+	const char damaged[] = "<p>Caf\xc3\xa9 in Z\xc3\xbcrich, na\xc3\xafve \xc3\xa9t\xc3\xa9 "
+	                       "\xe9t\xe9 \xe2\x82!</p>";
+	CHECK(fm_http_to_utf8(damaged, sizeof(damaged) - 1, NULL, &u) == 0);
+	CHECK_STR(u.s, "<p>Caf\xc3\xa9 in Z\xc3\xbcrich, na\xc3\xafve \xc3\xa9t\xc3\xa9 "
+	               "\xef\xbf\xbdt\xef\xbf\xbd \xef\xbf\xbd!</p>");
+	CHECK_STR(u.charset, "UTF-8");
+	free(u.owned);
+
+	/* declared UTF-8 (HTTP): a cut-off sequence is one U+FFFD, an overlong two */
+	const char cut[] = "<p>4\xe2\x82 / \xc0\xaf \xe2\x82\xac</p>";
+	CHECK(fm_http_to_utf8(cut, sizeof(cut) - 1, "utf-8", &u) == 0);
+	CHECK_STR(u.s, "<p>4\xef\xbf\xbd / \xef\xbf\xbd\xef\xbf\xbd \xe2\x82\xac</p>");
+	free(u.owned);
+
+	/* an unknown label on bytes that are clearly not UTF-8: windows-1252 */
+	const char legacy[] = "<p>caf\xe9 cr\xe8me</p>";
+	CHECK(fm_http_to_utf8(legacy, sizeof(legacy) - 1, "x-no-such-charset", &u) == 0);
+	CHECK_STR(u.s, "<p>caf\xc3\xa9 cr\xc3\xa8me</p>");
+	free(u.owned);
+
 	/* declared UTF-8 but broken, with a NUL: repaired, NUL gone, valid for JSON */
 	const char bad[] = "<p>a\xff" "b\0c</p>";
 	CHECK(fm_http_to_utf8(bad, sizeof(bad) - 1, "utf-8", &u) == 0);

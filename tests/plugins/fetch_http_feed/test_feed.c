@@ -16,6 +16,7 @@
 #include "date.h"
 #include "feed.h"
 #include "html_sanitize.h"
+#include "text.h"
 #include "url.h"
 
 
@@ -230,14 +231,57 @@ static void test_encodings(void)
 		CHECK((nerrors(r) > 0) == cases[i].error);
 		json_decref(r);
 	}
+	/* declared UTF-8 with a few damaged bytes: every valid character kept, each ill-formed
+	 * sequence one U+FFFD (a cut-off euro sign is one, an overlong slash two), reported */
+	json_t *r = parse_fixture("enc_utf8_damaged.xml", NULL);
+	CHECK_STR(str_at(r, "feed/title"), "Caf\xc3\xa9 M\xc3\xbcller \xe2\x80\x94 Gr\xc3\xbc\xc3\x9f" "e");
+	CHECK_STR(str_at(r, "items/0/title"), "Cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e at the caf\xc3\xa9");
+	CHECK_STR(str_at(r, "items/0/summary"), "Price: 4\xef\xbf\xbd each, was 5 \xe2\x82\xac");
+	CHECK_STR(str_at(r, "items/1/title"), "Bad byte: na\xef\xbf\xbdve");
+	CHECK_STR(str_at(r, "items/2/title"),
+	          "Slash \xef\xbf\xbd\xef\xbf\xbd here, \xc3\xb1" "and\xc3\xba");
+	CHECK(error_mentions(r, "line 6: 4 ill-formed UTF-8 sequence(s) replaced with U+FFFD"));
+	json_decref(r);
+
 	/* the HTTP charset outranks the XML declaration */
 	const char body[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel>"
 	                    "<title>\xe9t\xe9</title></channel></rss>";
 	struct fm_feed_opts o = {.http_charset = "iso-8859-1"};
-	json_t *r = fm_feed_parse(body, sizeof(body) - 1, &o);
+	r = fm_feed_parse(body, sizeof(body) - 1, &o);
 	CHECK_STR(str_at(r, "feed/title"), "\xc3\xa9t\xc3\xa9");
 	CHECK(nerrors(r) == 0);
 	json_decref(r);
+}
+
+static void check_replace(const char *in, size_t len, const char *want, size_t nrep)
+{
+	size_t out_len = 0, got_rep = 99;
+	char *got = fm_text_utf8_replace(in, len, false, &out_len, &got_rep);
+	CHECK_STR(got, want);
+	CHECK(got && out_len == strlen(want));
+	CHECK(got_rep == nrep);
+	free(got);
+}
+
+/* U+FFFD per maximal subpart (Unicode ch. 3, the WHATWG decoder): a truncated sequence is one,
+ * bytes that can never start or continue a sequence one each. */
+static void test_utf8_replace(void)
+{
+	check_replace("plain", 5, "plain", 0);
+	check_replace("caf\xc3\xa9", 5, "caf\xc3\xa9", 0);
+	check_replace("4\xe2\x82 z", 5, "4\xef\xbf\xbd z", 1);          /* E2 82: one */
+	check_replace("x\xf0\x9f\x98y", 5, "x\xef\xbf\xbdy", 1);       /* 3 of 4 bytes: one */
+	check_replace("\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2);   /* overlong: two */
+	check_replace("\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3); /* surrogate */
+	check_replace("\xf4\x90\x80\x80!", 5,
+	              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!", 4); /* > U+10FFFF */
+	check_replace("k\xe1\x80\xc3\xa9", 5, "k\xef\xbf\xbd\xc3\xa9", 1); /* the valid one after kept */
+	check_replace("end\xe2", 4, "end\xef\xbf\xbd", 1);
+
+	size_t bad = 0;
+	CHECK(fm_text_utf8_fit("caf\xc3\xa9", 5, &bad) == FM_UTF8_VALID && bad == 0);
+	CHECK(fm_text_utf8_fit("caf\xc3\xa9 na\xefve", 12, &bad) == FM_UTF8_MOSTLY && bad == 1);
+	CHECK(fm_text_utf8_fit("caf\xe9 cr\xe8me", 11, &bad) == FM_UTF8_NOT && bad == 2);
 }
 
 static void test_illformed(void)
@@ -597,6 +641,7 @@ int main(int argc, char **argv)
 	test_atom();
 	test_jsonfeed();
 	test_encodings();
+	test_utf8_replace();
 	test_illformed();
 	test_safety();
 	test_memory_bound();
