@@ -426,86 +426,95 @@ static json_t *collapsed(const char *s, size_t len)
 	return r;
 }
 
-/* Produce sanitized HTML (as_html) or plain text for content node n of kind ct. */
-static json_t *render(struct feed_ctx *c, xmlNodePtr n, enum ctype ct, bool as_html)
+/* The element XHTML content starts from: Atom 1.0 wraps it in one xhtml:div that is not
+ * part of it. */
+static xmlNodePtr xhtml_start(struct feed_ctx *c, xmlNodePtr n)
+{
+	xmlNodePtr only = NULL;
+	int elements = 0;
+	bool text = false;
+	for (xmlNodePtr k = n->children; k; k = k->next) {
+		if (k->type == XML_ELEMENT_NODE) {
+			elements++;
+			only = k;
+		} else if (k->type == XML_TEXT_NODE && k->content) {
+			for (const xmlChar *p = k->content; *p; p++)
+				if (!isspace(*p))
+					text = true;
+		}
+	}
+	if (c->format == FMT_ATOM10 && elements == 1 && !text &&
+	    !strcasecmp((const char *)only->name, "div") && only->ns &&
+	    !strcmp((const char *)only->ns->href, "http://www.w3.org/1999/xhtml"))
+		return only;
+	return n;
+}
+
+/* Inline XHTML content as sanitized HTML, or as plain text (made from the sanitized HTML,
+ * so script text never reaches a title). */
+static json_t *render_xhtml(struct feed_ctx *c, xmlNodePtr n, bool as_html)
 {
 	struct fm_buf out = FM_BUF_INIT;
-	json_t *r = NULL;
-	char *base = NULL;
-	if (ct == CT_XHTML) {
-		/* Atom 1.0 wraps XHTML content in one xhtml:div that is not part of it */
-		xmlNodePtr only = NULL;
-		int elements = 0;
-		bool text = false;
-		for (xmlNodePtr k = n->children; k; k = k->next) {
-			if (k->type == XML_ELEMENT_NODE) {
-				elements++;
-				only = k;
-			} else if (k->type == XML_TEXT_NODE && k->content) {
-				for (const xmlChar *p = k->content; *p; p++)
-					if (!isspace(*p))
-						text = true;
-			}
-		}
-		xmlNodePtr from = n;
-		if (c->format == FMT_ATOM10 && elements == 1 && !text &&
-		    !strcasecmp((const char *)only->name, "div") &&
-		    only->ns && !strcmp((const char *)only->ns->href, "http://www.w3.org/1999/xhtml"))
-			from = only;
-		if (as_html) {
-			base = base_at(c, from);
-			fm_html_sanitize_node(from, base, &out);
-			free(base);
-			r = fm_feed_jstr(fm_buf_str(&out), out.len);
-		} else {
-			/* via the sanitizer, so script text never reaches a title */
-			base = base_at(c, from);
-			fm_html_sanitize_node(from, base, &out);
-			free(base);
-			char *t = fm_html_to_text(fm_buf_str(&out), out.len);
-			r = t ? json_string_nocheck(t) : NULL;
-			free(t);
-		}
+	xmlNodePtr from = xhtml_start(c, n);
+	char *base = base_at(c, from);
+	json_t *r;
+	fm_html_sanitize_node(from, base, &out);
+	free(base);
+	if (as_html) {
+		r = fm_feed_jstr(fm_buf_str(&out), out.len);
+	} else {
+		char *t = fm_html_to_text(fm_buf_str(&out), out.len);
+		r = t ? json_string_nocheck(t) : NULL;
+		free(t);
+	}
+	fm_buf_free(&out);
+	return r;
+}
+
+/* Text content (s, len) of kind CT_TEXT or CT_HTML as sanitized HTML or plain text. */
+static json_t *render_text(struct feed_ctx *c, xmlNodePtr n, const char *s, size_t len,
+                           enum ctype ct, bool as_html)
+{
+	json_t *r;
+	if (!as_html && ct == CT_TEXT)
+		return collapsed(s, len);
+	if (as_html && ct == CT_TEXT) {
+		struct fm_buf out = FM_BUF_INIT;
+		fm_html_escape(&out, s, len, 0);
+		r = fm_feed_jstr(fm_buf_str(&out), out.len);
 		fm_buf_free(&out);
 		return r;
 	}
+	char *h;
+	if (as_html) {
+		char *base = base_at(c, n);
+		h = fm_html_sanitize(s, len, base);
+		free(base);
+	} else {
+		h = fm_html_to_text(s, len);
+	}
+	r = h ? json_string_nocheck(h) : NULL;
+	free(h);
+	return r;
+}
+
+/* Produce sanitized HTML (as_html) or plain text for content node n of kind ct. */
+static json_t *render(struct feed_ctx *c, xmlNodePtr n, enum ctype ct, bool as_html)
+{
+	if (ct == CT_XHTML)
+		return render_xhtml(c, n, as_html);
 	size_t len;
 	const char *s = fm_feed_text(c, n, &len);
-	char *dec = NULL;
-	if (ct == CT_BASE64_TEXT || ct == CT_BASE64_HTML) {
-		dec = strndup(s, len);
-		if (!dec)
-			return NULL;
-		len = b64_decode(dec, len);
-		if (fm_utf8_valid_prefix(dec, len) != len) {
-			free(dec);
-			return NULL;
-		}
-		s = dec;
-		ct = ct == CT_BASE64_HTML ? CT_HTML : CT_TEXT;
-	}
-	if (as_html) {
-		if (ct == CT_TEXT) {
-			fm_html_escape(&out, s, len, 0);
-			r = fm_feed_jstr(fm_buf_str(&out), out.len);
-		} else {
-			base = base_at(c, n);
-			char *h = fm_html_sanitize(s, len, base);
-			free(base);
-			r = h ? json_string_nocheck(h) : NULL;
-			free(h);
-		}
-	} else {
-		if (ct == CT_TEXT) {
-			r = collapsed(s, len);
-		} else {
-			char *t = fm_html_to_text(s, len);
-			r = t ? json_string_nocheck(t) : NULL;
-			free(t);
-		}
-	}
+	if (ct != CT_BASE64_TEXT && ct != CT_BASE64_HTML)
+		return render_text(c, n, s, len, ct, as_html);
+	char *dec = strndup(s, len);
+	if (!dec)
+		return NULL;
+	len = b64_decode(dec, len);
+	json_t *r = NULL;
+	if (fm_utf8_valid_prefix(dec, len) == len) /* decoded bytes that are not text: dropped */
+		r = render_text(c, n, dec, len, ct == CT_BASE64_HTML ? CT_HTML : CT_TEXT, as_html);
 	free(dec);
-	fm_buf_free(&out);
 	return r;
 }
 
