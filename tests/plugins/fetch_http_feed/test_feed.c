@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "check.h"
 #include "date.h"
 #include "feed.h"
@@ -535,6 +536,51 @@ static void test_command(void)
 	CHECK(n == 3);
 }
 
+/* xml:base and xml:lang on the document element and the channel, which are never built as
+ * trees, still apply to the items read inside them. */
+static void test_outer_base_lang(void)
+{
+	const char feed[] =
+	        "<rss version=\"2.0\" xml:base=\"http://root.example/r/\" xml:lang=\"fr\">"
+	        "<channel xml:base=\"c/\"><title>b</title><link>home</link>"
+	        "<item xml:base=\"i/\"><title>x</title><link>page</link>"
+	        "<description>&lt;a href=\"p2\"&gt;q&lt;/a&gt;</description></item>"
+	        "</channel></rss>";
+	json_t *r = fm_feed_parse(feed, sizeof(feed) - 1, NULL);
+	CHECK(nerrors(r) == 0);
+	CHECK_STR(str_at(r, "feed/link"), "http://root.example/r/c/home");
+	CHECK_STR(str_at(r, "feed/language"), "fr");
+	CHECK_STR(str_at(r, "items/0/link"), "http://root.example/r/c/i/page");
+	CHECK_STR(str_at(r, "items/0/summary"), "<a href=\"http://root.example/r/c/i/p2\">q</a>");
+	json_decref(r);
+}
+
+/* An item whose tree would pass the bound (8 MiB of nodes: here 40,000 tiny elements) stops
+ * growing there: what came before is kept, the cut is reported, the next item is whole. */
+static void test_item_bound(void)
+{
+	const char head[] = "<rss version=\"2.0\"><channel><title>t</title>"
+	                    "<item><title>before</title><description>";
+	const char tail[] = "</description><link>http://x.example/lost</link></item>"
+	                    "<item><title>next</title><link>http://x.example/next</link></item>"
+	                    "</channel></rss>";
+	struct fm_buf b = FM_BUF_INIT;
+	fm_buf_puts(&b, head);
+	for (int i = 0; i < 40000; i++)
+		fm_buf_puts(&b, "<b>1</b>");
+	fm_buf_puts(&b, tail);
+	json_t *r = fm_feed_parse(fm_buf_str(&b), b.len, NULL);
+	fm_buf_free(&b);
+	CHECK(error_mentions(r, "line 1: <item> is larger than 8 MiB; the rest of it is ignored"));
+	CHECK_STR(str_at(r, "items/0/title"), "before");
+	const char *summary = str_at(r, "items/0/summary");
+	CHECK(summary && !strncmp(summary, "<b>1</b><b>1</b>", 16));
+	CHECK(!at(r, "items/0/link"));
+	CHECK_STR(str_at(r, "items/1/title"), "next");
+	CHECK_STR(str_at(r, "items/1/link"), "http://x.example/next");
+	json_decref(r);
+}
+
 /* ---- memory ---- */
 
 /* Generous against what streaming takes for the feed below (under 1 MiB; 2.5 MiB under
@@ -644,6 +690,8 @@ int main(int argc, char **argv)
 	test_utf8_replace();
 	test_illformed();
 	test_safety();
+	test_outer_base_lang();
+	test_item_bound();
 	test_memory_bound();
 	test_sniff();
 	test_dates();
