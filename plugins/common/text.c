@@ -184,6 +184,106 @@ char *fm_text_utf8_repair(const char *s, size_t len, size_t *out_len)
 	return fm_buf_steal(&b);
 }
 
+/* The length of the sequence at p (n > 0 bytes available) and whether it is well-formed;
+ * for an ill-formed one, the length of its maximal subpart: the lead byte and those that
+ * follow it as long as they could still begin a well-formed sequence (Unicode Table 3-7). */
+static size_t utf8_step(const unsigned char *p, size_t n, bool *ok)
+{
+	unsigned c = p[0], lo = 0x80, hi = 0xBF;
+	size_t need;
+	*ok = true;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF) {
+		need = 1;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		need = 2;
+		lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlongs */
+		hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		need = 3;
+		lo = c == 0xF0 ? 0x90 : 0x80;
+		hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
+	} else {
+		*ok = false; /* 0x80..0xC1, 0xF5..0xFF never start a sequence */
+		return 1;
+	}
+	size_t i = 1;
+	for (; i <= need && i < n && p[i] >= lo && p[i] <= hi; i++) {
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	*ok = i == need + 1;
+	return i;
+}
+
+enum fm_utf8_fit fm_text_utf8_fit(const char *s, size_t len, size_t *invalid)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	size_t good = 0, bad = 0;
+	while (p < end) {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		bool ok;
+		p += utf8_step(p, (size_t)(end - p), &ok);
+		if (ok)
+			good++;
+		else
+			bad++;
+	}
+	if (invalid)
+		*invalid = bad;
+	return !bad ? FM_UTF8_VALID : bad <= good ? FM_UTF8_MOSTLY : FM_UTF8_NOT;
+}
+
+char *fm_text_utf8_replace(const char *s, size_t len, bool drop_nul, size_t *out_len,
+                           size_t *replaced)
+{
+	if (!s)
+		return NULL;
+	struct fm_buf b = FM_BUF_INIT;
+	size_t nrep = 0;
+	fm_buf_reserve(&b, len + 1);
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (p < end) {
+		const unsigned char *run = p;
+		while (p < end && *p < 0x80 && (*p || !drop_nul))
+			p++;
+		if (p > run)
+			fm_buf_append(&b, (const char *)run, (size_t)(p - run));
+		if (p >= end)
+			break;
+		if (!*p) {
+			p++; /* a NUL, dropped */
+			continue;
+		}
+		bool ok;
+		size_t n = utf8_step(p, (size_t)(end - p), &ok);
+		if (ok) {
+			fm_buf_append(&b, (const char *)p, n);
+		} else {
+			fm_buf_append(&b, "\xEF\xBF\xBD", 3);
+			nrep++;
+		}
+		p += n;
+	}
+	if (b.oom) {
+		fm_buf_free(&b);
+		return NULL;
+	}
+	if (out_len)
+		*out_len = b.len;
+	if (replaced)
+		*replaced = nrep;
+	if (!b.len) { /* reserved but never written: not terminated */
+		fm_buf_free(&b);
+		return strdup("");
+	}
+	return fm_buf_steal(&b);
+}
+
 /* Characters that carry no text: soft hyphen, zero-width space and joiner, word joiner,
  * invisible operators, BOM, bidi marks/embeddings/isolates. ZWNJ (U+200C) is kept: it is
  * orthographic in Persian and several Indic scripts. */

@@ -36,6 +36,27 @@ bool fm_text_utf8_valid(const char *s, size_t len);
  * dropped. */
 char *fm_text_utf8_repair(const char *s, size_t len, size_t *out_len);
 
+/* How well s[0..len) reads as UTF-8, to choose between it and a legacy charset:
+ * FM_UTF8_VALID  every sequence is well-formed;
+ * FM_UTF8_MOSTLY some are not, but no more of them than well-formed multi-byte sequences (a
+ *                UTF-8 text with a few damaged bytes: keep it, replace the damage);
+ * FM_UTF8_NOT    ill-formed sequences outnumber the well-formed multi-byte ones (a legacy
+ *                charset's bytes, where a valid multi-byte sequence is a rare accident).
+ * *invalid (may be NULL) receives the number of ill-formed subsequences, counted as
+ * fm_text_utf8_replace replaces them. */
+enum fm_utf8_fit { FM_UTF8_VALID, FM_UTF8_MOSTLY, FM_UTF8_NOT };
+enum fm_utf8_fit fm_text_utf8_fit(const char *s, size_t len, size_t *invalid);
+
+/* A copy of s[0..len) with each maximal subpart of an ill-formed UTF-8 subsequence replaced
+ * by one U+FFFD: the Unicode Standard's recommended practice (chapter 3, "U+FFFD Substitution
+ * of Maximal Subparts"), which is also what the WHATWG Encoding Standard's decoder does. So
+ * "\xE2\x82" before an ASCII byte is one U+FFFD, "\xC0\xAF" two. Well-formed text is copied
+ * unchanged; NUL bytes are dropped when drop_nul. *out_len and *replaced (either may be NULL)
+ * receive the length and the number of replacements. Returns malloc'd text, NUL-terminated,
+ * or NULL on OOM. (fm_text_utf8_repair, older, replaces each bad byte and always drops NUL.) */
+char *fm_text_utf8_replace(const char *s, size_t len, bool drop_nul, size_t *out_len,
+                           size_t *replaced);
+
 /* Convert s[0..len) from the encoding iconv calls `from` to UTF-8 (NUL-terminated, malloc'd
  * into *out, *out_len bytes). A byte that does not decode (or a sequence cut at the end)
  * becomes U+FFFD and is counted in *bad (may be NULL). 0, -EINVAL when iconv does not know

@@ -2,8 +2,10 @@
  * Feed encodings. Precedence follows RFC 7303 (XML media types) section 3: a byte order mark
  * wins, then the charset parameter of the HTTP Content-Type, then the XML declaration, then
  * UTF-8. Declarations lie often enough (a windows-1252 body labelled UTF-8) that the chosen
- * encoding is checked against the bytes: when they do not decode, the body is read as
- * windows-1252 (every byte decodes) and the problem is reported.
+ * encoding is checked against the bytes. A body meant as UTF-8 with a few damaged bytes keeps
+ * its text: each ill-formed sequence becomes U+FFFD (maximal subparts, as the WHATWG decoder
+ * does). Only a body that is clearly not UTF-8 — more ill-formed sequences than well-formed
+ * multi-byte ones — is read as windows-1252 (every byte decodes). Either is reported.
  */
 #include "encoding.h"
 
@@ -142,86 +144,119 @@ static size_t line_of(const char *data, size_t off)
 	return line;
 }
 
+/* Read a body meant as UTF-8: in place when valid; with each ill-formed sequence replaced
+ * by U+FFFD when it is mostly UTF-8 (reported in res->error). Returns 0 when res is filled,
+ * 1 when the body is clearly not UTF-8 (res untouched), -ENOMEM. */
+static int read_utf8(const char *body, size_t blen, struct fm_enc_result *res)
+{
+	size_t ok = fm_utf8_valid_prefix(body, blen), bad = 0;
+	if (ok == blen) {
+		res->data = body;
+		res->len = blen;
+		set_name(res, "utf-8");
+		return 0;
+	}
+	if (fm_text_utf8_fit(body, blen, &bad) == FM_UTF8_NOT)
+		return 1;
+	res->owned = fm_text_utf8_replace(body, blen, false, &res->len, NULL);
+	if (!res->owned)
+		return -ENOMEM;
+	res->data = res->owned;
+	set_name(res, "utf-8");
+	snprintf(res->error, sizeof(res->error),
+	         "line %zu: %zu ill-formed UTF-8 sequence(s) replaced with U+FFFD",
+	         line_of(body, ok), bad);
+	return 0;
+}
+
+/* The encoding a feed body is to be read as, and where it was found. */
+struct enc_choice {
+	const char *name; /* points at a constant, at the HTTP charset or at decl */
+	size_t skip;      /* bytes of byte order mark before the text */
+	bool from_bom;    /* the bytes say so (a BOM, or '<' in a wide encoding) */
+	bool declared;    /* the HTTP charset or the XML declaration names it */
+	char decl[40];
+};
+
+static void choose_encoding(const char *data, size_t len, const char *http_charset,
+                            struct enc_choice *ch)
+{
+	const unsigned char *u = (const unsigned char *)data;
+	static const struct {
+		const char *bom;
+		size_t len;
+		const char *name;
+	} boms[] = {
+		{"\x00\x00\xfe\xff", 4, "UTF-32BE"}, {"\xff\xfe\x00\x00", 4, "UTF-32LE"},
+		{"\xef\xbb\xbf", 3, "UTF-8"},        {"\xfe\xff", 2, "UTF-16BE"},
+		{"\xff\xfe", 2, "UTF-16LE"},
+	};
+	memset(ch, 0, sizeof(*ch));
+	for (size_t i = 0; i < sizeof(boms) / sizeof(boms[0]) && !ch->name; i++) {
+		if (len >= boms[i].len && !memcmp(u, boms[i].bom, boms[i].len)) {
+			ch->name = boms[i].name;
+			ch->skip = boms[i].len;
+		}
+	}
+	if (!ch->name && len >= 4) {
+		/* no BOM: the first character '<' tells the width (XML 1.0 appendix F) */
+		if (!memcmp(u, "\x00\x00\x00\x3c", 4))
+			ch->name = "UTF-32BE";
+		else if (!memcmp(u, "\x3c\x00\x00\x00", 4))
+			ch->name = "UTF-32LE";
+		else if (u[0] == 0 && u[1] == 0x3c)
+			ch->name = "UTF-16BE";
+		else if (u[0] == 0x3c && u[1] == 0)
+			ch->name = "UTF-16LE";
+	}
+	ch->from_bom = ch->name != NULL;
+	if (!ch->name && http_charset && *http_charset)
+		ch->name = http_charset;
+	if (!ch->name) {
+		xml_decl_encoding(data, len, ch->decl, sizeof(ch->decl));
+		if (ch->decl[0])
+			ch->name = ch->decl;
+	}
+	ch->declared = ch->name != NULL;
+	if (!ch->name)
+		ch->name = "utf-8";
+}
+
 int fm_feed_to_utf8(const char *data, size_t len, const char *http_charset,
                     struct fm_enc_result *res)
 {
+	struct enc_choice ch;
 	memset(res, 0, sizeof(*res));
-	const unsigned char *u = (const unsigned char *)data;
-	const char *enc = NULL;
-	size_t skip = 0;
-	bool from_bom = false;
-
-	if (len >= 4 && !memcmp(u, "\x00\x00\xfe\xff", 4)) {
-		enc = "UTF-32BE";
-		skip = 4;
-	} else if (len >= 4 && !memcmp(u, "\xff\xfe\x00\x00", 4)) {
-		enc = "UTF-32LE";
-		skip = 4;
-	} else if (len >= 3 && !memcmp(u, "\xef\xbb\xbf", 3)) {
-		enc = "UTF-8";
-		skip = 3;
-	} else if (len >= 2 && !memcmp(u, "\xfe\xff", 2)) {
-		enc = "UTF-16BE";
-		skip = 2;
-	} else if (len >= 2 && !memcmp(u, "\xff\xfe", 2)) {
-		enc = "UTF-16LE";
-		skip = 2;
-	}
-	from_bom = enc != NULL;
-	if (!enc && len >= 4) {
-		/* no BOM: the first character '<' tells the width (XML 1.0 appendix F) */
-		if (!memcmp(u, "\x00\x00\x00\x3c", 4))
-			enc = "UTF-32BE";
-		else if (!memcmp(u, "\x3c\x00\x00\x00", 4))
-			enc = "UTF-32LE";
-		else if (u[0] == 0 && u[1] == 0x3c)
-			enc = "UTF-16BE";
-		else if (u[0] == 0x3c && u[1] == 0)
-			enc = "UTF-16LE";
-		from_bom = enc != NULL;
-	}
-	char decl[40];
-	if (!enc && http_charset && *http_charset) {
-		enc = http_charset;
-	}
-	if (!enc) {
-		xml_decl_encoding(data, len, decl, sizeof(decl));
-		if (decl[0])
-			enc = decl;
-	}
-	const char *body = data + skip;
-	size_t blen = len - skip;
-	bool declared = enc != NULL;
-	if (!enc)
-		enc = "utf-8";
+	choose_encoding(data, len, http_charset, &ch);
+	const char *enc = ch.name, *body = data + ch.skip;
+	size_t blen = len - ch.skip;
+	bool declared = ch.declared, from_bom = ch.from_bom;
 
 	/* UTF-8 (the common case): use the bytes in place when they are valid */
 	if (is_utf8_name(enc) || (!strcasecmp(enc, "us-ascii") && !from_bom)) {
-		size_t ok = fm_utf8_valid_prefix(body, blen);
-		if (ok == blen) {
-			res->data = body;
-			res->len = blen;
-			set_name(res, "utf-8");
-			return 0;
-		}
-		size_t line = line_of(body, ok);
+		int rc = read_utf8(body, blen, res);
+		if (rc <= 0)
+			return rc;
 		snprintf(res->error, sizeof(res->error),
-		         "line %zu: bytes are not valid %s%s; read as windows-1252", line,
-		         declared ? enc : "UTF-8", declared ? " as declared" : " (no encoding declared)");
+		         "line %zu: bytes are not valid %s%s; read as windows-1252",
+		         line_of(body, fm_utf8_valid_prefix(body, blen)), declared ? enc : "UTF-8",
+		         declared ? " as declared" : " (no encoding declared)");
 		enc = "WINDOWS-1252";
 	}
 	size_t bad = 0;
 	int rc = fm_text_iconv_to_utf8(iconv_name(enc), body, blen, &res->owned, &res->len, &bad);
 	if (rc == -EINVAL) {
-		snprintf(res->error, sizeof(res->error), "unknown encoding \"%s\"; read as %s", enc,
-		         fm_utf8_valid_prefix(body, blen) == blen ? "utf-8" : "windows-1252");
-		enc = fm_utf8_valid_prefix(body, blen) == blen ? "UTF-8" : "WINDOWS-1252";
-		if (!strcmp(enc, "UTF-8")) {
-			res->data = body;
-			res->len = blen;
-			set_name(res, "utf-8");
-			return 0;
+		rc = read_utf8(body, blen, res);
+		if (rc <= 0) {
+			char repl[sizeof(res->error)];
+			snprintf(repl, sizeof(repl), "%s", res->error);
+			snprintf(res->error, sizeof(res->error), "unknown encoding \"%.40s\"; read as utf-8%s%.120s",
+			         enc, repl[0] ? ", " : "", repl);
+			return rc;
 		}
+		snprintf(res->error, sizeof(res->error),
+		         "unknown encoding \"%.40s\"; read as windows-1252", enc);
+		enc = "WINDOWS-1252";
 		rc = fm_text_iconv_to_utf8(iconv_name(enc), body, blen, &res->owned, &res->len, &bad);
 	}
 	if (rc < 0)

@@ -15,7 +15,9 @@ struct fm_enc_result {
 
 /* Decide the encoding of a feed body (BOM, then the HTTP charset, then the XML declaration,
  * then UTF-8; a declaration the bytes contradict is replaced by a detected encoding and
- * reported in `error`) and produce UTF-8. Returns 0, or -ENOMEM. free(res->owned) after use. */
+ * reported in `error`) and produce UTF-8. Text read as UTF-8 keeps every well-formed
+ * character, each ill-formed sequence becoming U+FFFD; only a body that is clearly not UTF-8
+ * is read as windows-1252. Returns 0, or -ENOMEM. free(res->owned) after use. */
 int fm_feed_to_utf8(const char *data, size_t len, const char *http_charset,
                     struct fm_enc_result *res);
 

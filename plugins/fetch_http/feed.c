@@ -1,4 +1,4 @@
-/* Feed parsing entry points: encoding, format sniffing, JSON Feed. RSS/Atom are in feed_xml.c. */
+/* Feed parsing entry points: encoding, format sniffing, JSON Feed. RSS/Atom: feed_elements.c. */
 #include "feed.h"
 
 #include <ctype.h>

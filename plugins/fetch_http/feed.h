@@ -3,9 +3,11 @@
  *
  * Formats: RSS 0.90-0.94, RSS 1.0 (RDF), RSS 2.0, Atom 0.3 and 1.0, JSON Feed 1.0/1.1, with the
  * content:, dc:, dcterms:, media:, itunes: namespaces. Input bytes in any encoding (BOM, HTTP
- * charset, XML declaration, detection). libxml2 in recovery mode: ill-formed documents still
- * yield their items, with `errors` saying what went wrong and where. No network, no DTD
- * loading, no external entities, bounded entity expansion, depth and item count.
+ * charset, XML declaration, detection; UTF-8 with a few bad bytes keeps its text, each bad
+ * sequence becoming U+FFFD). libxml2 in recovery mode: ill-formed documents still yield their
+ * items, with `errors` saying what went wrong and where. No network, no DTD loading, no
+ * external entities, bounded entity expansion, depth and item count. RSS/Atom are read as a
+ * stream (feed_stream.c): memory is bounded by the items kept, not by the body.
  */
 #ifndef FM_FETCH_HTTP_FEED_H
 #define FM_FETCH_HTTP_FEED_H

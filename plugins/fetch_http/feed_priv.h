@@ -1,5 +1,5 @@
-/* Internal to the feed parser: state shared by feed.c (entry, encodings, JSON Feed) and
- * feed_xml.c (RSS/Atom). */
+/* Internal to the feed parser: state shared by feed.c (entry, encodings, JSON Feed) and the
+ * XML reader (feed_stream.c and the files it uses). */
 #ifndef FM_FETCH_HTTP_FEED_PRIV_H
 #define FM_FETCH_HTTP_FEED_PRIV_H
 
@@ -29,6 +29,18 @@ struct link_state {
 	int rank; /* how good the link chosen so far is (0: none) */
 };
 
+/* Field precedence: the rank of the element each field was taken from (0: none yet). */
+struct ranks {
+	int title, summary, content, id, published, updated, image;
+};
+
+/* The channel's fields are read one child element at a time: what was taken so far. */
+struct channel_state {
+	struct ranks rk;
+	struct link_state ls;
+	int rights, lang, gen;
+};
+
 struct feed_ctx {
 	json_t *result, *errors, *feed, *items;
 	const char *base_url;
@@ -36,7 +48,10 @@ struct feed_ctx {
 	size_t entity_left; /* bytes of entity text we may still expand */
 	bool entity_limit_hit, entity_bomb, items_limit_hit, external_entity_seen;
 	int format;
-	void *root; /* xmlNodePtr of the document element */
+	char *root_href;        /* namespace URI of the document element (malloc'd), or NULL */
+	const char *outer_base; /* base URL in effect at the parent of the subtree being read */
+	char *channel_lang;     /* xml:lang in effect at the channel (malloc'd), or NULL */
+	struct channel_state chan;
 	struct fm_buf tmp;
 };
 

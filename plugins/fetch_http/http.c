@@ -263,21 +263,65 @@ static bool public_v4(const uint8_t *a)
 	return true;
 }
 
-static bool public_address(const struct sockaddr *sa)
+/*
+ * IPv6 addresses that carry an IPv4 address deliver to it, through the host's own stack or a
+ * translator or tunnel on the way, so each is judged as that IPv4 address: IPv4-compatible
+ * ::a.b.c.d and IPv4-mapped ::ffff:a.b.c.d (RFC 4291), IPv4-translated ::ffff:0:a.b.c.d
+ * (RFC 2765), NAT64's well-known prefix 64:ff9b::/96 (RFC 6052), 6to4 2002:AABB:CCDD::/48
+ * (RFC 3056), Teredo 2001:0::/32 (RFC 4380: the client's address is the last 32 bits
+ * inverted, the server's the 32 after the prefix). Writes the IPv4 addresses to v4 and returns
+ * how many (0: none embedded). ISATAP is apart: its IPv4 address is in the interface
+ * identifier, behind any prefix.
+ */
+static int embedded_v4(const uint8_t *a, uint8_t v4[2][4])
+{
+	static const uint8_t zero[12], mapped[12] = {[10] = 0xff, [11] = 0xff},
+	                     translated[12] = {[8] = 0xff, [9] = 0xff},
+	                     nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+	if (!memcmp(a, zero, 12) || !memcmp(a, mapped, 12) || !memcmp(a, translated, 12) ||
+	    !memcmp(a, nat64, 12)) {
+		memcpy(v4[0], a + 12, 4);
+		return 1;
+	}
+	if (a[0] == 0x20 && a[1] == 0x02) { /* 6to4 */
+		memcpy(v4[0], a + 2, 4);
+		return 1;
+	}
+	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0) { /* Teredo */
+		for (int i = 0; i < 4; i++)
+			v4[0][i] = (uint8_t)~a[12 + i];
+		memcpy(v4[1], a + 4, 4);
+		return 2;
+	}
+	return 0;
+}
+
+/* An ISATAP interface identifier ::0:5efe:a.b.c.d or ::200:5efe:a.b.c.d (RFC 5214): the
+ * prefix's router tunnels to a.b.c.d, an address inside its site. */
+static bool isatap(const uint8_t *a)
+{
+	return (a[8] == 0x00 || a[8] == 0x02) && a[9] == 0 && a[10] == 0x5e && a[11] == 0xfe;
+}
+
+bool fm_http_public_address(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
 		return public_v4((const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr);
 	if (sa->sa_family != AF_INET6)
 		return false;
 	const uint8_t *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	if (memcmp(a, mapped, 12) == 0)
-		return public_v4(a + 12);
-	bool zero = true;
-	for (int i = 0; i < 15; i++)
-		zero = zero && a[i] == 0;
-	if (zero)
-		return false;                  /* :: and ::1 */
+	uint8_t v4[2][4];
+	int n = embedded_v4(a, v4);
+	if (n > 0) {
+		/* :: and ::1 fall here too, as 0.0.0.0 and 0.0.0.1: "this network", refused */
+		for (int i = 0; i < n; i++)
+			if (!public_v4(v4[i]))
+				return false;
+		return true;
+	}
+	if (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b && a[4] == 0 && a[5] == 1)
+		return false;                  /* local-use NAT64 64:ff9b:1::/48 (RFC 8215): where
+		                                * the IPv4 address sits is the operator's choice */
 	if ((a[0] & 0xfe) == 0xfc)
 		return false;                  /* unique local fc00::/7 */
 	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
@@ -286,14 +330,14 @@ static bool public_address(const struct sockaddr *sa)
 		return false;                  /* multicast */
 	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8)
 		return false;                  /* documentation */
-	return true;
+	return !isatap(a) || public_v4(a + 12);
 }
 
 static curl_socket_t open_socket(void *data, curlsocktype purpose, struct curl_sockaddr *addr)
 {
 	struct xfer *x = data;
 	(void)purpose;
-	if (x->public_only && !public_address(&addr->addr)) {
+	if (x->public_only && !fm_http_public_address(&addr->addr)) {
 		x->blocked = true;
 		if (addr->family == AF_INET)
 			inet_ntop(AF_INET, &((struct sockaddr_in *)&addr->addr)->sin_addr, x->where,

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "buf.h"
 
 struct fm_http;
@@ -74,6 +76,12 @@ int fm_http_get(struct fm_http *h, const struct fm_http_limits *lim,
 /* Free what a response holds and zero it (keeps the body buffer's memory for reuse). */
 void fm_http_response_reset(struct fm_http_response *resp);
 void fm_http_response_free(struct fm_http_response *resp);
+
+/* Whether a connection to sa stays on the public Internet (the rule trusted_url relaxes):
+ * not loopback, private, link-local, shared, multicast or reserved IPv4, and the same for the
+ * IPv4 address an IPv6 address embeds (mapped, compatible, translated, NAT64, 6to4, Teredo,
+ * ISATAP), besides IPv6's own non-public ranges. */
+bool fm_http_public_address(const struct sockaddr *sa);
 
 /* Seconds to wait from a Retry-After value: delta-seconds or an HTTP-date (relative to
  * now_s, the wall clock in seconds). Returns -1 when value is NULL or not understood. */

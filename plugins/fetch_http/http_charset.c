@@ -4,8 +4,12 @@
  * The charset is chosen as the WHATWG "encoding sniffing algorithm" does, simplified: a BOM
  * wins, then the HTTP charset, then a <meta charset> / <meta http-equiv content="...charset=">
  * in the first 4 KiB (the spec's prescan looks at 1024 bytes; real pages put long <head>s
- * first), then UTF-8 when the bytes are valid UTF-8, else windows-1252. Labels that the
- * Encoding Standard maps to windows-1252 (latin1, iso-8859-1, us-ascii) are decoded as such.
+ * first), then UTF-8 unless the bytes are clearly not UTF-8 (more ill-formed sequences than
+ * well-formed multi-byte ones), else windows-1252. Labels that the Encoding Standard maps to
+ * windows-1252 (latin1, iso-8859-1, us-ascii) are decoded as such. Text read as UTF-8 keeps
+ * every well-formed character; each ill-formed sequence becomes one U+FFFD (maximal subparts,
+ * as the Encoding Standard's decoder does), so a page with a few damaged bytes is not turned
+ * into mojibake by a whole-page fallback.
  */
 #include "http_charset.h"
 
@@ -114,12 +118,18 @@ static int convert(const char *from, const char *data, size_t len, char **out, s
 	return rc;
 }
 
+/* The charset of bytes nothing (or nothing iconv knows) declares: UTF-8, unless they are
+ * clearly not UTF-8. */
+static const char *undeclared(const char *data, size_t len)
+{
+	return fm_text_utf8_fit(data, len, NULL) == FM_UTF8_NOT ? "WINDOWS-1252" : "UTF-8";
+}
+
 int fm_http_to_utf8(const char *data, size_t len, const char *http_charset,
                     struct fm_utf8 *res)
 {
 	char label[64] = "";
 	const char *enc = NULL;
-	int valid = -1; /* unknown yet */
 
 	memset(res, 0, sizeof(*res));
 	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
@@ -141,29 +151,27 @@ int fm_http_to_utf8(const char *data, size_t len, const char *http_charset,
 		meta_charset(data, len, label, sizeof(label));
 		enc = canonical(label);
 	}
-	if (!enc) {
-		valid = fm_text_utf8_valid(data, len);
-		enc = valid ? "UTF-8" : "WINDOWS-1252";
-	}
+	if (!enc)
+		enc = undeclared(data, len);
 
 	if (strcmp(enc, "UTF-8") != 0) {
 		int rc = convert(enc, data, len, &res->owned, &res->len);
+		if (rc == -EINVAL && strcmp(enc = undeclared(data, len), "UTF-8") != 0)
+			rc = convert(enc, data, len, &res->owned, &res->len);
 		if (rc != -EINVAL) {
 			res->charset = enc;
 			res->s = res->owned;
 			return rc;
 		}
-		/* iconv does not know the label: read the bytes as UTF-8, repaired */
+		/* iconv does not know the label and the bytes are mostly UTF-8: read them so */
 	}
 	res->charset = "UTF-8";
-	if (valid < 0)
-		valid = fm_text_utf8_valid(data, len);
-	if (valid && !memchr(data, '\0', len)) {
+	if (fm_text_utf8_valid(data, len) && !memchr(data, '\0', len)) {
 		res->s = data; /* usable as is: no copy */
 		res->len = len;
 		return 0;
 	}
-	res->owned = fm_text_utf8_repair(data, len, &res->len);
+	res->owned = fm_text_utf8_replace(data, len, true, &res->len, NULL);
 	res->s = res->owned;
 	return res->owned ? 0 : -ENOMEM;
 }

@@ -12,7 +12,9 @@ struct fm_utf8 {
 };
 
 /* Decode an HTML body of len bytes to valid UTF-8 without NUL bytes, using the HTTP charset
- * (may be NULL), a BOM, or a <meta> declaration. Undecodable bytes become U+FFFD. Returns 0,
+ * (may be NULL), a BOM, or a <meta> declaration; undeclared bytes are UTF-8 unless they are
+ * clearly not (then windows-1252). Undecodable bytes become U+FFFD (in UTF-8, one per maximal
+ * subpart of an ill-formed sequence: valid characters around them are kept). Returns 0,
  * or -ENOMEM. res->s is NULL only on failure. */
 int fm_http_to_utf8(const char *data, size_t len, const char *http_charset,
                     struct fm_utf8 *res);

@@ -1,8 +1,12 @@
 /*
  * Unit tests of the fetch_http HTTP side, compiled from its sources: the libcurl client against
- * the loopback test server, autodiscovery, HTML charset decoding, Retry-After, URL redaction.
+ * the loopback test server, autodiscovery, HTML charset decoding, Retry-After, URL redaction,
+ * the public-address guard.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +46,81 @@ static void test_retry_after(void)
 	CHECK(fm_http_retry_after("99999999999999999999", 0) == 30 * 86400);
 }
 
+/* Whether an address literal passes the guard on links found in fetched content. */
+static bool public_addr(const char *text)
+{
+	struct sockaddr_in v4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+	if (inet_pton(AF_INET, text, &v4.sin_addr) == 1)
+		return fm_http_public_address((struct sockaddr *)&v4);
+	if (inet_pton(AF_INET6, text, &v6.sin6_addr) == 1)
+		return fm_http_public_address((struct sockaddr *)&v6);
+	fprintf(stderr, "not an address: %s\n", text);
+	fmt_failures++;
+	return false;
+}
+
+/* Every IPv6 form that embeds an IPv4 address is judged as that IPv4 address: a public one
+ * passes, a private one is refused, whichever form carries it. */
+static void test_public_address(void)
+{
+	static const struct {
+		const char *addr;
+		bool public;
+	} cases[] = {
+		{"8.8.8.8", true},
+		{"127.0.0.2", false},
+		{"10.1.2.3", false},
+		{"169.254.169.254", false},
+		/* IPv4-mapped ::ffff:a.b.c.d */
+		{"::ffff:8.8.8.8", true},
+		{"::ffff:127.0.0.2", false},
+		{"::ffff:169.254.169.254", false},
+		/* IPv4-compatible ::a.b.c.d (and :: and ::1 with them) */
+		{"::8.8.8.8", true},
+		{"::127.0.0.2", false},
+		{"::172.16.0.9", false},
+		{"::1", false},
+		{"::", false},
+		/* IPv4-translated ::ffff:0:a.b.c.d */
+		{"::ffff:0:8.8.8.8", true},
+		{"::ffff:0:192.168.1.1", false},
+		/* NAT64 well-known prefix 64:ff9b::/96 */
+		{"64:ff9b::808:808", true},
+		{"64:ff9b::7f00:2", false},
+		{"64:ff9b::a9fe:a9fe", false},
+		/* local-use NAT64 64:ff9b:1::/48: the embedding is the operator's, refused */
+		{"64:ff9b:1::808:808", false},
+		/* 6to4 2002:AABB:CCDD::/48 */
+		{"2002:808:808::1", true},
+		{"2002:7f00:2::1", false},
+		{"2002:c0a8:101:5::1", false},
+		/* Teredo 2001:0::/32: server 65.54.227.120, client last 32 bits inverted */
+		{"2001:0:4136:e378:8000:63bf:f7f7:f7f7", true},   /* client 8.8.8.8 */
+		{"2001:0:4136:e378:8000:63bf:80ff:fffd", false},  /* client 127.0.0.2 */
+		{"2001:0:4136:e378:8000:63bf:f5ff:fffe", false},  /* client 10.0.0.1 */
+		{"2001:0:a00:1:8000:63bf:f7f7:f7f7", false},      /* server 10.0.0.1 */
+		/* ISATAP interface identifiers, behind a prefix that must pass too */
+		{"2001:4860:0:1:0:5efe:808:808", true},
+		{"2001:4860:0:1:200:5efe:a00:1", false},
+		{"2001:4860:0:1:0:5efe:c0a8:101", false},
+		{"fc00::5efe:808:808", false},
+		/* IPv6 without IPv4 inside */
+		{"2606:4700::1111", true},
+		{"fe80::1", false},
+		{"fd12:3456::1", false},
+		{"ff02::1", false},
+		{"2001:db8::1", false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (public_addr(cases[i].addr) != cases[i].public) {
+			fprintf(stderr, "%s: expected %s\n", cases[i].addr,
+			        cases[i].public ? "public" : "refused");
+			fmt_failures++;
+		}
+	}
+}
+
 static void test_charset(void)
 {
 	struct fm_utf8 u;
@@ -65,6 +144,28 @@ static void test_charset(void)
 	const char w[] = "<p>\x93quoted\x94</p>";
 	CHECK(fm_http_to_utf8(w, sizeof(w) - 1, NULL, &u) == 0);
 	CHECK(u.s && strstr(u.s, "\xe2\x80\x9cquoted\xe2\x80\x9d"));
+	free(u.owned);
+
+	/* undeclared UTF-8 with a few damaged bytes: not re-read as windows-1252 (which would make
+	 * "Café" "CafÃ©"), each ill-formed sequence one U+FFFD, every valid character kept */
+	const char damaged[] = "<p>Caf\xc3\xa9 in Z\xc3\xbcrich, na\xc3\xafve \xc3\xa9t\xc3\xa9 "
+	                       "\xe9t\xe9 \xe2\x82!</p>";
+	CHECK(fm_http_to_utf8(damaged, sizeof(damaged) - 1, NULL, &u) == 0);
+	CHECK_STR(u.s, "<p>Caf\xc3\xa9 in Z\xc3\xbcrich, na\xc3\xafve \xc3\xa9t\xc3\xa9 "
+	               "\xef\xbf\xbdt\xef\xbf\xbd \xef\xbf\xbd!</p>");
+	CHECK_STR(u.charset, "UTF-8");
+	free(u.owned);
+
+	/* declared UTF-8 (HTTP): a cut-off sequence is one U+FFFD, an overlong two */
+	const char cut[] = "<p>4\xe2\x82 / \xc0\xaf \xe2\x82\xac</p>";
+	CHECK(fm_http_to_utf8(cut, sizeof(cut) - 1, "utf-8", &u) == 0);
+	CHECK_STR(u.s, "<p>4\xef\xbf\xbd / \xef\xbf\xbd\xef\xbf\xbd \xe2\x82\xac</p>");
+	free(u.owned);
+
+	/* an unknown label on bytes that are clearly not UTF-8: windows-1252 */
+	const char legacy[] = "<p>caf\xe9 cr\xe8me</p>";
+	CHECK(fm_http_to_utf8(legacy, sizeof(legacy) - 1, "x-no-such-charset", &u) == 0);
+	CHECK_STR(u.s, "<p>caf\xc3\xa9 cr\xc3\xa8me</p>");
 	free(u.owned);
 
 	/* declared UTF-8 but broken, with a NUL: repaired, NUL gone, valid for JSON */
@@ -299,6 +400,19 @@ static void test_client(struct httpd *d)
 	CHECK(r.status == 429);
 	CHECK_STR(r.retry_after, "2");
 
+	/* a host that is not the source's own is refused when connecting, before any socket is
+	 * opened, also when its literal hides the loopback server in an IPv4-compatible or
+	 * NAT64 address (connecting would otherwise be attempted) */
+	static const char *const hidden[] = {"[::ffff:127.0.0.1]", "[::127.0.0.1]",
+	                                     "[64:ff9b::7f00:1]"};
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+		char hurl[128];
+		snprintf(hurl, sizeof(hurl), "http://%s:%d/feed.rss", hidden[i], d->port);
+		rq = (struct fm_http_request){.url = hurl, .trusted_url = "https://news.example/"};
+		fm_http_response_reset(&r);
+		CHECK(fm_http_get(h, &l, &rq, &r) == -EACCES);
+	}
+
 	fm_http_response_free(&r);
 	fm_http_free(h);
 }
@@ -309,6 +423,7 @@ int main(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	test_redact();
 	test_retry_after();
+	test_public_address();
 	test_charset();
 	test_discover();
 	if (httpd_start(&d, httpd_fixtures()) == 0) {

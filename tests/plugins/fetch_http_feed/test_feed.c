@@ -1,17 +1,23 @@
 /*
  * Feed parser, sanitizer, date and URL helpers, tested on the fixtures in tests/data/feeds
  * (written for this project) and through `feedmill parse` when the binary is built.
+ * `test_fetch_http_feed --rss-child` is the memory test's child (see test_memory_bound).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "check.h"
 #include "date.h"
 #include "feed.h"
 #include "html_sanitize.h"
+#include "text.h"
 #include "url.h"
 
 
@@ -226,14 +232,57 @@ static void test_encodings(void)
 		CHECK((nerrors(r) > 0) == cases[i].error);
 		json_decref(r);
 	}
+	/* declared UTF-8 with a few damaged bytes: every valid character kept, each ill-formed
+	 * sequence one U+FFFD (a cut-off euro sign is one, an overlong slash two), reported */
+	json_t *r = parse_fixture("enc_utf8_damaged.xml", NULL);
+	CHECK_STR(str_at(r, "feed/title"), "Caf\xc3\xa9 M\xc3\xbcller \xe2\x80\x94 Gr\xc3\xbc\xc3\x9f" "e");
+	CHECK_STR(str_at(r, "items/0/title"), "Cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e at the caf\xc3\xa9");
+	CHECK_STR(str_at(r, "items/0/summary"), "Price: 4\xef\xbf\xbd each, was 5 \xe2\x82\xac");
+	CHECK_STR(str_at(r, "items/1/title"), "Bad byte: na\xef\xbf\xbdve");
+	CHECK_STR(str_at(r, "items/2/title"),
+	          "Slash \xef\xbf\xbd\xef\xbf\xbd here, \xc3\xb1" "and\xc3\xba");
+	CHECK(error_mentions(r, "line 6: 4 ill-formed UTF-8 sequence(s) replaced with U+FFFD"));
+	json_decref(r);
+
 	/* the HTTP charset outranks the XML declaration */
 	const char body[] = "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel>"
 	                    "<title>\xe9t\xe9</title></channel></rss>";
 	struct fm_feed_opts o = {.http_charset = "iso-8859-1"};
-	json_t *r = fm_feed_parse(body, sizeof(body) - 1, &o);
+	r = fm_feed_parse(body, sizeof(body) - 1, &o);
 	CHECK_STR(str_at(r, "feed/title"), "\xc3\xa9t\xc3\xa9");
 	CHECK(nerrors(r) == 0);
 	json_decref(r);
+}
+
+static void check_replace(const char *in, size_t len, const char *want, size_t nrep)
+{
+	size_t out_len = 0, got_rep = 99;
+	char *got = fm_text_utf8_replace(in, len, false, &out_len, &got_rep);
+	CHECK_STR(got, want);
+	CHECK(got && out_len == strlen(want));
+	CHECK(got_rep == nrep);
+	free(got);
+}
+
+/* U+FFFD per maximal subpart (Unicode ch. 3, the WHATWG decoder): a truncated sequence is one,
+ * bytes that can never start or continue a sequence one each. */
+static void test_utf8_replace(void)
+{
+	check_replace("plain", 5, "plain", 0);
+	check_replace("caf\xc3\xa9", 5, "caf\xc3\xa9", 0);
+	check_replace("4\xe2\x82 z", 5, "4\xef\xbf\xbd z", 1);          /* E2 82: one */
+	check_replace("x\xf0\x9f\x98y", 5, "x\xef\xbf\xbdy", 1);       /* 3 of 4 bytes: one */
+	check_replace("\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd", 2);   /* overlong: two */
+	check_replace("\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3); /* surrogate */
+	check_replace("\xf4\x90\x80\x80!", 5,
+	              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!", 4); /* > U+10FFFF */
+	check_replace("k\xe1\x80\xc3\xa9", 5, "k\xef\xbf\xbd\xc3\xa9", 1); /* the valid one after kept */
+	check_replace("end\xe2", 4, "end\xef\xbf\xbd", 1);
+
+	size_t bad = 0;
+	CHECK(fm_text_utf8_fit("caf\xc3\xa9", 5, &bad) == FM_UTF8_VALID && bad == 0);
+	CHECK(fm_text_utf8_fit("caf\xc3\xa9 na\xefve", 12, &bad) == FM_UTF8_MOSTLY && bad == 1);
+	CHECK(fm_text_utf8_fit("caf\xe9 cr\xe8me", 11, &bad) == FM_UTF8_NOT && bad == 2);
 }
 
 static void test_illformed(void)
@@ -487,15 +536,163 @@ static void test_command(void)
 	CHECK(n == 3);
 }
 
-int main(void)
+/* xml:base and xml:lang on the document element and the channel, which are never built as
+ * trees, still apply to the items read inside them. */
+static void test_outer_base_lang(void)
 {
+	const char feed[] =
+	        "<rss version=\"2.0\" xml:base=\"http://root.example/r/\" xml:lang=\"fr\">"
+	        "<channel xml:base=\"c/\"><title>b</title><link>home</link>"
+	        "<item xml:base=\"i/\"><title>x</title><link>page</link>"
+	        "<description>&lt;a href=\"p2\"&gt;q&lt;/a&gt;</description></item>"
+	        "</channel></rss>";
+	json_t *r = fm_feed_parse(feed, sizeof(feed) - 1, NULL);
+	CHECK(nerrors(r) == 0);
+	CHECK_STR(str_at(r, "feed/link"), "http://root.example/r/c/home");
+	CHECK_STR(str_at(r, "feed/language"), "fr");
+	CHECK_STR(str_at(r, "items/0/link"), "http://root.example/r/c/i/page");
+	CHECK_STR(str_at(r, "items/0/summary"), "<a href=\"http://root.example/r/c/i/p2\">q</a>");
+	json_decref(r);
+}
+
+/* An item whose tree would pass the bound (8 MiB of nodes: here 40,000 tiny elements) stops
+ * growing there: what came before is kept, the cut is reported, the next item is whole. */
+static void test_item_bound(void)
+{
+	const char head[] = "<rss version=\"2.0\"><channel><title>t</title>"
+	                    "<item><title>before</title><description>";
+	const char tail[] = "</description><link>http://x.example/lost</link></item>"
+	                    "<item><title>next</title><link>http://x.example/next</link></item>"
+	                    "</channel></rss>";
+	struct fm_buf b = FM_BUF_INIT;
+	fm_buf_puts(&b, head);
+	for (int i = 0; i < 40000; i++)
+		fm_buf_puts(&b, "<b>1</b>");
+	fm_buf_puts(&b, tail);
+	json_t *r = fm_feed_parse(fm_buf_str(&b), b.len, NULL);
+	fm_buf_free(&b);
+	CHECK(error_mentions(r, "line 1: <item> is larger than 8 MiB; the rest of it is ignored"));
+	CHECK_STR(str_at(r, "items/0/title"), "before");
+	const char *summary = str_at(r, "items/0/summary");
+	CHECK(summary && !strncmp(summary, "<b>1</b><b>1</b>", 16));
+	CHECK(!at(r, "items/0/link"));
+	CHECK_STR(str_at(r, "items/1/title"), "next");
+	CHECK_STR(str_at(r, "items/1/link"), "http://x.example/next");
+	json_decref(r);
+}
+
+/* ---- memory ---- */
+
+/* Generous against what streaming takes for the feed below (under 1 MiB; 2.5 MiB under
+ * ASan), far below what its whole-document tree took (146 MiB). */
+#define PARSE_RSS_BOUND_KIB (24 * 1024)
+#define BIG_FEED_MAX_ITEMS 500
+
+static size_t put(char *out, size_t at, const char *s)
+{
+	size_t n = strlen(s);
+	if (out)
+		memcpy(out + at, s, n);
+	return at + n;
+}
+
+/* About 7 MB: 100 items with multi-byte titles, 4 MB of tiny extension elements in the
+ * channel (a whole-document tree stored each as two nodes of ~150 bytes; their 13 bytes put
+ * the parser's 64 KiB chunk boundaries at every offset of an "\xc3\xa9" in turn), then 100,000
+ * small items, most of them past max_items. Written twice: first to size the buffer, so the
+ * body is allocated once at its size. */
+static size_t write_big_feed(char *out)
+{
+	char tmp[160];
+	size_t at = put(out, 0, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\" "
+	                        "xmlns:x=\"urn:example:tiny\"><channel><title>big</title>\n");
+	for (int i = 0; i < 100; i++) {
+		snprintf(tmp, sizeof(tmp), "<item><title>Caf\xc3\xa9 n\xc2\xba%d \xe2\x80\x94 "
+		                           "\xc3\xbcn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9</title></item>\n", i);
+		at = put(out, at, tmp);
+	}
+	for (int i = 0; i < 4000000 / 13; i++)
+		at = put(out, at, "<x:t>\xc3\xa9</x:t>");
+	for (int i = 100; i < 100100; i++) {
+		snprintf(tmp, sizeof(tmp), "<item><title>n%d</title></item>\n", i);
+		at = put(out, at, tmp);
+	}
+	return put(out, at, "</channel></rss>\n");
+}
+
+/* The child: parse the big feed, print the growth of the peak RSS (KiB), the numbers of items
+ * and errors, and the 100th item's title. */
+static int rss_child(void)
+{
+	size_t len = write_big_feed(NULL);
+	char *body = malloc(len + 1);
+	if (!body)
+		return 1;
+	write_big_feed(body);
+	body[len] = '\0';
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	long before = ru.ru_maxrss;
+	struct fm_feed_opts o = {.max_items = BIG_FEED_MAX_ITEMS};
+	json_t *r = fm_feed_parse(body, len, &o);
+	getrusage(RUSAGE_SELF, &ru);
+	const char *t = str_at(r, "items/99/title");
+	printf("%ld %zu %zu %s\n", ru.ru_maxrss - before, json_array_size(at(r, "items")), nerrors(r),
+	       t ? t : "-");
+	if (nerrors(r))
+		fprintf(stderr, "big feed: %s\n", json_string_value(at(r, "errors/0")));
+	json_decref(r);
+	free(body);
+	return 0;
+}
+
+/* A feed of several MB parses in memory bounded by what is kept, not by the body: measured in
+ * a fresh process (this binary again), so nothing earlier in this run counts. ASan's
+ * quarantine, which keeps freed memory resident, is turned off there. */
+static void test_memory_bound(void)
+{
+	char self[PATH_MAX], cmd[PATH_MAX + 512];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	CHECK(n > 0);
+	if (n <= 0)
+		return;
+	self[n] = '\0';
+	const char *asan = getenv("ASAN_OPTIONS");
+	snprintf(cmd, sizeof(cmd), "ASAN_OPTIONS='%s%squarantine_size_mb=0' '%s' --rss-child",
+	         asan ? asan : "", asan && *asan ? ":" : "", self);
+	FILE *p = popen(cmd, "r");
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	long kib = -1;
+	size_t items = 0, errors = 0;
+	char title[128] = "";
+	int got = fscanf(p, "%ld %zu %zu %127[^\n]", &kib, &items, &errors, title);
+	CHECK(pclose(p) == 0);
+	CHECK(got == 4);
+	fprintf(stderr, "memory: the big feed's parse grew the peak RSS by %ld KiB (bound %d)\n",
+	        kib, PARSE_RSS_BOUND_KIB);
+	CHECK(kib >= 0 && kib < PARSE_RSS_BOUND_KIB);
+	CHECK(items == BIG_FEED_MAX_ITEMS);
+	CHECK(errors == 1); /* "item limit (500) reached", and no parse error at a chunk boundary */
+	CHECK_STR(title, "Caf\xc3\xa9 n\xc2\xba" "99 \xe2\x80\x94 \xc3\xbcn\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--rss-child"))
+		return rss_child();
 	test_rss20();
 	test_rss10_091();
 	test_atom();
 	test_jsonfeed();
 	test_encodings();
+	test_utf8_replace();
 	test_illformed();
 	test_safety();
+	test_outer_base_lang();
+	test_item_bound();
+	test_memory_bound();
 	test_sniff();
 	test_dates();
 	test_urls();
