@@ -29,8 +29,23 @@ struct xfer {
 	bool oom;
 	bool public_only;   /* this hop may only connect to public addresses */
 	bool blocked;       /* ... and it tried another: the address is in `where` */
+	bool cancelled;     /* lim->cancelled cut it short */
+	const struct fm_http_limits *lim;
 	char where[64];
 };
+
+/* curl's progress callback: a transfer of a stage that is stopping ends now. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	struct xfer *x = arg;
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	if (x->lim->cancelled(x->lim->cancel_arg)) {
+		x->cancelled = true;
+		return 1;
+	}
+	return 0;
+}
 
 static int64_t mono_ms(void)
 {
@@ -436,6 +451,12 @@ static void setup(struct fm_http *h, const struct fm_http_limits *lim, const cha
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, x);
+	x->lim = lim;
+	if (lim->cancelled) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	/* A connection kept from another host's request was never checked for this one. */
 	if (x->public_only)
 		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
@@ -460,6 +481,10 @@ static int fail(struct fm_http *h, CURLcode rc, const struct xfer *x,
 	if (x->oom) {
 		snprintf(e, n, "out of memory reading the body");
 		return -ENOMEM;
+	}
+	if (x->cancelled) {
+		snprintf(e, n, "cancelled: the stage is stopping");
+		return -ECANCELED;
 	}
 	if (x->blocked) {
 		snprintf(e, n,

@@ -32,6 +32,10 @@ struct fm_http_limits {
 	                             * Sent to the request URL's origin only, not to another
 	                             * host a redirect leads to */
 	size_t n_headers;
+	/* Asked now and then during a transfer (NULL: never): nonzero cuts it short, and
+	 * fm_http_get() returns -ECANCELED (the stage is stopping). */
+	int (*cancelled)(void *arg);
+	void *cancel_arg;
 };
 
 struct fm_http_request {
@@ -68,8 +72,8 @@ void fm_http_free(struct fm_http *h);
  * including 304, 4xx and 5xx: look at resp->status), or a negative errno-style code after
  * writing the cause into resp->error: -ETIMEDOUT, -ECONNREFUSED, -EFBIG (body over max_size),
  * -ELOOP (too many redirects), -EPROTONOSUPPORT (a non-http(s) URL or redirect), -EACCES (a
- * host other than trusted_url's resolved to a non-public address), -EIO (other
- * transfer failure). resp must be zeroed or reset; fill it with fm_http_response_reset(). */
+ * host other than trusted_url's resolved to a non-public address), -ECANCELED
+ * (lim->cancelled said so), -EIO (other transfer failure). resp must be zeroed or reset; fill it with fm_http_response_reset(). */
 int fm_http_get(struct fm_http *h, const struct fm_http_limits *lim,
                 const struct fm_http_request *req, struct fm_http_response *resp);
 

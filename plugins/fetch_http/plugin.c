@@ -125,6 +125,13 @@ struct fh {
 	size_t n_hosts, cap_hosts;
 };
 
+/* fm_http_limits.cancelled: the host stops this stage (host->stopping). */
+static int stopping(void *arg)
+{
+	const struct fh *fh = arg;
+	return fh->host->stopping(fh->inst);
+}
+
 /* One fetch request being served. */
 struct run {
 	struct fh *fh;
@@ -278,6 +285,12 @@ static int load_settings(struct run *r, json_t *req)
 	}
 	if (st->lim.timeout_ms < 0)
 		st->lim.timeout_ms = 0;
+	/* a stop cuts transfers short (host->stopping, ABI 1.3) */
+	if (fh->host->struct_size >= offsetof(fm_host, stopping) + sizeof(void *) &&
+	    fh->host->stopping) {
+		st->lim.cancelled = stopping;
+		st->lim.cancel_arg = fh;
+	}
 	st->lim.max_redirects = redirects < 0 ? 0 : (long)redirects;
 	if (st->max_items < 1)
 		st->max_items = 1;
@@ -844,6 +857,8 @@ static int fh_process(void *ctx, json_t *doc, fm_out *out)
 	h->count(fh->inst, "connections", resp->connects);
 	if (resp->status)
 		h->report(out, FM_REPORT_HTTP_STATUS, json_integer(resp->status));
+	if (rc == -ECANCELED)
+		goto done;
 	if (rc < 0) {
 		run_fail(&r, "%s", resp->error);
 		goto done;
@@ -878,6 +893,9 @@ done:
 	if (fh->art.body.cap > (1u << 20))
 		fm_buf_free(&fh->art.body);
 	free(r.safe_url);
+	/* stopped in the middle: nothing of it goes on; the request comes again next run */
+	if (r.st.lim.cancelled && r.st.lim.cancelled(fh))
+		return FM_RETRY;
 	return FM_DONE;
 }
 

@@ -141,6 +141,128 @@ class Pipeline(Case):
         self.run_feedmill("run", "--once", "-c", conf)
         self.assertEqual(self.server.requests()[-1][2], "304")
 
+    def run_service(self, conf):
+        # --once polls every source at once (a service spreads its first polls over seconds)
+        return subprocess.Popen([FEEDMILL, "run", "--once", "-c", conf], cwd=self.dir,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_for_request(self, path_part, timeout=20):
+        """Until a request for path_part is being answered (the server's log has a line per
+        answer started; a /slow/ answer starts after its sleep, so look for the connection
+        instead: established on the server's port)."""
+        port = "%04X" % self.server.port
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with open("/proc/net/tcp") as fh:
+                for line in fh.readlines()[1:]:
+                    f = line.split()
+                    if f[1].endswith(":" + port) and f[3] == "01":  # ESTABLISHED
+                        time.sleep(0.3)  # the request goes out on it
+                        return True
+            time.sleep(0.05)
+        return False
+
+    def slow_config(self, name, sources, mode, state, out):
+        proc = "run_as = process" if mode == "process" else ""
+        lines = ["state_dir = %s" % state, "log_level = info"]
+        for sname, url in sources:
+            lines += ["[source %s]" % sname, "url = %s" % url]
+        lines += ["[stage fetch]", "plugin = fetch_http", "workers = 2", "timeout = 90s",
+                  "http_timeout = 60s", proc,
+                  "[stage clean]", "plugin = clean_readable", proc,
+                  "[stage dedupe]", "plugin = dedupe_similar", proc,
+                  "[output jsonl]", "plugin = publish_jsonl", "path = %s/articles.jsonl" % out]
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+        return path
+
+    def test_sigterm_cuts_slow_fetches_short_and_they_come_back(self):
+        """A stop does not wait for slow sources (each fetch could take http_timeout): their
+        transfers are cut at once, feedmill exits 0 within seconds, and the next start polls
+        them again (nothing of them was committed)."""
+        self.feed(5)
+        for mode in ("thread", "process"):
+            conf = self.slow_config("slow-%s.conf" % mode,
+                                    [("slow%d" % i, self.server.url("slow/40/feed.xml?n=%d" % i))
+                                     for i in range(2)], mode, "state-" + mode, "out-" + mode)
+            proc = self.run_service(conf)
+            if not self.wait_for_request("/slow/40/"):
+                proc.kill()
+                self.fail("no fetch started: %s" % proc.communicate()[1])
+            started = time.time()
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+            self.assertEqual(proc.returncode, 0, err)
+            self.assertLess(time.time() - started, 8, "the stop waited for the slow fetches")
+            self.assertIn("fetches in progress cancelled", err)
+            # not committed: the next start asks for both again, unconditionally
+            before = len(self.server.requests())
+            proc = self.run_service(conf)
+            again = []
+            deadline = time.time() + 60
+            while time.time() < deadline and len(again) < 2:
+                again = [r for r in self.server.requests()[before:] if "/slow/40/" in r[1]]
+                time.sleep(0.2)
+            self.assertEqual(len(again), 2, mode)
+            self.assertTrue(all(r[2] == "200" for r in again), again)
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=30)
+
+    def test_second_sigterm_exits_at_once_and_usr_signals_do_not_kill(self):
+        """A drain that cannot end (its clean worker is frozen) is left at a second SIGTERM,
+        at once; USR1, USR2 and HUP end nothing."""
+        self.feed(5)
+        conf = self.slow_config("freeze.conf", [("news", self.server.url("feed.xml"))],
+                                "process", "state", "out")
+        proc = self.run_service(conf)
+        frozen = None
+        deadline = time.time() + 20
+        while frozen is None and time.time() < deadline:
+            for stat in os.listdir("/proc"):
+                if stat.isdigit():
+                    try:
+                        with open("/proc/%s/cmdline" % stat, "rb") as fh:
+                            args = fh.read().split(b"\0")
+                    except OSError:
+                        continue
+                    if args[:3] == [b"feedmill", b"stage", b"clean"]:
+                        frozen = int(stat)
+                        os.kill(frozen, signal.SIGSTOP)
+            time.sleep(0.01)
+        self.assertIsNotNone(frozen, "no clean process")
+        try:
+            for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP):
+                proc.send_signal(sig)
+            time.sleep(1.5)  # the fetch answers; its items wait for the frozen clean
+            self.assertIsNone(proc.poll(), "a USR1, USR2 or HUP signal ended feedmill")
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            self.assertIsNone(proc.poll(), "the drain did not wait for the documents")
+            started = time.time()
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=10)  # (the frozen child keeps stderr open)
+            self.assertLess(time.time() - started, 3)
+            os.kill(frozen, signal.SIGKILL)
+            err = proc.communicate(timeout=10)[1]
+            self.assertEqual(rc, 1, err)
+            self.assertIn("second stop request", err)
+        finally:
+            try:
+                os.kill(frozen, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def test_one_feedmill_per_state_folder(self):
+        self.feed(5)
+        conf = self.config([("news", self.server.url("slow/20/feed.xml"))])
+        first = self.run_service(conf)
+        self.assertTrue(self.wait_for_request("/slow/20/"), "no fetch started")
+        second = self.run_feedmill("run", "-c", conf, check=False, timeout=30)
+        self.assertEqual(second.returncode, 1)
+        self.assertIn("another feedmill is running with this state folder", second.stderr)
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
 
     def test_remote_stage_started_by_hand(self):
         """run_as = remote: the core listens; `feedmill stage clean` connects over tcp."""
