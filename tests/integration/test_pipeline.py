@@ -384,6 +384,16 @@ class Pipe(Case):
     def test_pipe_stage_process_killed_mid_stream_loses_nothing(self):
         """Kill the stage's process mid-stream: whatever it held is delivered again to its
         replacement and every document comes out exactly once."""
+        self.kill_stage_mid_stream("clean", [])
+
+    def test_pipe_dedupe_process_killed_mid_stream_sees_no_document_twice(self):
+        """The same with the stateful dedupe stage (mark mode: everything comes out): what the
+        dead worker had passed, and its replacement is given again, is a replay of the same
+        delivery, not a copy of itself (it came out marked duplicate_of itself, or was dropped
+        in drop mode: 256 documents lost)."""
+        self.kill_stage_mid_stream("dedupe", ["--set", "dedupe.mode=mark"])
+
+    def kill_stage_mid_stream(self, stage, extra):
         n = 20000
         path = os.path.join(self.dir, "in.jsonl")
         with open(path, "w") as fh:
@@ -393,7 +403,8 @@ class Pipe(Case):
         # Nothing reads our end of stdout until the kill, so the run cannot finish before it:
         # the output (megabytes) stalls in the pipe with documents in flight in the stage.
         with open(path) as stdin:
-            proc = subprocess.Popen([FEEDMILL, "pipe", "--set", "clean.run_as=process", "clean"],
+            proc = subprocess.Popen([FEEDMILL, "pipe", "--set", "%s.run_as=process" % stage]
+                                    + extra + [stage],
                                     stdin=stdin, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True, cwd=self.dir)
         victim = None
@@ -414,9 +425,12 @@ class Pipe(Case):
         out, err = proc.communicate(timeout=120)
         self.assertEqual(proc.returncode, 0, err)
         self.assertIn("was killed by signal 9", err)
-        ids = [json.loads(l)["id"] for l in out.splitlines()]
+        docs = [json.loads(l) for l in out.splitlines()]
+        ids = [d["id"] for d in docs]
         self.assertEqual(len(ids), n)
         self.assertEqual(set(ids), set("d%d" % i for i in range(n)))
+        itself = [d["id"] for d in docs if d.get("duplicate_of") == d["id"]]
+        self.assertEqual(itself, [], "marked a copy of themselves")
 
     def test_pipe_skips_an_overlong_line_and_nothing_else(self):
         conf = os.path.join(self.dir, "small.conf")
