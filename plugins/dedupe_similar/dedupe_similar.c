@@ -621,13 +621,12 @@ __attribute__((destructor)) static void scratch_free_all(void)
 	}
 }
 
-/* What a reader sees of doc's title and text (revision.h), once its text is sketched. */
-static uint64_t doc_words(const struct dd_config *cfg, const json_t *doc, uint64_t text_fp)
+/* What a reader sees of doc (revision.h), from the sketch just made of its text. */
+static uint64_t doc_words(const json_t *doc, const struct dd_sketch *sk)
 {
-	json_t *jt = json_object_get(doc, FM_DOC_TEXT), *jh = json_object_get(doc, FM_DOC_TITLE);
-	const char *text = json_string_value(jt), *title = json_string_value(jh);
-	return dd_revision_fp(title, title ? json_string_length(jh) : 0, text,
-	                      text ? json_string_length(jt) : 0, cfg->max_text, text_fp);
+	json_t *jh = json_object_get(doc, FM_DOC_TITLE);
+	const char *title = json_string_value(jh);
+	return dd_revision_fp(title, title ? json_string_length(jh) : 0, sk->words, sk->nwords);
 }
 
 static void *dd_prepare(const void *config, const json_t *doc)
@@ -645,7 +644,7 @@ static void *dd_prepare(const void *config, const json_t *doc)
 		p = malloc(sizeof(*p) + ((size_t)sk->nsamples + sk->nanchors) * sizeof(uint32_t));
 		if (p) {
 			p->fp = sk->fp;
-			p->revw = doc_words(cfg, doc, sk->fp);
+			p->revw = doc_words(doc, sk);
 			p->nwords = sk->nwords;
 			p->nsamples = sk->nsamples;
 			p->nanchors = sk->nanchors;
@@ -676,7 +675,7 @@ static int sketch_doc(struct dd_ctx *c, json_t *doc, fm_out *out)
 		const char *text = json_string_value(jt);
 		int rc = dd_sketch_text(&c->sk, text, text ? json_string_length(jt) : 0,
 		                        c->cfg->max_text);
-		c->revw = doc_words(c->cfg, doc, c->sk.fp);
+		c->revw = doc_words(doc, &c->sk);
 		return rc;
 	}
 	struct dd_sketch *sk = &c->sk;

@@ -173,59 +173,54 @@ static uint64_t words_of(const char *title, size_t tlen, const char *text, size_
 	return r.acc;
 }
 
-static bool letter(unsigned char c)
+/* The sketch's hashes of the words a relative time is told by (sketch.h: words[] are the
+ * mixed hashes of the lower-cased words). */
+static uint64_t h_ago, h_just, h_now;
+static pthread_once_t special_once = PTHREAD_ONCE_INIT;
+
+static uint64_t sketch_word(const char *w)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c >= 0x80;
+	struct dd_sketch sk = {0};
+	uint64_t h = dd_sketch_text(&sk, w, strlen(w), 0) == 0 && sk.nwords == 1 ? sk.words[0] : 0;
+	dd_sketch_free(&sk);
+	return h;
 }
 
-/* Whether s[i..i+n) is the word w (ASCII, any case), standing alone. */
-static bool word_at(const char *s, size_t len, size_t i, const char *w, size_t n)
+static void special_init(void)
 {
-	if (i + n > len || (i > 0 && letter((unsigned char)s[i - 1])) ||
-	    (i + n < len && letter((unsigned char)s[i + n])))
-		return false;
-	for (size_t k = 0; k < n; k++)
-		if ((s[i + k] | 0x20) != w[k])
-			return false;
-	return true;
+	h_ago = sketch_word("ago");
+	h_just = sketch_word("just");
+	h_now = sketch_word("now");
 }
 
-/* Whether "just" at s[i] is followed by "now". */
-static bool just_now(const char *s, size_t len, size_t i)
+uint64_t dd_revision_fp(const char *title, size_t tlen, const uint64_t *words, uint32_t n)
 {
-	size_t k = i + 4;
-	while (k < len && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n'))
-		k++;
-	return k > i + 4 && word_at(s, len, k, "now", 3);
-}
-
-/* Whether the text may hold a relative time: the word "ago", or "just now". memchr (vector
- * code in the C library) finds the letters rare enough to look at (g, j) a few at a time. */
-static bool may_hold_relative_time(const char *s, size_t len)
-{
-	static const char probe[4] = {'g', 'G', 'j', 'J'};
-	for (int k = 0; k < 4; k++) {
-		bool g = k < 2;
-		for (const char *p = s; (p = memchr(p, probe[k], len - (size_t)(p - s))); p++) {
-			size_t i = (size_t)(p - s);
-			if (g ? i > 0 && word_at(s, len, i - 1, "ago", 3)
-			      : word_at(s, len, i, "just", 4) && just_now(s, len, i))
-				return true;
+	pthread_once(&special_once, special_init);
+	uint64_t acc = words_of(title, tlen, NULL, 0);
+	/* the text's words, less relative times: "ago" and the two words before it ("5
+	 * minutes ago", "an hour ago", "updated 2h ago"), "just now". The two words before are
+	 * dropped whatever they are, so that the same text always gives the same number. */
+	uint64_t pend[2];
+	int np = 0;
+	uint64_t count = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t w = words[i];
+		if (h_ago && w == h_ago) {
+			np = 0;
+			continue;
 		}
+		if (h_now && w == h_now && np > 0 && pend[np - 1] == h_just) {
+			np--;
+			continue;
+		}
+		if (np == 2) {
+			acc = dd_mix64(acc ^ pend[0]) + ++count;
+			pend[0] = pend[1];
+			np = 1;
+		}
+		pend[np++] = w;
 	}
-	return false;
-}
-
-uint64_t dd_revision_fp(const char *title, size_t tlen, const char *text, size_t xlen,
-                        size_t max, uint64_t text_fp)
-{
-	if (xlen > max)
-		xlen = max;
-	uint64_t h;
-	if (text && may_hold_relative_time(text, xlen))
-		h = words_of(title, tlen, text, xlen);
-	else /* the common case: the sketch has read the words already */
-		h = dd_mix64(words_of(title, tlen, NULL, 0) ^ dd_mix64(text_fp ^ 0x74657874));
-	return h ? h : 1;
+	for (int i = 0; i < np; i++)
+		acc = dd_mix64(acc ^ pend[i]) + ++count;
+	return acc ? acc : 1;
 }

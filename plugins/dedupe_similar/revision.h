@@ -14,11 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The words of title and text (at most max bytes of the text), relative times left out.
- * text_fp: the sketch's fingerprint of the text's words (sketch.h), which stands for them
- * when the text holds no relative time (the common case: no second pass over the text).
- * Never 0. */
-uint64_t dd_revision_fp(const char *title, size_t tlen, const char *text, size_t xlen,
-                        size_t max, uint64_t text_fp);
+/* What a reader sees of a document: the words of its title, and of its text given as the
+ * sketch's word hashes (words[0..n), sketch.h; the text's first max_text bytes), relative
+ * times left out. Never 0. */
+uint64_t dd_revision_fp(const char *title, size_t tlen, const uint64_t *words, uint32_t n);
 
 #endif

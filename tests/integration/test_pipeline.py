@@ -76,6 +76,48 @@ class Pipeline(Case):
         ids = [d["id"] for d in self.published()]
         self.assertEqual(sorted(ids), sorted("g%d" % i for i in range(7)))
 
+    def test_a_corrected_item_is_published_again_once(self):
+        """An item whose text or title changes under the same GUID is published again, as a
+        revision: a second JSON Lines line with "revision": 2, its Atom entry updated. What a
+        reader does not see (markup, whitespace, a relative time, a tracking parameter) is
+        not a change."""
+        body = [paragraph(i) for i in range(3)]
+
+        def publish(items, link_query=""):
+            time.sleep(1.1)  # a new mtime: the server answers 200 again
+            xml = rss(items).replace("</link><description>", link_query + "</link><description>")
+            self.write_site("feed.xml", xml)
+            self.run_feedmill("run", "--once", "-c", conf)
+
+        conf = self.config([("news", self.server.url("feed.xml"))])
+        publish([("g%d" % i, "Story %d" % i, body[i]) for i in range(3)])
+        self.assertEqual(len(self.published()), 3)
+        # markup, spacing, a relative time, a tracking parameter: nothing new
+        for minutes in (5, 9):
+            publish([("g0", "Story  0", "&lt;b&gt;%s&lt;/b&gt; %d minutes ago" % (body[0], minutes)),
+                     ("g1", "Story 1", body[1].replace(" ", "  ")),
+                     ("g2", "Story 2", body[2])], link_query="?utm_source=rss")
+            self.assertEqual(len(self.published()), 3)
+        # a correction of g1's text and a new title for g2: each once more, as revision 2
+        publish([("g0", "Story  0", "&lt;b&gt;%s&lt;/b&gt; 9 minutes ago" % body[0]),
+                 ("g1", "Story 1", body[1].replace("Item 1", "Item one")),
+                 ("g2", "Story 2, with a new headline", body[2])])
+        publish([("g0", "Story  0", "&lt;b&gt;%s&lt;/b&gt; 9 minutes ago" % body[0]),
+                 ("g1", "Story 1", body[1].replace("Item 1", "Item one")),
+                 ("g2", "Story 2, with a new headline", body[2])])
+        docs = self.published()
+        self.assertEqual(len(docs), 5)
+        revised = {d["id"]: d for d in docs[3:]}
+        self.assertEqual(sorted(revised), ["g1", "g2"])
+        for d in revised.values():
+            self.assertEqual(d["revision"], 2)
+            self.assertIn("updated", d)
+        self.assertIn("Item one", revised["g1"]["text"])
+        with open(os.path.join(self.dir, "out", "feed.atom")) as fh:
+            atom = fh.read()
+        self.assertIn("Story 2, with a new headline", atom)
+        self.assertEqual(atom.count("<entry"), 3)
+
     def test_bad_sources_do_not_stop_the_good_one(self):
         self.feed(3)
         self.write_site("broken.xml", "<rss><channel><item><title>unclosed")
