@@ -61,7 +61,7 @@ int dd_state_save(const struct dd_index *ix, const char *dir, char *err, size_t 
 
 	fm_buf_append(&b, MAGIC, sizeof(MAGIC));
 	put_u32(&b, DD_STATE_VERSION);
-	put_u32(&b, 0);
+	put_u32(&b, DD_REVFP_VERSION);
 	put_u64(&b, ix->next_seq);
 	put_u64(&b, (uint64_t)ix->newest_ms);
 	/* number the clusters of the live slots; a story whose documents all left is not saved */
@@ -277,7 +277,8 @@ int dd_state_load(struct dd_index *ix, const char *dir, int *found, char *err, s
 		rc = -EINVAL;
 		goto out;
 	}
-	(void)get_u32(&r);
+	/* fingerprints of another way of computing them would all read as revisions */
+	bool revfp_ok = get_u32(&r) == DD_REVFP_VERSION;
 	uint64_t next_seq = get_u64(&r);
 	int64_t newest = (int64_t)get_u64(&r);
 	ncl = get_u32(&r);
@@ -355,7 +356,7 @@ int dd_state_load(struct dd_index *ix, const char *dir, int *found, char *err, s
 			goto out;
 		}
 		ix->slots[si].srckey = srckey;
-		ix->slots[si].revfp = revfp;
+		ix->slots[si].revfp = revfp_ok ? revfp : 0;
 		ix->slots[si].rev = rev ? rev : 1;
 		ix->slots[si].flags = flags;
 	}

@@ -5,7 +5,8 @@
  * same directory, fsync'd, then renamed over the old one (a crash leaves the old or the new
  * file, never half of one). Format version 2, little-endian:
  *
- *   "FMDEDUP\n" u32 version u32 0 u64 next_seq i64 newest_ms u32 nclusters u32 nslots
+ *   "FMDEDUP\n" u32 version u32 revfp_version u64 next_seq i64 newest_ms u32 nclusters
+ *   u32 nslots
  *   nclusters x { str key; u64 seq; u32 nsources; nsources x str }          str = u32 len + bytes
  *   nslots x { u64 seq; i64 time_ms; u32 cluster; u64 idkey; u64 urlkey; u64 fp;
  *              u32 nsamples; u32 nanchors; u32 rate; u64 srckey; u64 revfp; u32 rev; u32 flags;
@@ -26,6 +27,10 @@
 
 #define DD_STATE_FILE "index.fmdd"
 #define DD_STATE_VERSION 2u /* 1 is still read */
+/* How revfp is computed (revision.h). A file of another one keeps its documents, but their
+ * fingerprints are forgotten (the next copy of each is recorded, not taken for a revision):
+ * else an upgrade would publish every re-polled item again. */
+#define DD_REVFP_VERSION 1u
 
 /* Write ix to dir/DD_STATE_FILE atomically. Returns 0 or a negative errno (err says why). */
 int dd_state_save(const struct dd_index *ix, const char *dir, char *err, size_t errlen);
