@@ -903,6 +903,14 @@ struct fm_model *fm_model_load(const char *path, char *err, size_t errlen)
 		lerr(&l, "expected 'features N' with N <= %u", MAX_FEATURES);
 		goto fail;
 	}
+	/* A feature's line holds a term, a tab, an idf, a tab and k numbers with k-1 spaces: at
+	 * least 2k + 3 bytes. A count the file cannot hold is refused before memory is taken
+	 * for it (a 10-line file claiming 20 million features asked for half a gigabyte). */
+	if (n > (unsigned long long)st.st_size / (2 * m->k + 3)) {
+		lerr(&l, "declares %llu features, more than a file of %lld bytes can hold", n,
+		     (long long)st.st_size);
+		goto fail;
+	}
 	size_t nf = (size_t)n;
 	/* Terms average well under 16 bytes; the arena grows if not. */
 	if (vocab_reserve(&m->vocab, nf, nf * 16) < 0)

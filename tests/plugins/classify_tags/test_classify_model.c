@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,6 +100,46 @@ int main(void)
 	s = fmt_stage_open("classify_tags", bad, NULL);
 	CHECK(s == NULL);
 	fmt_stage_close(s);
+
+	/* A header that claims more than the file holds is refused, saying so, before memory is
+	 * taken for it (in a child limited to 256 MB, which the claim, 20 million features,
+	 * would pass: it used to fail, when it did, for want of memory). */
+	char *liar = NULL, *lset = NULL, *lerr = NULL;
+	if (asprintf(&liar, "%s/liar.model", dir) < 0 || asprintf(&lset, "model=%s", liar) < 0 ||
+	    asprintf(&lerr, "%s/liar.err", dir) < 0)
+		return 1;
+	FILE *f = fopen(liar, "w");
+	if (f) {
+		fputs("feedmill-topic-model 1\nlabels 3\na\nb\nc\nbias 0 0 0\nfeatures 20000000\n"
+		      "word\t1.5\t0.1 -0.1 0.2\n", f);
+		fclose(f);
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		FILE *ef = freopen(lerr, "w", stderr);
+		(void)ef;
+		struct rlimit lim = {256u << 20, 256u << 20};
+		setrlimit(RLIMIT_AS, &lim);
+		const char *lbad[] = {lset, NULL};
+		fmt_stage *ls = fmt_stage_open("classify_tags", lbad, NULL);
+		_exit(ls == NULL ? 0 : 1);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	char said[2048] = "";
+	f = fopen(lerr, "r");
+	if (f) {
+		size_t got = fread(said, 1, sizeof(said) - 1, f);
+		said[got] = '\0';
+		fclose(f);
+	}
+	CHECK(strstr(said, "declares 20000000 features, more than a file of") != NULL);
+	unlink(liar);
+	unlink(lerr);
+	free(liar);
+	free(lset);
+	free(lerr);
 
 	unlink(model);
 	rmdir(dir);
