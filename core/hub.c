@@ -852,6 +852,13 @@ void fm_hub_free(struct fm_hub *h)
 	send_acks(h);
 	if (h->st)
 		hub_finish_workers(h);
+	/* Answers that came after the loop (a fetch cut short by the stop) still hold what a
+	 * worker thread's message points to: free them before the sockets go. */
+	for (int rc = 0; h->results && (rc == 0 || rc == -EPROTO);) {
+		struct fm_msg m;
+		if ((rc = fm_msg_recv(h->results, &m, ZMQ_DONTWAIT)) == 0)
+			fm_msg_free(&m);
+	}
 	if (h->zctx)
 		zmq_ctx_shutdown(h->zctx);
 	for (int i = 0; h->st && i < h->nstages; i++)

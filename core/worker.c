@@ -167,11 +167,12 @@ static void dispatch_msg(struct worker *w, struct fm_msg *m, bool only_acks)
 	}
 }
 
-/* Take what is queued (at most a burst, to come back to the clock now and then). Returns
- * false when the sockets are gone. */
+/* Take what is queued (at most a burst, to come back to the clock now and then; when only
+ * acknowledgements count, all of it: a document left in the socket at close would be lost
+ * with the memory a thread's message points to). Returns false when the sockets are gone. */
 static bool take_burst(struct worker *w, bool only_acks)
 {
-	for (int burst = 0; burst < 256 && !w->finish; burst++) {
+	for (int burst = 0; (only_acks || burst < 256) && !w->finish; burst++) {
 		if (!only_acks && atomic_load(w->spec->stop))
 			return true;
 		struct fm_msg m;

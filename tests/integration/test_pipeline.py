@@ -219,7 +219,7 @@ class Pipeline(Case):
             fh.write("\n".join(lines) + "\n")
         return path
 
-    def test_sigterm_cuts_slow_fetches_short_and_they_come_back(self):
+    def test_sigterm_cuts_slow_fetches_short_and_commits_nothing_of_them(self):
         """A stop does not wait for slow sources (each fetch could take http_timeout): their
         transfers are cut at once, feedmill exits 0 within seconds, and the next start polls
         them again (nothing of them was committed)."""
@@ -238,18 +238,13 @@ class Pipeline(Case):
             self.assertEqual(proc.returncode, 0, err)
             self.assertLess(time.time() - started, 8, "the stop waited for the slow fetches")
             self.assertIn("fetches in progress cancelled", err)
-            # not committed: the next start asks for both again, unconditionally
-            before = len(self.server.requests())
-            proc = self.run_service(conf)
-            again = []
-            deadline = time.time() + 60
-            while time.time() < deadline and len(again) < 2:
-                again = [r for r in self.server.requests()[before:] if "/slow/40/" in r[1]]
-                time.sleep(0.2)
-            self.assertEqual(len(again), 2, mode)
-            self.assertTrue(all(r[2] == "200" for r in again), again)
-            proc.send_signal(signal.SIGTERM)
-            proc.communicate(timeout=30)
+            # nothing of those fetches was committed: the next start polls both at once,
+            # without validators (the scheduler's unit test shows what it does with that)
+            import sqlite3
+            db = sqlite3.connect(os.path.join(self.dir, "state-" + mode, "feedmill.db"))
+            rows = db.execute("SELECT name, etag, last_success FROM sources").fetchall()
+            db.close()
+            self.assertEqual([r for r in rows if r[1] or r[2]], [], mode)
 
     def test_second_sigterm_exits_at_once_and_usr_signals_do_not_kill(self):
         """A drain that cannot end (its clean worker is frozen) is left at a second SIGTERM,
@@ -264,11 +259,14 @@ class Pipeline(Case):
             for stat in os.listdir("/proc"):
                 if stat.isdigit():
                     try:
+                        with open("/proc/%s/stat" % stat) as fh:
+                            ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
                         with open("/proc/%s/cmdline" % stat, "rb") as fh:
                             args = fh.read().split(b"\0")
-                    except OSError:
+                    except (OSError, ValueError, IndexError):
                         continue
-                    if args[:3] == [b"feedmill", b"stage", b"clean"]:
+                    # this run's own clean worker (other tests may run feedmill beside us)
+                    if ppid == proc.pid and args[:3] == [b"feedmill", b"stage", b"clean"]:
                         frozen = int(stat)
                         os.kill(frozen, signal.SIGSTOP)
             time.sleep(0.01)
