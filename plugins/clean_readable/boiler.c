@@ -9,11 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* 16 bytes: a source's table has 2 x learn_entries of them, for each of learn_sources. */
 struct fpent {
 	uint64_t fp;       /* 0 = empty slot */
-	uint32_t count;    /* documents it appeared in */
 	uint32_t last;     /* the source's document number when last seen */
-	uint32_t doc;      /* the document that counted it last (rd_boiler_set_document); 0 */
+	uint16_t count;    /* documents it appeared in (it stops at 65535) */
+	uint16_t doc;      /* the document that counted it last (rd_boiler_set_document), a
+	                    * 16-bit hash: 0 none; a clash only delays a count */
 };
 
 struct source {
@@ -26,7 +28,7 @@ struct source {
 
 struct rd_boiler {
 	struct rd_boiler_opts o;
-	uint32_t cur_doc;  /* the document being read, or 0 */
+	uint16_t cur_doc;  /* the document being read, or 0 */
 	struct source *src;
 	size_t n, cap;
 	uint64_t clock;
@@ -245,7 +247,8 @@ int rd_boiler_check_and_learn(struct rd_boiler *b, const char *source, const uin
 		 * article's own text must not become its source's boilerplate by being polled */
 		if (b->cur_doc && e->doc == b->cur_doc)
 			continue;
-		e->count++;
+		if (e->count < UINT16_MAX)
+			e->count++;
 		e->doc = b->cur_doc;
 	}
 	return flagged;
@@ -258,7 +261,8 @@ void rd_boiler_set_document(struct rd_boiler *b, const char *key)
 	uint32_t h = 2166136261u; /* FNV-1a */
 	for (const char *p = key; p && *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
-	b->cur_doc = key && *key ? (h ? h : 1) : 0;
+	uint16_t h16 = (uint16_t)(h ^ (h >> 16));
+	b->cur_doc = key && *key ? (h16 ? h16 : 1) : 0;
 }
 
 size_t rd_boiler_sources(const struct rd_boiler *b)
@@ -294,8 +298,8 @@ int rd_boiler_save(const struct rd_boiler *b, const char *path)
 		fprintf(f, "S %" PRIu32 " %s\n", s->docs, s->name);
 		for (uint32_t k = 0; k < s->cap; k++)
 			if (s->tab[k].fp)
-				fprintf(f, "E %016" PRIx64 " %" PRIu32 " %" PRIu32 " %" PRIu32 "\n",
-				        s->tab[k].fp, s->tab[k].count, s->tab[k].last, s->tab[k].doc);
+				fprintf(f, "E %016" PRIx64 " %u %" PRIu32 " %u\n", s->tab[k].fp,
+				        (unsigned)s->tab[k].count, s->tab[k].last, (unsigned)s->tab[k].doc);
 	}
 	int ret = 0;
 	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
@@ -349,8 +353,8 @@ int rd_boiler_load(struct rd_boiler *b, const char *path)
 			if (!e->fp)
 				cur->n++;
 			e->fp = fp;
-			e->count = count;
-			e->doc = doc;
+			e->count = (uint16_t)(count > UINT16_MAX ? UINT16_MAX : count);
+			e->doc = (uint16_t)doc;
 			e->last = last > cur->docs ? cur->docs : last;
 		}
 	}
