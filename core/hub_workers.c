@@ -130,8 +130,11 @@ static pid_t spawn_process(struct fm_hub *h, struct stage_rt *st, int w)
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
-		/* The child must not outlive us, nor keep our stdout (the pipe output) open. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* The child must not outlive us, nor keep our stdout (the pipe output) open. SIGHUP,
+		 * not SIGTERM: when a process of several threads dies, the kernel hands its children
+		 * from thread to thread and sends the signal at each step, and a second SIGTERM would
+		 * make the stage exit at once, without saving its state (cmd_stage.c). */
+		prctl(PR_SET_PDEATHSIG, SIGHUP);
 		if (getppid() != parent)
 			_exit(1);
 		int fd = open("/dev/null", O_RDWR);

@@ -38,7 +38,8 @@ int fm_cmd_stage(int argc, char **argv)
 		       "the stage's `connect` endpoint (documents) and the next port (results).\n"
 		       "  --worker N   this worker's index, when a stage has several\n"
 		       "SIGTERM cuts the document in hand short (it is delivered again), saves the\n"
-		       "plugin's state and exits 0; a second one exits at once.\n");
+		       "plugin's state and exits 0; a second one exits at once. SIGHUP (a process\n"
+		       "the core started gets it when the core dies) stops it like a first SIGTERM.\n");
 		return FM_EXIT_OK;
 	}
 	if (cli_conf_parse(&cc, &argc, argv) != 0)
@@ -115,6 +116,7 @@ int fm_cmd_stage(int argc, char **argv)
 		goto out;
 
 	cli_install_signals(on_stop);
+	cli_stop_on_hangup();
 
 	zctx = zmq_ctx_new();
 	struct fm_worker_spec spec = {

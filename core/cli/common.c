@@ -132,3 +132,19 @@ void cli_install_signals(void (*on_stop)(void))
 	signal(SIGUSR1, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);
 }
+
+static void on_hangup(int sig)
+{
+	(void)sig;
+	if (stop_hook)
+		stop_hook();
+}
+
+void cli_stop_on_hangup(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hangup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+}

@@ -32,6 +32,9 @@ struct fm_config *cli_load_config(const struct cli_conf *c, bool allow_builtin,
  * status 1 (the state on disk is consistent at every moment). SIGPIPE, SIGHUP, SIGUSR1 and
  * SIGUSR2 are ignored: a stray signal must not kill a service. */
 void cli_install_signals(void (*on_stop)(void));
+/* For a stage process the core started: SIGHUP (its parent-death signal) stops it like a
+ * first SIGTERM, however often it comes. */
+void cli_stop_on_hangup(void);
 
 /* Apply the --set assignments (after any stage they name exists). 0 or -1 (see diag). */
 int cli_apply_sets(const struct cli_conf *c, struct fm_config *cfg, struct fm_diag *diag);
