@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
   gcc pkg-config meson ninja-build python3
   libcurl4-openssl-dev libxml2-dev libjansson-dev libzmq3-dev
-  libsqlite3-dev libunistring-dev zlib1g-dev libpcre2-dev
+  libsqlite3-dev libunistring-dev zlib1g-dev libjemalloc-dev libpcre2-dev
 )
 
 missing=()
