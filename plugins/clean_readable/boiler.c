@@ -147,12 +147,27 @@ static int rebuild(struct source *s, uint32_t cap, uint32_t keep, uint32_t windo
 	return 0;
 }
 
+/* A source's table starts this small and doubles as it fills (a load of at most 1/2), up
+ * to table_cap(max_entries): most sources show a few dozen blocks, and the table of every
+ * remembered source was allocated whole (64 MB at the defaults for 1,000 sources). */
+#define TABLE_MIN 32u
+
 static uint32_t table_cap(int max_entries)
 {
 	uint32_t c = 16;
 	while (c < (uint32_t)max_entries * 2)
 		c <<= 1;
 	return c;
+}
+
+/* Room for one more entry at a load of at most 1/2 (while under the largest size). */
+static int grow(const struct rd_boiler *b, struct source *s)
+{
+	if (!s->tab)
+		return -ENOMEM;
+	if ((s->n + 1) * 2 <= s->cap || s->cap >= table_cap(b->o.max_entries))
+		return 0;
+	return rebuild(s, s->cap * 2, (uint32_t)b->o.max_entries, (uint32_t)b->o.window);
 }
 
 static struct source *find_source(struct rd_boiler *b, const char *name, bool create)
@@ -182,7 +197,7 @@ static struct source *find_source(struct rd_boiler *b, const char *name, bool cr
 	struct source *s = &b->src[b->n];
 	memset(s, 0, sizeof(*s));
 	s->name = strdup(name);
-	s->cap = table_cap(b->o.max_entries);
+	s->cap = TABLE_MIN;
 	s->tab = calloc(s->cap, sizeof(*s->tab));
 	if (!s->name || !s->tab) {
 		source_free(s);
@@ -203,7 +218,7 @@ int rd_boiler_check_and_learn(struct rd_boiler *b, const char *source, const uin
 	if (!s)
 		return 0;
 	if (!s->tab) {
-		s->cap = table_cap(b->o.max_entries);
+		s->cap = TABLE_MIN;
 		s->tab = calloc(s->cap, sizeof(*s->tab));
 		if (!s->tab)
 			return 0;
@@ -235,6 +250,8 @@ int rd_boiler_check_and_learn(struct rd_boiler *b, const char *source, const uin
 			continue;
 		if (s->n >= (uint32_t)b->o.max_entries &&
 		    rebuild(s, s->cap, (uint32_t)b->o.max_entries * 3 / 4, (uint32_t)b->o.window) < 0)
+			return flagged;
+		if (grow(b, s) < 0)
 			return flagged;
 		struct fpent *e = slot(s, fp[i]);
 		if (!e->fp) {
@@ -347,7 +364,7 @@ int rd_boiler_load(struct rd_boiler *b, const char *path)
 			           &last, &doc) < 3 ||
 			    !fp)
 				continue;
-			if (cur->n >= (uint32_t)b->o.max_entries)
+			if (cur->n >= (uint32_t)b->o.max_entries || grow(b, cur) < 0 || !cur->tab)
 				continue;
 			struct fpent *e = slot(cur, fp);
 			if (!e->fp)

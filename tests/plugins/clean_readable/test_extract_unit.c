@@ -85,6 +85,31 @@ static void test_learner(void)
 	unlink(path);
 	rd_boiler_free(b);
 	rd_boiler_free(c);
+
+	/* a source's table grows as it fills (it starts small): 3,000 blocks with room for
+	 * 2,000, learned, saved and loaded, the recurring one still known after all that */
+	struct rd_boiler_opts big = {.max_sources = 4, .max_entries = 2000, .min_docs = 2,
+	                             .window = 100000};
+	b = rd_boiler_new(&big);
+	fp[0] = banner;
+	for (uint64_t k = 0; k < 3000; k++) {
+		fp[1] = 90000 + k;
+		rd_boiler_check_and_learn(b, "grows", fp, 2, is);
+	}
+	CHECK(rd_boiler_entries(b, "grows") <= 2000 && rd_boiler_entries(b, "grows") > 100);
+	char path2[] = "/tmp/fm-boiler-XXXXXX";
+	fd = mkstemp(path2);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(rd_boiler_save(b, path2) == 0);
+	c = rd_boiler_new(&big);
+	CHECK(rd_boiler_load(c, path2) == 0);
+	CHECK(rd_boiler_entries(c, "grows") == rd_boiler_entries(b, "grows"));
+	fp[1] = 123456789;
+	CHECK(rd_boiler_check_and_learn(c, "grows", fp, 2, is) == 1 && is[0] && !is[1]);
+	unlink(path2);
+	rd_boiler_free(b);
+	rd_boiler_free(c);
 }
 
 static void test_text(void)
