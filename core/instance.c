@@ -36,6 +36,11 @@ struct fm_instance {
 	void (*capture)(void *arg, const char *msg);
 	void *capture_arg;
 	int capture_level;
+	/* documents held (ABI 1.4): answered through on_complete */
+	struct fm_out *held;
+	size_t nheld;
+	fm_complete_fn on_complete;
+	void *on_complete_arg;
 };
 
 struct fm_out {
@@ -44,6 +49,12 @@ struct fm_out {
 	json_t *report;
 	void *prepared; /* prepare()'s result, lent to process() or until it takes it */
 	uint64_t token; /* the delivery (host->delivery) */
+	struct fm_out *held;  /* process()'s out: the handle host->hold() gave, or NULL */
+	/* a held handle: */
+	struct fm_emitted own;
+	json_t *input;        /* the document, kept until complete() */
+	void *user;           /* the caller's, for on_complete */
+	struct fm_out *prev, *next; /* the instance's held handles */
 };
 
 /* ---------------------------------------------------------------- the host table */
@@ -103,6 +114,8 @@ static int emitted_room(struct fm_emitted *e)
 
 static int host_emit(fm_out *out, json_t *doc)
 {
+	if (out->held)
+		out = out->held; /* held already: what comes now goes with the later answer */
 	if (!json_is_object(doc)) {
 		json_decref(doc);
 		fm_logf(out->inst->name, FM_LOG_ERR, "plugin emitted a value that is not an object");
@@ -135,6 +148,8 @@ void fm_emitted_clear(struct fm_emitted *e)
 
 static int host_report(fm_out *out, const char *key, json_t *value)
 {
+	if (out->held)
+		out = out->held;
 	if (!out->report && !(out->report = json_object())) {
 		json_decref(value);
 		return -ENOMEM;
@@ -212,6 +227,98 @@ static int host_stopping(fm_instance *inst)
 	return inst && inst->stop && atomic_load(inst->stop) != 0;
 }
 
+static fm_out *host_hold(fm_out *out)
+{
+	if (out->held)
+		return out->held;
+	fm_instance *inst = out->inst;
+	fm_out *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->inst = inst;
+	fm_emitted_init(&h->own);
+	h->docs = &h->own;
+	h->token = out->token;
+	/* what was emitted or reported before the hold goes with the answer too */
+	for (size_t i = 0; i < out->docs->n; i++)
+		host_emit(h, out->docs->v[i]);
+	out->docs->n = 0;
+	h->report = out->report;
+	out->report = NULL;
+	h->next = inst->held;
+	if (inst->held)
+		inst->held->prev = h;
+	inst->held = h;
+	inst->nheld++;
+	out->held = h;
+	return h;
+}
+
+static void held_unlink(fm_instance *inst, fm_out *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		inst->held = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	inst->nheld--;
+}
+
+static void held_free(fm_out *h)
+{
+	fm_emitted_clear(&h->own);
+	json_decref(h->input);
+	json_decref(h->report);
+	free(h);
+}
+
+/* What process() does at its end, for any answer: the input first on FM_PASS, nothing
+ * emitted goes on with FM_RETRY. Takes doc. Returns the status (an invalid one: FM_ERROR). */
+static int finish_answer(fm_instance *inst, json_t *doc, int status, struct fm_emitted *out)
+{
+	if (status < FM_PASS || status > FM_ERROR) {
+		fm_logf(inst->name, FM_LOG_ERR, "the plugin answered %d, not a status; treated as "
+		        "error", status);
+		status = FM_ERROR;
+	}
+	if (status == FM_RETRY)
+		fm_emitted_clear(out); /* delivered again as it came: nothing emitted goes on */
+	if (status == FM_PASS && emitted_room(out) != 0) {
+		fm_logf(inst->name, FM_LOG_ERR, "out of memory passing a document on");
+		status = FM_ERROR;
+	}
+	if (status == FM_PASS) {
+		memmove(out->v + 1, out->v, out->n * sizeof(out->v[0]));
+		out->v[0] = doc;
+		out->n++;
+	} else {
+		json_decref(doc);
+	}
+	return status;
+}
+
+static void host_complete(fm_out *h, int status)
+{
+	fm_instance *inst = h->inst;
+	if (!h->input || status == FM_PENDING) {
+		fm_logf(inst->name, FM_LOG_ERR, "complete() of a handle that is not held, or with "
+		        "FM_PENDING: ignored");
+		return;
+	}
+	held_unlink(inst, h);
+	json_t *doc = h->input;
+	h->input = NULL;
+	status = finish_answer(inst, doc, status, &h->own);
+	json_t *rep = h->report;
+	h->report = NULL;
+	if (inst->on_complete)
+		inst->on_complete(inst->on_complete_arg, h->user, status, &h->own, rep);
+	else
+		json_decref(rep);
+	held_free(h);
+}
+
 static const fm_host host_table = {
 	.abi_major = FM_ABI_MAJOR,
 	.abi_minor = FM_ABI_MINOR,
@@ -233,6 +340,8 @@ static const fm_host host_table = {
 	.prepared = host_prepared,
 	.delivery = host_delivery,
 	.stopping = host_stopping,
+	.hold = host_hold,
+	.complete = host_complete,
 };
 
 const fm_host *fm_host_table(void)
@@ -337,13 +446,13 @@ void fm_plugin_release(const struct fm_plugin *p, void *prepared)
 }
 
 int fm_instance_process(fm_instance *inst, json_t *doc, uint64_t token, void **prepared,
-                        struct fm_emitted *out, json_t **report)
+                        struct fm_emitted *out, json_t **report, fm_held **held)
 {
 	const struct fm_plugin *p = &inst->plugin->desc;
 	void *lent = prepared ? *prepared : NULL, *own = NULL;
 	if (!lent)
 		lent = own = fm_plugin_prepare(p, inst->config, doc);
-	struct fm_out o = {inst, out, NULL, lent, token ? token : 1};
+	struct fm_out o = {.inst = inst, .docs = out, .prepared = lent, .token = token ? token : 1};
 	int status = p->process(inst->ctx, doc, &o);
 	if (lent && !o.prepared) {
 		/* taken: the plugin frees it */
@@ -353,31 +462,83 @@ int fm_instance_process(fm_instance *inst, json_t *doc, uint64_t token, void **p
 			*prepared = NULL;
 	}
 	fm_plugin_release(p, own);
-	if (status < FM_PASS || status > FM_ERROR) {
-		fm_logf(inst->name, FM_LOG_ERR, "process() returned %d, not a status; treated as error",
-		        status);
+	if (held)
+		*held = NULL;
+	if (status == FM_PENDING && o.held && held) {
+		o.held->input = doc; /* the plugin reads it until complete() */
+		*held = o.held;
+		if (report)
+			*report = NULL;
+		return FM_PENDING;
+	}
+	if (o.held) {
+		/* held but answered now (or the caller cannot wait): the handle's documents are
+		 * this answer's */
+		fm_out *h = o.held;
+		held_unlink(inst, h);
+		for (size_t i = 0; i < h->own.n; i++) {
+			if (emitted_room(out) == 0)
+				out->v[out->n++] = h->own.v[i];
+			else
+				json_decref(h->own.v[i]);
+		}
+		h->own.n = 0;
+		o.report = h->report;
+		h->report = NULL;
+		held_free(h);
+		if (status == FM_PENDING) {
+			fm_logf(inst->name, FM_LOG_ERR, "process() held a document this host cannot "
+			        "wait for; treated as a retry");
+			status = FM_RETRY;
+		}
+	} else if (status == FM_PENDING) {
+		fm_logf(inst->name, FM_LOG_ERR, "process() returned FM_PENDING without host->hold(); "
+		        "treated as error");
 		status = FM_ERROR;
 	}
-	if (status == FM_RETRY) {
-		/* A retried document is delivered again as it came: nothing emitted goes on. */
-		fm_emitted_clear(out);
-	}
-	if (status == FM_PASS && emitted_room(out) != 0) {
-		fm_logf(inst->name, FM_LOG_ERR, "out of memory passing a document on");
-		status = FM_ERROR;
-	}
-	if (status == FM_PASS) {
-		memmove(out->v + 1, out->v, out->n * sizeof(out->v[0]));
-		out->v[0] = doc;
-		out->n++;
-	} else {
-		json_decref(doc);
-	}
+	status = finish_answer(inst, doc, status, out);
 	if (report)
 		*report = o.report;
 	else
 		json_decref(o.report);
 	return status;
+}
+
+void fm_instance_on_complete(fm_instance *inst, fm_complete_fn fn, void *arg)
+{
+	inst->on_complete = fn;
+	inst->on_complete_arg = arg;
+}
+
+void fm_held_set_user(fm_held *h, void *user)
+{
+	h->user = user;
+}
+
+size_t fm_instance_held(const fm_instance *inst)
+{
+	return inst->nheld;
+}
+
+bool fm_instance_waits(const fm_instance *inst)
+{
+	const struct fm_plugin *p = &inst->plugin->desc;
+	return p->wait && p->step;
+}
+
+void fm_instance_wait(fm_instance *inst, struct fm_wait *w)
+{
+	const struct fm_plugin *p = &inst->plugin->desc;
+	*w = (struct fm_wait){.fd = -1, .timeout_ms = -1};
+	if (inst->started && p->wait && p->step)
+		p->wait(inst->ctx, w);
+}
+
+void fm_instance_step(fm_instance *inst)
+{
+	const struct fm_plugin *p = &inst->plugin->desc;
+	if (inst->started && p->step)
+		p->step(inst->ctx);
 }
 
 void fm_instance_tick(fm_instance *inst, int64_t now_ms)
@@ -426,6 +587,12 @@ void fm_instance_free(fm_instance *inst)
 		return;
 	if (inst->started)
 		inst->plugin->desc.fini(inst->ctx);
+	/* what the plugin held and never answered: its documents come again in the next run */
+	while (inst->held) {
+		fm_out *h = inst->held;
+		held_unlink(inst, h);
+		held_free(h);
+	}
 	if (inst->config)
 		fm_plugin_config_free(&inst->plugin->desc, inst->config);
 	if (inst->lock >= 0)

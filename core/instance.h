@@ -18,6 +18,7 @@
 #include "options.h"
 
 struct fm_count; /* envelope.h */
+typedef struct fm_out fm_held; /* a document a plugin answers later (ABI 1.4) */
 
 const fm_host *fm_host_table(void);
 
@@ -55,7 +56,24 @@ void fm_emitted_clear(struct fm_emitted *e);
  * reported values, or NULL when nothing was reported. Returns enum fm_status (an invalid
  * return is FM_ERROR). */
 int fm_instance_process(fm_instance *inst, json_t *doc, uint64_t token, void **prepared,
-                        struct fm_emitted *out, json_t **report);
+                        struct fm_emitted *out, json_t **report, fm_held **held);
+
+/* ABI 1.4, documents answered later. With held non-NULL, process() may return FM_PENDING:
+ * *held is then the handle (doc, out and report untouched: they come through on_complete);
+ * with held NULL a held document is answered FM_RETRY at once. */
+/* status (final, as fm_instance_process() would return it), docs (what goes on, the input
+ * first on FM_PASS: the callee takes the references it keeps and clears docs), report (a
+ * reference, or NULL: the callee's). user: what fm_held_set_user() stored. */
+typedef void (*fm_complete_fn)(void *arg, void *user, int status, struct fm_emitted *docs,
+                               json_t *report);
+void fm_instance_on_complete(fm_instance *inst, fm_complete_fn fn, void *arg);
+void fm_held_set_user(fm_held *h, void *user);
+size_t fm_instance_held(const fm_instance *inst);
+/* Whether the plugin answers later (it has wait and step). */
+bool fm_instance_waits(const fm_instance *inst);
+/* What to wait for before fm_instance_step() (fd -1 and timeout -1: nothing). */
+void fm_instance_wait(fm_instance *inst, struct fm_wait *w);
+void fm_instance_step(fm_instance *inst);
 /* Whether the plugin takes acknowledgements (plugin.h, ack). */
 bool fm_instance_wants_acks(const fm_instance *inst);
 /* Hand the plugin acknowledgements of the deliveries named by tokens[0..n): settled, or

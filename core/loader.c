@@ -15,6 +15,8 @@
 #define DESC_MIN_SIZE (offsetof(struct fm_plugin, commands) + sizeof(void *))
 /* 1.1 added prepare and release (1.2 added nothing here). */
 #define DESC_1_2_SIZE (offsetof(struct fm_plugin, release) + sizeof(void (*)(void *)))
+/* 1.3 added check, ack and commit. */
+#define DESC_1_3_SIZE (offsetof(struct fm_plugin, commit) + sizeof(int (*)(void *)))
 
 /* How much of a descriptor of this minor the host reads: no field the minor predates, even
  * when struct_size claims more (a descriptor inside a larger struct of the plugin's own), so
@@ -25,6 +27,8 @@ static size_t desc_size_of_minor(uint32_t minor)
 		return DESC_MIN_SIZE;
 	if (minor <= 2)
 		return DESC_1_2_SIZE;
+	if (minor == 3)
+		return DESC_1_3_SIZE;
 	return sizeof(struct fm_plugin);
 }
 

@@ -1,6 +1,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct worker {
 	int64_t last_work;
 	int64_t retry_at;       /* a commit failed: not before then */
 	int64_t committed_at;   /* the last commit */
+	bool waits;             /* the plugin answers documents later (ABI 1.4) */
 	bool finish;            /* a stop message came */
 };
 
@@ -66,13 +68,65 @@ done:
 	return rc;
 }
 
+/* Send the answer to the document of m (hop): status, what goes on (out: cleared), what was
+ * reported (rep: taken) and, for a thread's message, the input to give back (spent: taken). */
+static void answer(struct worker *w, struct fm_msg *m, uint64_t hop, int status,
+                   struct fm_emitted *out, json_t *rep, json_t *spent)
+{
+	struct fm_env res = {.type = FM_MSG_RES, .hop = hop, .stage = w->spec->stage,
+	                     .w = w->spec->index, .pid = (long long)getpid(), .status = status,
+	                     .rep = rep};
+	res.ncounts = fm_instance_take_counts(w->inst, res.counts, FM_ENV_MAX_COUNTS);
+	int rc;
+	if (m->local) {
+		rc = fm_msg_reply_local(w->push, m, &res, out->v, out->n, spent, 0);
+		if (rc == 0) {
+			res.rep = NULL; /* went with the answer, as did the documents */
+			out->n = 0;
+			spent = NULL;
+		}
+	} else {
+		rc = send_result(w, &res, out);
+	}
+	if (rc != 0 && rc != -ETERM)
+		fm_logf(fm_instance_name(w->inst), FM_LOG_ERR, "cannot send result: %s",
+		        zmq_strerror(-rc));
+	json_decref(res.rep);
+	json_decref(spent);
+	fm_emitted_clear(out);
+}
+
+/* A document the plugin answers later (ABI 1.4): what its answer needs. */
+struct pending {
+	struct worker *w;
+	struct fm_msg m; /* the message it came in (a thread's: the answer goes in its block) */
+	uint64_t hop;
+	json_t *spent;
+};
+
+/* fm_instance_on_complete: a held document is answered. */
+static void on_complete(void *arg, void *user, int status, struct fm_emitted *docs,
+                        json_t *report)
+{
+	struct worker *w = arg;
+	struct pending *p = user;
+	if (!p) { /* answered FM_RETRY already (no memory to wait) */
+		json_decref(report);
+		fm_emitted_clear(docs);
+		return;
+	}
+	answer(w, &p->m, p->hop, status, docs, report, p->spent);
+	fm_msg_free(&p->m);
+	free(p);
+	w->dirty = true;
+}
+
 static void handle(struct worker *w, struct fm_msg *m)
 {
 	const struct fm_env *in = m->env;
 	if (in->type != FM_MSG_DOC || fm_msg_count(m) != 1)
 		return;
-	struct fm_env res = {.type = FM_MSG_RES, .hop = in->hop, .stage = w->spec->stage,
-	                     .w = w->spec->index, .pid = (long long)getpid()};
+	uint64_t hop = in->hop;
 	json_error_t jerr;
 	memset(&jerr, 0, sizeof(jerr));
 	json_t *doc = m->local ? fm_msg_take_doc(m, 0)
@@ -82,6 +136,9 @@ static void handle(struct worker *w, struct fm_msg *m)
 	/* a local document goes back to the hub, which allocated it, even when it goes no
 	 * further: it is released there */
 	json_t *spent = m->local ? json_incref(doc) : NULL;
+	json_t *rep = NULL;
+	int status;
+	fm_held *held = NULL;
 	if (!json_is_object(doc)) {
 		char where[256];
 		fm_logf(fm_instance_name(w->inst), FM_LOG_ERR,
@@ -89,31 +146,31 @@ static void handle(struct worker *w, struct fm_msg *m)
 		        origin_text(in, where, sizeof(where)), doc ? "not an object" : jerr.text,
 		        jerr.line, jerr.column);
 		json_decref(doc);
-		res.status = FM_ERROR;
+		status = FM_ERROR;
 	} else {
 		/* what was prepared stays m's: it goes back with the answer, to be released where
 		 * it was made */
-		res.status = fm_instance_process(w->inst, doc, in->hop, &m->prepared, &out,
-		                                 &res.rep);
+		status = fm_instance_process(w->inst, doc, hop, &m->prepared, &out, &rep,
+		                             w->waits ? &held : NULL);
 	}
-	res.ncounts = fm_instance_take_counts(w->inst, res.counts, FM_ENV_MAX_COUNTS);
-	int rc;
-	if (m->local) {
-		rc = fm_msg_reply_local(w->push, m, &res, out.v, out.n, spent, 0);
-		if (rc == 0) {
-			res.rep = NULL; /* went with the answer, as did the documents */
-			out.n = 0;
-			spent = NULL;
+	if (status == FM_PENDING) {
+		struct pending *p = calloc(1, sizeof(*p));
+		if (p) {
+			p->w = w;
+			p->m = *m;
+			if (!p->m.local)
+				p->m.env = &p->m.wire; /* it pointed into the struct just copied */
+			memset(m, 0, sizeof(*m)); /* the caller's fm_msg_free() now frees nothing */
+			p->hop = hop;
+			p->spent = spent;
+			fm_held_set_user(held, p);
+			return;
 		}
-	} else {
-		rc = send_result(w, &res, &out);
+		/* no room to wait: the handle goes, and the hub delivers the document again */
+		fm_held_set_user(held, NULL);
+		status = FM_RETRY;
 	}
-	if (rc != 0 && rc != -ETERM)
-		fm_logf(fm_instance_name(w->inst), FM_LOG_ERR, "cannot send result: %s",
-		        zmq_strerror(-rc));
-	json_decref(res.rep);
-	json_decref(spent);
-	fm_emitted_clear(&out);
+	answer(w, m, hop, status, &out, rep, spent);
 }
 
 /* A second between commits that fail (a full disk): each one logs. */
@@ -216,12 +273,44 @@ static long wait_ms(const struct worker *w, int64_t now)
 	return t;
 }
 
+/* Let a plugin that answers later (ABI 1.4) do what is ready, and say how long the next poll
+ * may wait for it: *item gets its descriptor (fd -1: none), the return value the longest
+ * wait in ms (-1: none). */
+static long plugin_wait(struct worker *w, zmq_pollitem_t *item)
+{
+	struct fm_wait wt;
+	fm_instance_wait(w->inst, &wt);
+	*item = (zmq_pollitem_t){NULL, wt.fd, 0, 0};
+	if (wt.fd >= 0)
+		item->events = (short)((wt.events & POLLOUT ? ZMQ_POLLOUT : 0) |
+		                       (wt.events & POLLIN || !(wt.events & POLLOUT) ? ZMQ_POLLIN : 0));
+	return wt.timeout_ms < 0 ? -1 : wt.timeout_ms > 200 ? 200 : (long)wt.timeout_ms;
+}
+
+/* A stop with documents held: let the plugin answer them (a stopping plugin cuts its work
+ * short and answers FM_RETRY), for at most a few seconds. */
+#define HELD_STOP_MS 3000
+static void settle_held(struct worker *w)
+{
+	int64_t deadline = fm_monotonic_ms() + HELD_STOP_MS;
+	while (fm_instance_held(w->inst) && fm_monotonic_ms() < deadline) {
+		zmq_pollitem_t item;
+		long t = plugin_wait(w, &item);
+		if (item.fd >= 0)
+			zmq_poll(&item, 1, t < 0 || t > 50 ? 50 : t);
+		else if (t != 0)
+			usleep(10000);
+		fm_instance_step(w->inst);
+	}
+}
+
 int fm_worker_loop(fm_instance *inst, const struct fm_worker_spec *spec)
 {
-	struct worker w = {.inst = inst, .spec = spec};
+	struct worker w = {.inst = inst, .spec = spec, .waits = fm_instance_waits(inst)};
 	int rc = 0;
 	int linger = 5000, hwm = 1000;
 	fm_instance_set_stop_flag(inst, spec->stop);
+	fm_instance_on_complete(inst, on_complete, &w);
 	w.pull = zmq_socket(spec->zctx, ZMQ_PULL);
 	w.push = zmq_socket(spec->zctx, ZMQ_PUSH);
 	if (!w.pull || !w.push) {
@@ -246,8 +335,17 @@ int fm_worker_loop(fm_instance *inst, const struct fm_worker_spec *spec)
 	int64_t last_tick = fm_monotonic_ms();
 	bool alive = true;
 	while (alive && !w.finish && !atomic_load(spec->stop)) {
-		zmq_pollitem_t item = {w.pull, 0, ZMQ_POLLIN, 0};
-		int n = zmq_poll(&item, 1, wait_ms(&w, fm_monotonic_ms()));
+		zmq_pollitem_t items[2] = {{w.pull, 0, ZMQ_POLLIN, 0}};
+		long t = wait_ms(&w, fm_monotonic_ms());
+		int nitems = 1;
+		if (w.waits) {
+			long pt = plugin_wait(&w, &items[1]);
+			if (pt >= 0 && pt < t)
+				t = pt;
+			nitems = items[1].fd >= 0 ? 2 : 1;
+		}
+		int64_t polled_at = fm_monotonic_ms();
+		int n = zmq_poll(items, nitems, t);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -255,9 +353,12 @@ int fm_worker_loop(fm_instance *inst, const struct fm_worker_spec *spec)
 				rc = -errno;
 			break;
 		}
-		if (n > 0)
+		if (n > 0 && (items[0].revents & ZMQ_POLLIN))
 			alive = take_burst(&w, false);
 		int64_t now = fm_monotonic_ms();
+		/* the plugin's descriptor is ready, or its time came */
+		if (w.waits && ((nitems == 2 && items[1].revents) || now - polled_at >= t))
+			fm_instance_step(inst);
 		if (now - last_tick >= TICK_MS) {
 			fm_instance_tick(inst, fm_host_table()->now_ms());
 			last_tick = now;
@@ -269,6 +370,8 @@ int fm_worker_loop(fm_instance *inst, const struct fm_worker_spec *spec)
 		else if (!spec->output && w.dirty && now - w.last_work >= IDLE_FLUSH_MS)
 			commit(&w);
 	}
+	if (w.waits)
+		settle_held(&w);
 	/* Stopped at once: acknowledgements already queued still count (they make the state
 	 * that is saved now more exact); documents wait for the next run. */
 	if (alive && !w.finish)

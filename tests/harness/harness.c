@@ -100,7 +100,7 @@ int fmt_stage_process_as(fmt_stage *s, json_t *doc, uint64_t token, json_t **out
 	json_t *rep = NULL;
 	struct fm_emitted e;
 	fm_emitted_init(&e);
-	int rc = fm_instance_process(s->inst, doc, token, NULL, &e, &rep);
+	int rc = fm_instance_process(s->inst, doc, token, NULL, &e, &rep, NULL);
 	*out = json_array();
 	for (size_t i = 0; i < e.n; i++)
 		json_array_append(*out, e.v[i]);

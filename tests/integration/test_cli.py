@@ -87,6 +87,34 @@ class Cli(unittest.TestCase):
             self.assertNotEqual(rc, 0, err)
             self.assertIn("cannot write the output", err)
 
+    def later_conf(self, d, run_as):
+        plugins = os.environ.get("FM_TEST_PLUGIN_DIR")
+        if not plugins:
+            self.skipTest("FM_TEST_PLUGIN_DIR is not set (run through meson test)")
+        conf = os.path.join(d, "later.conf")
+        with open(conf, "w") as fh:
+            fh.write("plugin_dir = %s:%s\n[stage later]\nplugin = test_later\n"
+                     "delay = 300ms\nmax_in_flight = 5000\nrun_as = %s\n"
+                     % (os.environ["FEEDMILL_PLUGIN_DIR"], plugins, run_as))
+        return conf
+
+    def test_a_stage_holds_many_documents_and_answers_later(self):
+        """ABI 1.4: a plugin that answers documents later (here, each after 300 ms) is given
+        many at once by one instance, in a thread or a process, and every one comes out,
+        once."""
+        docs = "".join('{"id":"d%d","text":"t"}\n' % i for i in range(2000))
+        for run_as in ("thread", "process"):
+            with tempfile.TemporaryDirectory() as d:
+                p = subprocess.run([FEEDMILL, "pipe", "-c", self.later_conf(d, run_as),
+                                    "--summary", "later"], input=docs, text=True, cwd=d,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                ids = [l.split('"')[3] for l in p.stdout.splitlines()]
+                self.assertEqual(sorted(ids), sorted("d%d" % i for i in range(2000)), run_as)
+                held = [int(w.split()[-1]) for w in p.stderr.split(",") if "held_max" in w]
+                # one after the other would be one at a time (and ten minutes)
+                self.assertTrue(held and held[0] >= 500, p.stderr)
+
     def test_shipped_configuration_is_valid(self):
         p = run("check", "-c", os.path.join(ROOT, "pipeline.conf"))
         self.assertEqual(p.returncode, 0, p.stderr)

@@ -108,6 +108,17 @@ struct fm_host {
 	 * transfer) should give up and return FM_RETRY; the document is delivered again in the
 	 * next run, so nothing is lost. */
 	int (*stopping)(fm_instance *inst);
+
+	/* --- ABI 1.4 --- */
+	/* In process(): keep the answer to this document open past the call (plugin.h, wait and
+	 * step). Returns a handle that emit(), report() and complete() take like out, valid until
+	 * complete(); process() then returns FM_PENDING. The document stays readable (and the
+	 * plugin's to change) until complete(). NULL when out of memory: answer now. */
+	fm_out *(*hold)(fm_out *out);
+	/* Answer a held document, on the instance's thread (from step() or process()), as
+	 * process() would have returned status: FM_PASS sends the document on ahead of what was
+	 * emitted through the handle; FM_RETRY discards what was emitted. The handle is gone. */
+	void (*complete)(fm_out *held, int status);
 };
 
 typedef struct fm_host fm_host;

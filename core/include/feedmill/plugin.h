@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define FM_ABI_MAJOR 1
-#define FM_ABI_MINOR 3
+#define FM_ABI_MINOR 4
 
 #define FM_PLUGIN_ENTRY fm_plugin_entry
 #define FM_PLUGIN_ENTRY_NAME "fm_plugin_entry"
@@ -106,6 +106,16 @@ enum fm_status {
 	FM_DROP = 2,  /* the input stops here by design (a duplicate, a blocked document) */
 	FM_RETRY = 3, /* transient failure: the core redelivers it later, up to a limit */
 	FM_ERROR = 4, /* permanent failure for this document: logged, goes no further */
+	FM_PENDING = 5, /* ABI 1.4: the plugin holds the document (host->hold()) and answers it
+	                 * later with host->complete(): an I/O-bound stage keeps many at once */
+};
+
+/* What a plugin that answers later waits for (ABI 1.4, wait()): the host polls fd for events
+ * (POLLIN, POLLOUT) and calls step() when it is ready, or when timeout_ms have passed. */
+struct fm_wait {
+	int fd;             /* -1: no descriptor */
+	short events;
+	int64_t timeout_ms; /* -1: no timeout; 0: step() at once */
 };
 
 /* A command-line tool provided by a plugin (`feedmill parse`, `feedmill extract`, ...), so the
@@ -218,6 +228,21 @@ struct fm_plugin {
 	 * stage timeout (an output writes a document once, so that is safe). An output without
 	 * commit() has flush() called instead, which is taken as success. */
 	int (*commit)(void *ctx);
+
+	/* --- ABI 1.4 --- */
+	/* Optional, for a plugin that answers documents later: an I/O-bound stage (a fetcher, a
+	 * webhook, a database, an enrichment API) keeps many documents at once in one instance.
+	 * process() calls host->hold(out), starts the work and returns FM_PENDING; the host
+	 * then goes on giving it documents (up to the stage's max_in_flight) and, between them,
+	 * asks wait() what to wait for (one descriptor: an epoll set, a timerfd, a socket; and
+	 * a timeout) and calls step() when it is ready. step() (or a later process()) answers
+	 * with host->complete(). Redelivery and acknowledgements are as for any answer: a held
+	 * document not answered within the stage's timeout is delivered again, a worker that
+	 * dies has its held documents delivered again, and a stop asks host->stopping() so that
+	 * the plugin completes what it holds with FM_RETRY. At fini() the plugin must have
+	 * completed, or forget, what it holds: the host frees the handles. */
+	void (*wait)(void *ctx, struct fm_wait *w);
+	void (*step)(void *ctx);
 };
 
 /* The one symbol a plugin exports. */
