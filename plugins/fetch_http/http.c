@@ -14,24 +14,11 @@
 
 #include <curl/curl.h>
 
+#include "http_xfer.h"
 #include "url.h"
 
 struct fm_http {
 	CURL *curl;
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-/* State of one transfer (one hop), for the callbacks. */
-struct xfer {
-	struct fm_http_response *resp;
-	uint64_t max_size;
-	bool too_big;
-	bool oom;
-	bool public_only;   /* this hop may only connect to public addresses */
-	bool blocked;       /* ... and it tried another: the address is in `where` */
-	bool cancelled;     /* lim->cancelled cut it short */
-	const struct fm_http_limits *lim;
-	char where[64];
 };
 
 /* curl's progress callback: a transfer of a stage that is stopping ends now. */
@@ -409,14 +396,12 @@ static struct curl_slist *build_headers(const struct fm_http_limits *lim,
 	return list;
 }
 
-static void setup(struct fm_http *h, const struct fm_http_limits *lim, const char *url,
+static void setup(CURL *c, char *errbuf, const struct fm_http_limits *lim, const char *url,
                   struct curl_slist *headers, struct xfer *x, int64_t timeout_ms)
 {
-	CURL *c = h->curl;
-
 	curl_easy_reset(c); /* keeps live connections, DNS and TLS session caches */
-	h->errbuf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+	errbuf[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -463,10 +448,10 @@ static void setup(struct fm_http *h, const struct fm_http_limits *lim, const cha
 }
 
 /* Turn a failed transfer into an errno and a one-line cause. */
-static int fail(struct fm_http *h, CURLcode rc, const struct xfer *x,
+static int fail(const char *errbuf, CURLcode rc, const struct xfer *x,
                 const struct fm_http_limits *lim, struct fm_http_response *resp)
 {
-	const char *detail = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
+	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 	size_t dl = strlen(detail);
 	char *e = resp->error;
 	size_t n = sizeof(resp->error);
@@ -515,92 +500,117 @@ static int fail(struct fm_http *h, CURLcode rc, const struct xfer *x,
 	}
 }
 
-int fm_http_get(struct fm_http *h, const struct fm_http_limits *lim,
-                const struct fm_http_request *req, struct fm_http_response *resp)
+/* Set up t's current hop (resp->url) on t->easy: 0, or a negative errno (cause in resp). */
+static int begin_hop(struct fm_http_xfer *t)
 {
-	struct xfer x = {.resp = resp, .max_size = lim->max_size};
-	bool oom = false;
-	struct curl_slist *headers = NULL, *foreign = NULL;
-	int64_t start = mono_ms();
-	int ret = 0;
+	struct fm_http_response *resp = t->resp;
+	const struct fm_http_limits *lim = t->lim;
+	if (!fm_url_is_http(resp->url)) {
+		char scheme[16] = "";
+		fm_url_scheme(resp->url, scheme, sizeof(scheme));
+		snprintf(resp->error, sizeof(resp->error),
+		         "refused %s URL with scheme \"%s\": only http and https are fetched",
+		         resp->redirects ? "a redirect to a" : "a", scheme);
+		return -EPROTONOSUPPORT;
+	}
+	int64_t left = 0;
+	if (lim->timeout_ms > 0) {
+		left = lim->timeout_ms - (mono_ms() - t->start);
+		if (left <= 0) {
+			snprintf(resp->error, sizeof(resp->error),
+			         "timed out after %" PRId64 " ms (redirects included)", lim->timeout_ms);
+			return -ETIMEDOUT;
+		}
+	}
+	fm_buf_truncate(&resp->body, 0);
+	t->x.too_big = t->x.oom = t->x.blocked = false;
+	t->x.where[0] = '\0';
+	t->x.public_only = t->req.trusted_url && !same_host(resp->url, t->req.trusted_url);
+	/* a redirect to another origin does not get the configured headers: they may be
+	 * credentials for the source's host only (curl's CURLOPT_UNRESTRICTED_AUTH rule) */
+	bool home = !lim->n_headers || same_origin(resp->url, t->req.url);
+	setup(t->easy, t->errbuf, lim, resp->url, home ? t->headers : t->foreign, &t->x, left);
+	return 0;
+}
 
+int fm_http_xfer_start(struct fm_http_xfer *t, CURL *easy, const struct fm_http_limits *lim,
+                       const struct fm_http_request *req, struct fm_http_response *resp)
+{
+	bool oom = false;
+	memset(t, 0, sizeof(*t));
+	t->easy = easy;
+	t->lim = lim;
+	t->req = *req;
+	t->resp = resp;
+	t->x.resp = resp;
+	t->x.max_size = lim->max_size;
+	t->start = mono_ms();
 	resp->url = strdup(req->url ? req->url : "");
 	if (!resp->url)
 		return -ENOMEM;
-	headers = build_headers(lim, req, true, &oom);
+	t->headers = build_headers(lim, req, true, &oom);
 	if (!oom && lim->n_headers)
-		foreign = build_headers(lim, req, false, &oom);
+		t->foreign = build_headers(lim, req, false, &oom);
 	if (oom) {
-		ret = -ENOMEM;
 		snprintf(resp->error, sizeof(resp->error), "out of memory");
-		goto out;
+		return -ENOMEM;
 	}
+	return begin_hop(t);
+}
 
-	for (;;) {
-		if (!fm_url_is_http(resp->url)) {
-			char scheme[16] = "";
-			fm_url_scheme(resp->url, scheme, sizeof(scheme));
-			snprintf(resp->error, sizeof(resp->error),
-			         "refused %s URL with scheme \"%s\": only http and https are fetched",
-			         resp->redirects ? "a redirect to a" : "a", scheme);
-			ret = -EPROTONOSUPPORT;
-			goto out;
-		}
-		int64_t left = 0;
-		if (lim->timeout_ms > 0) {
-			left = lim->timeout_ms - (mono_ms() - start);
-			if (left <= 0) {
-				snprintf(resp->error, sizeof(resp->error),
-				         "timed out after %" PRId64 " ms (redirects included)",
-				         lim->timeout_ms);
-				ret = -ETIMEDOUT;
-				goto out;
-			}
-		}
-		fm_buf_truncate(&resp->body, 0);
-		x.too_big = x.oom = x.blocked = false;
-		x.where[0] = '\0';
-		x.public_only = req->trusted_url && !same_host(resp->url, req->trusted_url);
-		/* a redirect to another origin does not get the configured headers: they may be
-		 * credentials for the source's host only (curl's CURLOPT_UNRESTRICTED_AUTH rule) */
-		bool home = !lim->n_headers || same_origin(resp->url, req->url);
-		setup(h, lim, resp->url, home ? headers : foreign, &x, left);
-		CURLcode rc = curl_easy_perform(h->curl);
-		long conns = 0;
-		if (curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK)
-			resp->connects += conns;
-		if (rc != CURLE_OK) {
-			ret = fail(h, rc, &x, lim, resp);
-			goto out;
-		}
-		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-		char *loc = NULL;
-		curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &loc);
-		if (!is_redirect(resp->status) || !loc || !*loc)
-			break;
-		if (resp->redirects >= lim->max_redirects) {
-			snprintf(resp->error, sizeof(resp->error),
-			         "too many redirects (more than max_redirects = %ld)",
-			         lim->max_redirects);
-			ret = -ELOOP;
-			goto out;
-		}
-		char *next = strdup(loc);
-		if (!next) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		free(resp->url);
-		resp->url = next;
-		resp->redirects++;
+bool fm_http_xfer_next(struct fm_http_xfer *t, CURLcode rc, int *ret)
+{
+	struct fm_http_response *resp = t->resp;
+	long conns = 0;
+	if (curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK)
+		resp->connects += conns;
+	if (rc != CURLE_OK) {
+		*ret = fail(t->errbuf, rc, &t->x, t->lim, resp);
+		return false;
 	}
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	char *loc = NULL;
+	curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &loc);
+	if (!is_redirect(resp->status) || !loc || !*loc) {
+		char *ct = NULL;
+		curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
+		parse_content_type(ct, &resp->content_type, &resp->charset);
+		*ret = 0;
+		return false;
+	}
+	if (resp->redirects >= t->lim->max_redirects) {
+		snprintf(resp->error, sizeof(resp->error),
+		         "too many redirects (more than max_redirects = %ld)", t->lim->max_redirects);
+		*ret = -ELOOP;
+		return false;
+	}
+	char *next = strdup(loc);
+	if (!next) {
+		*ret = -ENOMEM;
+		return false;
+	}
+	free(resp->url);
+	resp->url = next;
+	resp->redirects++;
+	*ret = begin_hop(t);
+	return *ret == 0;
+}
 
-	char *ct = NULL;
-	curl_easy_getinfo(h->curl, CURLINFO_CONTENT_TYPE, &ct);
-	parse_content_type(ct, &resp->content_type, &resp->charset);
-out:
-	curl_slist_free_all(headers);
-	curl_slist_free_all(foreign);
+void fm_http_xfer_end(struct fm_http_xfer *t)
+{
+	curl_slist_free_all(t->headers);
+	curl_slist_free_all(t->foreign);
+	t->headers = t->foreign = NULL;
+}
+
+int fm_http_get(struct fm_http *h, const struct fm_http_limits *lim,
+                const struct fm_http_request *req, struct fm_http_response *resp)
+{
+	struct fm_http_xfer t;
+	int ret = fm_http_xfer_start(&t, h->curl, lim, req, resp);
+	while (ret == 0 && fm_http_xfer_next(&t, curl_easy_perform(h->curl), &ret))
+		;
+	fm_http_xfer_end(&t);
 	return ret;
 }
 
