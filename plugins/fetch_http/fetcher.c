@@ -1,0 +1,515 @@
+/* fetch_http: many GETs at once on a curl multi handle (fetcher.h). */
+#include "fetcher.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "http_xfer.h"
+
+struct job;
+
+/* A host's slots and queue. */
+struct host {
+	char *key;            /* scheme://host:port, lower case */
+	int active;
+	int64_t last_start;   /* monotonic ms of the last request started; 0: none */
+	struct job *wait_head, *wait_tail;
+	struct host *hnext;   /* hash chain */
+	struct host *rprev, *rnext; /* the ring of hosts with requests waiting */
+	bool in_ring;
+};
+
+struct job {
+	struct fm_fetcher *f;
+	struct host *host;
+	struct fm_http_xfer t;
+	const struct fm_http_limits *lim;
+	struct fm_http_request req;
+	struct fm_http_response *resp;
+	int64_t gap_ms;
+	fm_fetch_done done;
+	void *arg;
+	CURL *easy;
+	int rc;               /* the result, once over */
+	struct job *next;     /* its host's queue, or the list of ended jobs */
+	struct job *aprev, *anext; /* the running ones */
+};
+
+struct fm_fetcher {
+	CURLM *multi;
+	int epfd;
+	int64_t curl_deadline; /* monotonic ms; -1: none */
+	struct fm_fetcher_limits lim;
+	int active;
+	size_t pending;
+	struct host **buckets;
+	size_t nbuckets, nhosts;
+	struct host *ring;
+	struct job *running;
+	struct job *ended, *ended_tail; /* over without a transfer (could not start) */
+	CURL **pool;
+	size_t npool, cap_pool;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- hosts ---------------------------------------------------------------------------- */
+
+/* "scheme://host:port" of url, lower case, without userinfo, into buf. */
+static void host_key(const char *url, char *buf, size_t n)
+{
+	const char *s = strstr(url, "://");
+	size_t slen = s ? (size_t)(s - url) + 3 : 0;
+	const char *a = s ? s + 3 : url;
+	size_t alen = strcspn(a, "/?#");
+	for (const char *p = memchr(a, '@', alen); p; p = memchr(a, '@', alen)) {
+		alen -= (size_t)(p + 1 - a);
+		a = p + 1;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < slen && k + 1 < n; i++)
+		buf[k++] = (char)(url[i] >= 'A' && url[i] <= 'Z' ? url[i] + 32 : url[i]);
+	for (size_t i = 0; i < alen && k + 1 < n; i++)
+		buf[k++] = (char)(a[i] >= 'A' && a[i] <= 'Z' ? a[i] + 32 : a[i]);
+	buf[k] = '\0';
+}
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 14695981039346656037ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static int grow_hosts(struct fm_fetcher *f)
+{
+	size_t n = f->nbuckets ? f->nbuckets * 2 : 256;
+	struct host **b = calloc(n, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->nbuckets; i++) {
+		for (struct host *h = f->buckets[i], *next; h; h = next) {
+			next = h->hnext;
+			size_t j = hash_str(h->key) & (n - 1);
+			h->hnext = b[j];
+			b[j] = h;
+		}
+	}
+	free(f->buckets);
+	f->buckets = b;
+	f->nbuckets = n;
+	return 0;
+}
+
+static struct host *host_of(struct fm_fetcher *f, const char *url)
+{
+	char key[512];
+	host_key(url, key, sizeof(key));
+	if (f->nhosts >= f->nbuckets && grow_hosts(f) < 0 && !f->nbuckets)
+		return NULL;
+	size_t j = hash_str(key) & (f->nbuckets - 1);
+	for (struct host *h = f->buckets[j]; h; h = h->hnext)
+		if (strcmp(h->key, key) == 0)
+			return h;
+	struct host *h = calloc(1, sizeof(*h));
+	if (!h || !(h->key = strdup(key))) {
+		free(h);
+		return NULL;
+	}
+	h->hnext = f->buckets[j];
+	f->buckets[j] = h;
+	f->nhosts++;
+	return h;
+}
+
+static void ring_add(struct fm_fetcher *f, struct host *h)
+{
+	if (h->in_ring)
+		return;
+	h->in_ring = true;
+	if (!f->ring) {
+		h->rprev = h->rnext = h;
+		f->ring = h;
+		return;
+	}
+	h->rnext = f->ring;
+	h->rprev = f->ring->rprev;
+	f->ring->rprev->rnext = h;
+	f->ring->rprev = h;
+}
+
+static void ring_remove(struct fm_fetcher *f, struct host *h)
+{
+	if (!h->in_ring)
+		return;
+	h->in_ring = false;
+	if (h->rnext == h) {
+		f->ring = NULL;
+	} else {
+		h->rprev->rnext = h->rnext;
+		h->rnext->rprev = h->rprev;
+		if (f->ring == h)
+			f->ring = h->rnext;
+	}
+	h->rprev = h->rnext = NULL;
+}
+
+/* When the host's next waiting request may start as far as its gap goes. */
+static int64_t gap_ready(const struct fm_fetcher *f, const struct host *h)
+{
+	const struct job *j = h->wait_head;
+	int64_t gap = j && j->gap_ms > f->lim.host_delay_ms ? j->gap_ms : f->lim.host_delay_ms;
+	return h->last_start ? h->last_start + gap : 0;
+}
+
+/* ---- transfers ------------------------------------------------------------------------ */
+
+static CURL *easy_get(struct fm_fetcher *f)
+{
+	return f->npool ? f->pool[--f->npool] : curl_easy_init();
+}
+
+static void easy_put(struct fm_fetcher *f, CURL *e)
+{
+	if (f->npool == f->cap_pool) {
+		size_t cap = f->cap_pool ? f->cap_pool * 2 : 16;
+		CURL **p = realloc(f->pool, cap * sizeof(*p));
+		if (!p) {
+			curl_easy_cleanup(e);
+			return;
+		}
+		f->pool = p;
+		f->cap_pool = cap;
+	}
+	f->pool[f->npool++] = e;
+}
+
+static void ended_push(struct fm_fetcher *f, struct job *j)
+{
+	j->next = NULL;
+	if (f->ended_tail)
+		f->ended_tail->next = j;
+	else
+		f->ended = j;
+	f->ended_tail = j;
+}
+
+/* Start j now (its host and the fetcher have room). */
+static void start(struct fm_fetcher *f, struct job *j, int64_t now)
+{
+	struct host *h = j->host;
+	h->last_start = now ? now : 1;
+	j->easy = easy_get(f);
+	if (!j->easy) {
+		j->rc = -ENOMEM;
+		snprintf(j->resp->error, sizeof(j->resp->error), "out of memory");
+		ended_push(f, j);
+		return;
+	}
+	h->active++;
+	f->active++;
+	int rc = fm_http_xfer_start(&j->t, j->easy, j->lim, &j->req, j->resp);
+	if (rc == 0) {
+		curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
+		if (curl_multi_add_handle(f->multi, j->easy) == CURLM_OK) {
+			j->anext = f->running;
+			if (f->running)
+				f->running->aprev = j;
+			f->running = j;
+			return;
+		}
+		snprintf(j->resp->error, sizeof(j->resp->error), "cannot start the transfer");
+		rc = -ENOMEM;
+	}
+	j->rc = rc; /* over before it began: answered from the next step */
+	ended_push(f, j);
+}
+
+/* Start what may start, hosts taking turns. */
+static void dispatch(struct fm_fetcher *f)
+{
+	int64_t now = now_ms();
+	bool progress = true;
+	while (progress && f->ring && f->active < f->lim.max_transfers) {
+		progress = false;
+		struct host *h = f->ring;
+		struct host *last = f->ring->rprev;
+		for (;;) {
+			struct host *next = h->rnext;
+			bool at_end = h == last;
+			if (h->active < f->lim.per_host && gap_ready(f, h) <= now &&
+			    f->active < f->lim.max_transfers) {
+				struct job *j = h->wait_head;
+				h->wait_head = j->next;
+				if (!h->wait_head) {
+					h->wait_tail = NULL;
+					ring_remove(f, h);
+				}
+				start(f, j, now);
+				progress = true;
+			}
+			if (at_end || !f->ring)
+				break;
+			h = next;
+		}
+	}
+}
+
+/* j is over: its host's slot and its handle go back, its callback is called. */
+static void finish(struct fm_fetcher *f, struct job *j)
+{
+	if (j->easy) {
+		fm_http_xfer_end(&j->t);
+		easy_put(f, j->easy);
+		j->host->active--;
+		f->active--;
+	}
+	f->pending--;
+	j->done(j->arg, j->rc, j->resp);
+	free(j);
+}
+
+static void running_remove(struct fm_fetcher *f, struct job *j)
+{
+	if (j->aprev)
+		j->aprev->anext = j->anext;
+	else
+		f->running = j->anext;
+	if (j->anext)
+		j->anext->aprev = j->aprev;
+	j->aprev = j->anext = NULL;
+}
+
+/* Transfers that ended: the next hop of a redirect, or the end of the GET. */
+static void read_ended(struct fm_fetcher *f)
+{
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(f->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		CURL *e = msg->easy_handle;
+		CURLcode result = msg->data.result;
+		struct job *j = NULL;
+		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&j);
+		curl_multi_remove_handle(f->multi, e);
+		if (!j)
+			continue;
+		if (fm_http_xfer_next(&j->t, result, &j->rc)) {
+			/* the next hop (setting it up reset the handle, CURLOPT_PRIVATE with it) */
+			curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+			if (curl_multi_add_handle(f->multi, e) == CURLM_OK)
+				continue;
+			j->rc = -ENOMEM;
+		}
+		running_remove(f, j);
+		finish(f, j);
+	}
+}
+
+/* ---- curl's callbacks ----------------------------------------------------------------- */
+
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct fm_fetcher *f = userp;
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(f->epfd, EPOLL_CTL_DEL, s, NULL);
+		curl_multi_assign(f->multi, s, NULL);
+		return 0;
+	}
+	struct epoll_event ev = {.data.fd = s};
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	if (socketp) {
+		epoll_ctl(f->epfd, EPOLL_CTL_MOD, s, &ev);
+	} else if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, s, &ev) == 0 ||
+	           (errno == EEXIST && epoll_ctl(f->epfd, EPOLL_CTL_MOD, s, &ev) == 0)) {
+		curl_multi_assign(f->multi, s, (void *)1);
+	}
+	return 0;
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+	struct fm_fetcher *f = userp;
+	(void)m;
+	f->curl_deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return 0;
+}
+
+/* ---- the API -------------------------------------------------------------------------- */
+
+struct fm_fetcher *fm_fetcher_new(const struct fm_fetcher_limits *lim)
+{
+	struct fm_fetcher *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->lim = *lim;
+	if (f->lim.max_transfers < 1)
+		f->lim.max_transfers = 1;
+	if (f->lim.per_host < 1)
+		f->lim.per_host = 1;
+	f->curl_deadline = -1;
+	f->epfd = epoll_create1(EPOLL_CLOEXEC);
+	f->multi = curl_multi_init();
+	if (f->epfd < 0 || !f->multi || grow_hosts(f) < 0) {
+		fm_fetcher_free(f);
+		return NULL;
+	}
+	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
+	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+	/* requests to one host share its connections (and streams, over HTTP/2) */
+	curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	return f;
+}
+
+void fm_fetcher_free(struct fm_fetcher *f)
+{
+	if (!f)
+		return;
+	/* what runs or waits ends, cancelled */
+	while (f->running) {
+		struct job *j = f->running;
+		running_remove(f, j);
+		curl_multi_remove_handle(f->multi, j->easy);
+		j->rc = -ECANCELED;
+		snprintf(j->resp->error, sizeof(j->resp->error), "cancelled: the fetcher stopped");
+		finish(f, j);
+	}
+	for (size_t i = 0; i < f->nbuckets; i++) {
+		for (struct host *h = f->buckets[i], *next; h; h = next) {
+			next = h->hnext;
+			while (h->wait_head) {
+				struct job *j = h->wait_head;
+				h->wait_head = j->next;
+				j->rc = -ECANCELED;
+				snprintf(j->resp->error, sizeof(j->resp->error),
+				         "cancelled: the fetcher stopped");
+				ended_push(f, j);
+			}
+			free(h->key);
+			free(h);
+		}
+	}
+	while (f->ended) {
+		struct job *j = f->ended;
+		f->ended = j->next;
+		finish(f, j);
+	}
+	for (size_t i = 0; i < f->npool; i++)
+		curl_easy_cleanup(f->pool[i]);
+	free(f->pool);
+	free(f->buckets);
+	if (f->multi)
+		curl_multi_cleanup(f->multi);
+	if (f->epfd >= 0)
+		close(f->epfd);
+	free(f);
+}
+
+int fm_fetcher_get(struct fm_fetcher *f, const struct fm_http_limits *lim,
+                   const struct fm_http_request *req, struct fm_http_response *resp,
+                   int64_t gap_ms, fm_fetch_done done, void *arg)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	struct host *h = j ? host_of(f, req->url ? req->url : "") : NULL;
+	if (!h) {
+		free(j);
+		return -ENOMEM;
+	}
+	*j = (struct job){.f = f, .host = h, .lim = lim, .req = *req, .resp = resp,
+	                  .gap_ms = gap_ms, .done = done, .arg = arg};
+	f->pending++;
+	if (h->wait_tail)
+		h->wait_tail->next = j;
+	else
+		h->wait_head = j;
+	h->wait_tail = j;
+	ring_add(f, h);
+	dispatch(f);
+	return 0;
+}
+
+int fm_fetcher_fd(const struct fm_fetcher *f)
+{
+	return f->epfd;
+}
+
+int64_t fm_fetcher_timeout(const struct fm_fetcher *f)
+{
+	if (f->ended)
+		return 0;
+	int64_t now = now_ms(), best = -1;
+	if (f->curl_deadline >= 0)
+		best = f->curl_deadline > now ? f->curl_deadline - now : 0;
+	/* a host whose next request waits for its gap */
+	if (f->ring && f->active < f->lim.max_transfers) {
+		const struct host *h = f->ring;
+		do {
+			if (h->active < f->lim.per_host) {
+				int64_t at = gap_ready(f, h), wait = at > now ? at - now : 0;
+				if (best < 0 || wait < best)
+					best = wait;
+			}
+			h = h->rnext;
+		} while (h != f->ring);
+	}
+	return best;
+}
+
+void fm_fetcher_step(struct fm_fetcher *f)
+{
+	int running;
+	struct epoll_event evs[64];
+	int n;
+	while ((n = epoll_wait(f->epfd, evs, 64, 0)) > 0) {
+		for (int i = 0; i < n; i++) {
+			int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+			            (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+			            (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+			curl_multi_socket_action(f->multi, evs[i].data.fd, flags, &running);
+		}
+		read_ended(f);
+		if (n < 64)
+			break;
+	}
+	if (f->curl_deadline >= 0 && now_ms() >= f->curl_deadline) {
+		f->curl_deadline = -1;
+		curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+	read_ended(f);
+	while (f->ended) {
+		struct job *j = f->ended;
+		f->ended = j->next;
+		if (!f->ended)
+			f->ended_tail = NULL;
+		finish(f, j);
+	}
+	dispatch(f);
+}
+
+size_t fm_fetcher_pending(const struct fm_fetcher *f)
+{
+	return f->pending;
+}
+
+int fm_fetcher_running(const struct fm_fetcher *f)
+{
+	return f->active;
+}
