@@ -12,15 +12,16 @@
 
 #include <curl/curl.h>
 
+#include "host_gate.h"
 #include "http_xfer.h"
 
 struct job;
 
-/* A host's slots and queue. */
+/* A host's queue here; its slots and last start are the gate's (host_gate.h). */
 struct host {
-	char *key;            /* scheme://host:port, lower case */
-	int active;
-	int64_t last_start;   /* monotonic ms of the last request started; 0: none */
+	char *key;            /* host name, lower case */
+	int active;           /* transfers of this fetcher to it */
+	bool blocked;         /* the gate said it is full: wait for a wake-up */
 	struct job *wait_head, *wait_tail;
 	struct host *hnext;   /* hash chain */
 	struct host *rprev, *rnext; /* the ring of hosts with requests waiting */
@@ -38,6 +39,7 @@ struct job {
 	fm_fetch_done done;
 	void *arg;
 	CURL *easy;
+	bool started;         /* holds a gate slot */
 	int rc;               /* the result, once over */
 	struct job *next;     /* its host's queue, or the list of ended jobs */
 	struct job *aprev, *anext; /* the running ones */
@@ -46,6 +48,11 @@ struct job {
 struct fm_fetcher {
 	CURLM *multi;
 	int epfd;
+	struct fm_gate_waiter *gate;
+	int gate_fd;
+	bool closing;
+	bool all_full; /* the gate is full: wait for a wake-up */
+	int64_t next_ready; /* monotonic ms when a gap ends for a waiting request; -1: none */
 	int64_t curl_deadline; /* monotonic ms; -1: none */
 	struct fm_fetcher_limits lim;
 	int active;
@@ -67,25 +74,6 @@ static int64_t now_ms(void)
 }
 
 /* ---- hosts ---------------------------------------------------------------------------- */
-
-/* "scheme://host:port" of url, lower case, without userinfo, into buf. */
-static void host_key(const char *url, char *buf, size_t n)
-{
-	const char *s = strstr(url, "://");
-	size_t slen = s ? (size_t)(s - url) + 3 : 0;
-	const char *a = s ? s + 3 : url;
-	size_t alen = strcspn(a, "/?#");
-	for (const char *p = memchr(a, '@', alen); p; p = memchr(a, '@', alen)) {
-		alen -= (size_t)(p + 1 - a);
-		a = p + 1;
-	}
-	size_t k = 0;
-	for (size_t i = 0; i < slen && k + 1 < n; i++)
-		buf[k++] = (char)(url[i] >= 'A' && url[i] <= 'Z' ? url[i] + 32 : url[i]);
-	for (size_t i = 0; i < alen && k + 1 < n; i++)
-		buf[k++] = (char)(a[i] >= 'A' && a[i] <= 'Z' ? a[i] + 32 : a[i]);
-	buf[k] = '\0';
-}
 
 static size_t hash_str(const char *s)
 {
@@ -118,7 +106,7 @@ static int grow_hosts(struct fm_fetcher *f)
 static struct host *host_of(struct fm_fetcher *f, const char *url)
 {
 	char key[512];
-	host_key(url, key, sizeof(key));
+	fm_gate_host(url, key, sizeof(key));
 	if (f->nhosts >= f->nbuckets && grow_hosts(f) < 0 && !f->nbuckets)
 		return NULL;
 	size_t j = hash_str(key) & (f->nbuckets - 1);
@@ -168,12 +156,29 @@ static void ring_remove(struct fm_fetcher *f, struct host *h)
 	h->rprev = h->rnext = NULL;
 }
 
-/* When the host's next waiting request may start as far as its gap goes. */
-static int64_t gap_ready(const struct fm_fetcher *f, const struct host *h)
+/* The gap the host's next waiting request asks for. */
+static int64_t gap_of(const struct fm_fetcher *f, const struct host *h)
 {
 	const struct job *j = h->wait_head;
-	int64_t gap = j && j->gap_ms > f->lim.host_delay_ms ? j->gap_ms : f->lim.host_delay_ms;
-	return h->last_start ? h->last_start + gap : 0;
+	return j && j->gap_ms > f->lim.host_delay_ms ? j->gap_ms : f->lim.host_delay_ms;
+}
+
+/* A host with nothing waiting and nothing running here is forgotten (the gate keeps its
+ * last start), so the table follows the hosts in use. */
+static void host_drop_if_idle(struct fm_fetcher *f, struct host *h)
+{
+	if (h->active || h->wait_head || h->in_ring)
+		return;
+	size_t j = hash_str(h->key) & (f->nbuckets - 1);
+	for (struct host **pp = &f->buckets[j]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == h) {
+			*pp = h->hnext;
+			f->nhosts--;
+			free(h->key);
+			free(h);
+			return;
+		}
+	}
 }
 
 /* ---- transfers ------------------------------------------------------------------------ */
@@ -208,11 +213,13 @@ static void ended_push(struct fm_fetcher *f, struct job *j)
 	f->ended_tail = j;
 }
 
-/* Start j now (its host and the fetcher have room). */
-static void start(struct fm_fetcher *f, struct job *j, int64_t now)
+/* Start j now (the gate gave it a slot). */
+static void start(struct fm_fetcher *f, struct job *j)
 {
 	struct host *h = j->host;
-	h->last_start = now ? now : 1;
+	h->active++;
+	f->active++;
+	j->started = true;
 	j->easy = easy_get(f);
 	if (!j->easy) {
 		j->rc = -ENOMEM;
@@ -220,8 +227,6 @@ static void start(struct fm_fetcher *f, struct job *j, int64_t now)
 		ended_push(f, j);
 		return;
 	}
-	h->active++;
-	f->active++;
 	int rc = fm_http_xfer_start(&j->t, j->easy, j->lim, &j->req, j->resp);
 	if (rc == 0) {
 		curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
@@ -239,28 +244,49 @@ static void start(struct fm_fetcher *f, struct job *j, int64_t now)
 	ended_push(f, j);
 }
 
-/* Start what may start, hosts taking turns. */
+/* Start what the gate lets start, hosts taking turns. */
 static void dispatch(struct fm_fetcher *f)
 {
 	int64_t now = now_ms();
+	f->next_ready = -1;
 	bool progress = true;
-	while (progress && f->ring && f->active < f->lim.max_transfers) {
+	while (progress && f->ring && !f->all_full) {
 		progress = false;
 		struct host *h = f->ring;
 		struct host *last = f->ring->rprev;
 		for (;;) {
 			struct host *next = h->rnext;
 			bool at_end = h == last;
-			if (h->active < f->lim.per_host && gap_ready(f, h) <= now &&
-			    f->active < f->lim.max_transfers) {
-				struct job *j = h->wait_head;
-				h->wait_head = j->next;
-				if (!h->wait_head) {
-					h->wait_tail = NULL;
-					ring_remove(f, h);
+			if (!h->blocked) {
+				struct fm_gate_ask ask = {.host = h->key, .per_host = f->lim.per_host,
+				                          .max_total = f->lim.max_transfers,
+				                          .gap_ms = gap_of(f, h), .now = now};
+				int64_t retry_at;
+				switch (fm_gate_acquire(f->gate, &ask, &retry_at)) {
+				case FM_GATE_TAKEN: {
+					struct job *j = h->wait_head;
+					h->wait_head = j->next;
+					if (!h->wait_head) {
+						h->wait_tail = NULL;
+						ring_remove(f, h);
+					} else {
+						f->ring = next; /* the next host goes first next time */
+					}
+					start(f, j);
+					progress = true;
+					break;
 				}
-				start(f, j, now);
-				progress = true;
+				case FM_GATE_GAP:
+					if (f->next_ready < 0 || retry_at < f->next_ready)
+						f->next_ready = retry_at;
+					break;
+				case FM_GATE_HOST_FULL:
+					h->blocked = true; /* the gate wakes us */
+					break;
+				case FM_GATE_ALL_FULL:
+					f->all_full = true; /* likewise; nothing else can start */
+					return;
+				}
 			}
 			if (at_end || !f->ring)
 				break;
@@ -269,18 +295,25 @@ static void dispatch(struct fm_fetcher *f)
 	}
 }
 
-/* j is over: its host's slot and its handle go back, its callback is called. */
+/* j is over: its slot and its handle go back, its callback is called. */
 static void finish(struct fm_fetcher *f, struct job *j)
 {
+	struct host *h = j->host;
 	if (j->easy) {
 		fm_http_xfer_end(&j->t);
 		easy_put(f, j->easy);
-		j->host->active--;
+	}
+	if (j->started) {
+		fm_gate_release(h->key);
+		h->active--;
 		f->active--;
+		h->blocked = false; /* a slot of its own came free */
+		f->all_full = false;
 	}
 	f->pending--;
 	j->done(j->arg, j->rc, j->resp);
 	free(j);
+	host_drop_if_idle(f, h);
 }
 
 static void running_remove(struct fm_fetcher *f, struct job *j)
@@ -364,9 +397,17 @@ struct fm_fetcher *fm_fetcher_new(const struct fm_fetcher_limits *lim)
 	if (f->lim.per_host < 1)
 		f->lim.per_host = 1;
 	f->curl_deadline = -1;
+	f->next_ready = -1;
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	f->multi = curl_multi_init();
-	if (f->epfd < 0 || !f->multi || grow_hosts(f) < 0) {
+	f->gate = fm_gate_join();
+	if (f->epfd < 0 || !f->multi || !f->gate || grow_hosts(f) < 0) {
+		fm_fetcher_free(f);
+		return NULL;
+	}
+	f->gate_fd = fm_gate_fd(f->gate);
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = f->gate_fd};
+	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->gate_fd, &ev) < 0) {
 		fm_fetcher_free(f);
 		return NULL;
 	}
@@ -383,7 +424,8 @@ void fm_fetcher_free(struct fm_fetcher *f)
 {
 	if (!f)
 		return;
-	/* what runs or waits ends, cancelled */
+	f->closing = true; /* callbacks cannot start more */
+	/* what runs, ended or waits ends, cancelled */
 	while (f->running) {
 		struct job *j = f->running;
 		running_remove(f, j);
@@ -392,25 +434,26 @@ void fm_fetcher_free(struct fm_fetcher *f)
 		snprintf(j->resp->error, sizeof(j->resp->error), "cancelled: the fetcher stopped");
 		finish(f, j);
 	}
+	while (f->ended) {
+		struct job *j = f->ended;
+		f->ended = j->next;
+		finish(f, j);
+	}
 	for (size_t i = 0; i < f->nbuckets; i++) {
 		for (struct host *h = f->buckets[i], *next; h; h = next) {
 			next = h->hnext;
 			while (h->wait_head) {
 				struct job *j = h->wait_head;
 				h->wait_head = j->next;
-				j->rc = -ECANCELED;
 				snprintf(j->resp->error, sizeof(j->resp->error),
 				         "cancelled: the fetcher stopped");
-				ended_push(f, j);
+				f->pending--;
+				j->done(j->arg, -ECANCELED, j->resp);
+				free(j);
 			}
 			free(h->key);
 			free(h);
 		}
-	}
-	while (f->ended) {
-		struct job *j = f->ended;
-		f->ended = j->next;
-		finish(f, j);
 	}
 	for (size_t i = 0; i < f->npool; i++)
 		curl_easy_cleanup(f->pool[i]);
@@ -420,6 +463,7 @@ void fm_fetcher_free(struct fm_fetcher *f)
 		curl_multi_cleanup(f->multi);
 	if (f->epfd >= 0)
 		close(f->epfd);
+	fm_gate_leave(f->gate);
 	free(f);
 }
 
@@ -427,6 +471,8 @@ int fm_fetcher_get(struct fm_fetcher *f, const struct fm_http_limits *lim,
                    const struct fm_http_request *req, struct fm_http_response *resp,
                    int64_t gap_ms, fm_fetch_done done, void *arg)
 {
+	if (f->closing)
+		return -ECANCELED;
 	struct job *j = calloc(1, sizeof(*j));
 	struct host *h = j ? host_of(f, req->url ? req->url : "") : NULL;
 	if (!h) {
@@ -459,18 +505,27 @@ int64_t fm_fetcher_timeout(const struct fm_fetcher *f)
 	if (f->curl_deadline >= 0)
 		best = f->curl_deadline > now ? f->curl_deadline - now : 0;
 	/* a host whose next request waits for its gap */
-	if (f->ring && f->active < f->lim.max_transfers) {
-		const struct host *h = f->ring;
-		do {
-			if (h->active < f->lim.per_host) {
-				int64_t at = gap_ready(f, h), wait = at > now ? at - now : 0;
-				if (best < 0 || wait < best)
-					best = wait;
-			}
-			h = h->rnext;
-		} while (h != f->ring);
+	if (f->next_ready >= 0) {
+		int64_t wait = f->next_ready > now ? f->next_ready - now : 0;
+		if (best < 0 || wait < best)
+			best = wait;
 	}
 	return best;
+}
+
+/* The gate released a slot we were refused: every blocked host asks again. */
+static void unblock(struct fm_fetcher *f)
+{
+	fm_gate_woken(f->gate);
+	f->all_full = false;
+	const struct host *first = f->ring;
+	struct host *h = f->ring;
+	if (!h)
+		return;
+	do {
+		h->blocked = false;
+		h = h->rnext;
+	} while (h != first);
 }
 
 void fm_fetcher_step(struct fm_fetcher *f)
@@ -480,6 +535,10 @@ void fm_fetcher_step(struct fm_fetcher *f)
 	int n;
 	while ((n = epoll_wait(f->epfd, evs, 64, 0)) > 0) {
 		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == f->gate_fd) {
+				unblock(f);
+				continue;
+			}
 			int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
 			            (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
 			            (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);

@@ -2,10 +2,12 @@
  * The event-driven fetcher (fetcher.h) against the loopback test server: every GET ends with
  * the result fm_http_get would give (a body, a 304, a 404, a redirect followed, a refused
  * connection), many run at once, no more than per_host to one host, requests to one host are
- * spaced by its gap, and freeing it ends what is left with -ECANCELED.
+ * spaced by its gap, two fetchers (two workers) share those limits, and freeing it ends what is
+ * left with -ECANCELED.
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 #include "check.h"
 #include "fetcher.h"
+#include "host_gate.h"
 #include "http.h"
 #include "httpd_ctl.h"
 
@@ -146,6 +149,68 @@ static void test_concurrency_and_politeness(struct httpd *d)
 	CHECK(took >= 1600);
 }
 
+/* Two fetchers (two workers of a stage, two threads) share the per-host limit and gap:
+ * the host sees at most per_host transfers at once from them together. */
+struct twin {
+	struct httpd *d;
+	int n, per_host, most;
+	int64_t gap;
+};
+
+static void *twin_run(void *arg)
+{
+	struct twin *t = arg;
+	int64_t unused = slow_batch(t->d, t->n, t->per_host, t->gap, &t->most);
+	(void)unused;
+	return NULL;
+}
+
+static volatile int sampling;
+static int sampled_most;
+
+static void *sampler(void *arg)
+{
+	(void)arg;
+	while (sampling) {
+		int n = fm_gate_active("127.0.0.1");
+		if (n > sampled_most)
+			sampled_most = n;
+		struct timespec ts = {0, 5 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static int64_t twins(struct httpd *d, int n, int per_host, int64_t gap)
+{
+	struct twin a = {d, n, per_host, 0, gap}, b = a;
+	pthread_t ta, tb, ts;
+	sampling = 1;
+	sampled_most = 0;
+	int64_t t0 = mono();
+	CHECK(pthread_create(&ts, NULL, sampler, NULL) == 0);
+	CHECK(pthread_create(&ta, NULL, twin_run, &a) == 0);
+	CHECK(pthread_create(&tb, NULL, twin_run, &b) == 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	int64_t took = mono() - t0;
+	sampling = 0;
+	pthread_join(ts, NULL);
+	return took;
+}
+
+static void test_limits_across_fetchers(struct httpd *d)
+{
+	/* 2 x 6 slow GETs, per_host = 3 in all: 4 waves of 0.4 s at least */
+	int64_t took = twins(d, 6, 3, 0);
+	CHECK(sampled_most >= 2 && sampled_most <= 3);
+	CHECK(took >= 1500);
+	/* 2 x 2, one at a time and 300 ms apart across both: 3 gaps and 4 answers */
+	took = twins(d, 2, 1, 300);
+	CHECK(sampled_most == 1);
+	CHECK(took >= 1600);
+}
+
 static void test_free_cancels(struct httpd *d)
 {
 	struct fm_fetcher_limits fl = {.max_transfers = 2, .per_host = 2};
@@ -181,6 +246,7 @@ int main(void)
 		return 1;
 	test_results(&d);
 	test_concurrency_and_politeness(&d);
+	test_limits_across_fetchers(&d);
 	test_free_cancels(&d);
 	httpd_stop(&d);
 	curl_global_cleanup();
