@@ -207,8 +207,9 @@ int fm_status_parse(const char *name)
 static const char *const type_names[] = {
 	[FM_MSG_DOC] = "doc", [FM_MSG_RES] = "res", [FM_MSG_HELLO] = "hello",
 	[FM_MSG_SYNCED] = "synced", [FM_MSG_ACK] = "ack", [FM_MSG_STOP] = "stop",
+	[FM_MSG_BUSY] = "busy",
 };
-#define LAST_TYPE FM_MSG_STOP
+#define LAST_TYPE FM_MSG_BUSY
 
 /* An ack's token lists, ok then failed, into one array m->ack_buf. -1 when malformed. */
 static int decode_acks(const json_t *o, struct fm_msg *m)
@@ -319,9 +320,12 @@ static json_t *encode_env(const struct fm_env *env)
 		break;
 	case FM_MSG_HELLO:
 	case FM_MSG_SYNCED:
+	case FM_MSG_BUSY:
 		ok = ok && json_object_set_new(o, "stage", json_string(stage)) == 0 &&
 		     json_object_set_new(o, "w", json_integer(env->w)) == 0 &&
 		     json_object_set_new(o, "pid", json_integer(env->pid)) == 0;
+		if (ok && env->type == FM_MSG_BUSY)
+			ok = json_object_set_new(o, "hop", json_integer((json_int_t)env->hop)) == 0;
 		break;
 	default:
 		break;

@@ -11,6 +11,8 @@
  *   hub -> worker   {"v":1,"t":"ack","ok":[TOKEN...],"failed":[TOKEN...]}  acknowledgements
  *                   of deliveries (plugin.h, ack; the token is the delivery's hop)
  *   hub -> worker   {"v":1,"t":"stop"}   finish: what was sent before it is handled first
+ *   worker -> hub   {"v":1,"t":"busy","stage":S,"w":I,"pid":P,"hop":H}   the plugin works on
+ *                   hop H, which it holds (host->progress): its stage timeout starts again
  *
  * "src" and "fetch" name the document's origin (the source and the fetch it came from), so
  * that what happens to every document can be acknowledged back to the scheduler. A peer that
@@ -56,6 +58,7 @@ enum fm_msg_type {
 	FM_MSG_SYNCED,
 	FM_MSG_ACK,
 	FM_MSG_STOP,
+	FM_MSG_BUSY,
 };
 
 /* Counters a result carries; an instance keeps at most as many (instance.c). */
@@ -70,11 +73,11 @@ struct fm_count {
  * the threads of one. Which fields mean something depends on the type (the table above). */
 struct fm_env {
 	enum fm_msg_type type;
-	uint64_t hop;       /* doc, res */
+	uint64_t hop;       /* doc, res, busy */
 	const char *src;    /* doc */
 	int64_t fetch;      /* doc */
 	int att;            /* doc: 1 on the first delivery */
-	const char *stage;  /* res, hello, synced */
+	const char *stage;  /* res, hello, synced, busy */
 	int w;              /* res, hello, synced */
 	long long pid;      /* res, hello, synced: the worker process */
 	int status;         /* res: enum fm_status */

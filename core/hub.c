@@ -264,6 +264,18 @@ static bool from_live_worker(const struct stage_rt *st, const struct fm_env *env
 	return true;
 }
 
+/* A worker works on a document it holds (it left the plugin's queue): its stage timeout
+ * counts from now. */
+static void on_busy(struct fm_hub *h, struct fm_msg *m)
+{
+	struct hop *p = hop_find(h, m->env->hop);
+	if (!p || p->state != HOP_SENT || !m->env->stage ||
+	    strcmp(m->env->stage, h->st[p->stage].cfg->name) != 0)
+		return; /* answered, or delivered again meanwhile */
+	hop_unlink(h, p);
+	hop_set_sent(h, p, fm_monotonic_ms()); /* to the end of the stage's sent list */
+}
+
 static void on_synced(struct fm_hub *h, struct fm_msg *m)
 {
 	struct stage_rt *st = stage_named(h, m->env->stage);
@@ -325,6 +337,10 @@ static void on_result(struct fm_hub *h, struct fm_msg *m)
 	}
 	if (m->env->type == FM_MSG_SYNCED) {
 		on_synced(h, m);
+		return;
+	}
+	if (m->env->type == FM_MSG_BUSY) {
+		on_busy(h, m);
 		return;
 	}
 	if (m->env->type != FM_MSG_RES)

@@ -41,6 +41,8 @@ struct fm_instance {
 	size_t nheld;
 	fm_complete_fn on_complete;
 	void *on_complete_arg;
+	fm_progress_fn on_progress;
+	int in_process; /* workers of the stage in this process */
 };
 
 struct fm_out {
@@ -319,6 +321,20 @@ static void host_complete(fm_out *h, int status)
 	held_free(h);
 }
 
+static void host_progress(fm_out *h)
+{
+	fm_instance *inst = h ? h->inst : NULL;
+	if (!inst || !h->input)
+		return; /* not a held handle */
+	if (inst->on_progress)
+		inst->on_progress(inst->on_complete_arg, h->user);
+}
+
+static int host_workers_in_process(fm_instance *inst)
+{
+	return inst ? inst->in_process : 1;
+}
+
 static const fm_host host_table = {
 	.abi_major = FM_ABI_MAJOR,
 	.abi_minor = FM_ABI_MINOR,
@@ -342,6 +358,8 @@ static const fm_host host_table = {
 	.stopping = host_stopping,
 	.hold = host_hold,
 	.complete = host_complete,
+	.progress = host_progress,
+	.workers_in_process = host_workers_in_process,
 };
 
 const fm_host *fm_host_table(void)
@@ -382,6 +400,7 @@ fm_instance *fm_instance_new(const struct fm_loaded_plugin *plugin, const char *
 	inst->lock = -1;
 	inst->index = index;
 	inst->count = count;
+	inst->in_process = count > 0 ? count : 1;
 	inst->config = config;
 	if (asprintf(&inst->name, "%s:%s#%d", stage, plugin->desc.name, index) < 0)
 		inst->name = NULL;
@@ -508,6 +527,16 @@ void fm_instance_on_complete(fm_instance *inst, fm_complete_fn fn, void *arg)
 {
 	inst->on_complete = fn;
 	inst->on_complete_arg = arg;
+}
+
+void fm_instance_on_progress(fm_instance *inst, fm_progress_fn fn)
+{
+	inst->on_progress = fn;
+}
+
+void fm_instance_set_in_process(fm_instance *inst, int n)
+{
+	inst->in_process = n > 0 ? n : 1;
 }
 
 void fm_held_set_user(fm_held *h, void *user)

@@ -66,7 +66,14 @@ int fm_instance_process(fm_instance *inst, json_t *doc, uint64_t token, void **p
  * reference, or NULL: the callee's). user: what fm_held_set_user() stored. */
 typedef void (*fm_complete_fn)(void *arg, void *user, int status, struct fm_emitted *docs,
                                json_t *report);
+/* host->progress() of a held document: user as fm_held_set_user() stored it; arg as given to
+ * fm_instance_on_complete(). */
+typedef void (*fm_progress_fn)(void *arg, void *user);
 void fm_instance_on_complete(fm_instance *inst, fm_complete_fn fn, void *arg);
+void fm_instance_on_progress(fm_instance *inst, fm_progress_fn fn);
+/* How many workers of the stage share this process (host->workers_in_process): the count
+ * given to fm_instance_new() unless set. */
+void fm_instance_set_in_process(fm_instance *inst, int n);
 void fm_held_set_user(fm_held *h, void *user);
 size_t fm_instance_held(const fm_instance *inst);
 /* Whether the plugin answers later (it has wait and step). */

@@ -102,7 +102,29 @@ struct pending {
 	struct fm_msg m; /* the message it came in (a thread's: the answer goes in its block) */
 	uint64_t hop;
 	json_t *spent;
+	int64_t busy_at; /* monotonic ms of the last "busy" sent for it; 0: none */
 };
+
+/* At most one "busy" a second per held document: the stage timeout is minutes. */
+#define BUSY_GAP_MS 1000
+
+/* fm_instance_on_progress: the plugin works on a held document; the hub restarts its
+ * stage timeout. */
+static void on_progress(void *arg, void *user)
+{
+	struct worker *w = arg;
+	struct pending *p = user;
+	int64_t now = fm_monotonic_ms();
+	if (!p || (p->busy_at && now - p->busy_at < BUSY_GAP_MS))
+		return;
+	p->busy_at = now;
+	struct fm_env busy = {.type = FM_MSG_BUSY, .stage = w->spec->stage, .w = w->spec->index,
+	                      .pid = (long long)getpid(), .hop = p->hop};
+	int rc = fm_msg_send(w->push, &busy, NULL, NULL, 0, 0);
+	if (rc != 0 && rc != -ETERM)
+		fm_logf(fm_instance_name(w->inst), FM_LOG_ERR, "cannot send to the hub: %s",
+		        zmq_strerror(-rc));
+}
 
 /* fm_instance_on_complete: a held document is answered. */
 static void on_complete(void *arg, void *user, int status, struct fm_emitted *docs,
@@ -311,6 +333,7 @@ int fm_worker_loop(fm_instance *inst, const struct fm_worker_spec *spec)
 	int linger = 5000, hwm = 1000;
 	fm_instance_set_stop_flag(inst, spec->stop);
 	fm_instance_on_complete(inst, on_complete, &w);
+	fm_instance_on_progress(inst, on_progress);
 	w.pull = zmq_socket(spec->zctx, ZMQ_PULL);
 	w.push = zmq_socket(spec->zctx, ZMQ_PUSH);
 	if (!w.pull || !w.push) {

@@ -110,8 +110,10 @@ int fm_cmd_stage(int argc, char **argv)
 	free(sdir_rel);
 	inst = fm_instance_new(st->loaded, name, index, st->workers, sdir, config);
 	free(sdir);
-	if (inst)
+	if (inst) {
 		fm_instance_set_temporary_state(inst, temporary);
+		fm_instance_set_in_process(inst, 1); /* a worker process of its own */
+	}
 	if (!inst || fm_instance_start(inst) != 0)
 		goto out;
 

@@ -37,6 +37,7 @@ struct job {
 	struct fm_http_response *resp;
 	int64_t gap_ms;
 	fm_fetch_done done;
+	void (*started_cb)(void *arg);
 	void *arg;
 	CURL *easy;
 	bool started;         /* holds a gate slot */
@@ -220,6 +221,8 @@ static void start(struct fm_fetcher *f, struct job *j)
 	h->active++;
 	f->active++;
 	j->started = true;
+	if (j->started_cb)
+		j->started_cb(j->arg);
 	j->easy = easy_get(f);
 	if (!j->easy) {
 		j->rc = -ENOMEM;
@@ -467,10 +470,9 @@ void fm_fetcher_free(struct fm_fetcher *f)
 	free(f);
 }
 
-int fm_fetcher_get(struct fm_fetcher *f, const struct fm_http_limits *lim,
-                   const struct fm_http_request *req, struct fm_http_response *resp,
-                   int64_t gap_ms, fm_fetch_done done, void *arg)
+int fm_fetcher_get(struct fm_fetcher *f, const struct fm_fetch *fx)
 {
+	const struct fm_http_request *req = fx->req;
 	if (f->closing)
 		return -ECANCELED;
 	struct job *j = calloc(1, sizeof(*j));
@@ -479,8 +481,9 @@ int fm_fetcher_get(struct fm_fetcher *f, const struct fm_http_limits *lim,
 		free(j);
 		return -ENOMEM;
 	}
-	*j = (struct job){.f = f, .host = h, .lim = lim, .req = *req, .resp = resp,
-	                  .gap_ms = gap_ms, .done = done, .arg = arg};
+	*j = (struct job){.f = f, .host = h, .lim = fx->lim, .req = *req, .resp = fx->resp,
+	                  .gap_ms = fx->gap_ms, .done = fx->done, .started_cb = fx->started,
+	                  .arg = fx->arg};
 	f->pending++;
 	if (h->wait_tail)
 		h->wait_tail->next = j;

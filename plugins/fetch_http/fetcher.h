@@ -42,12 +42,22 @@ struct fm_fetcher *fm_fetcher_new(const struct fm_fetcher_limits *lim);
 /* Ends every GET (their callbacks get -ECANCELED) and frees the fetcher. */
 void fm_fetcher_free(struct fm_fetcher *f);
 
-/* Start (or queue) a GET. lim, req's strings and resp (reset) must live until done is called;
- * gap_ms: this request's own minimum gap after the last one started to its host. Returns 0
- * (done will be called, from fm_fetcher_step()) or -ENOMEM. */
-int fm_fetcher_get(struct fm_fetcher *f, const struct fm_http_limits *lim,
-                   const struct fm_http_request *req, struct fm_http_response *resp,
-                   int64_t gap_ms, fm_fetch_done done, void *arg);
+/* One GET to start. lim, req's strings and resp (reset) must live until done is called. */
+struct fm_fetch {
+	const struct fm_http_limits *lim;
+	const struct fm_http_request *req;
+	struct fm_http_response *resp;
+	int64_t gap_ms;              /* this request's own minimum gap after the last one started
+	                              * to its host */
+	fm_fetch_done done;
+	void (*started)(void *arg);  /* optional: it leaves its queue, its transfer begins */
+	void *arg;                   /* for done and started */
+};
+
+/* Start (or queue) a GET. Returns 0 (done will be called, from fm_fetcher_step() or
+ * fm_fetcher_free(); started may be called before this returns) or -ENOMEM, or -ECANCELED
+ * while the fetcher is being freed. */
+int fm_fetcher_get(struct fm_fetcher *f, const struct fm_fetch *fx);
 
 /* What to wait on: a descriptor (readable when a transfer can move) and the longest wait in
  * ms before fm_fetcher_step() must run anyway (-1: none; 0: at once). */

@@ -1,6 +1,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,31 @@ struct fmt_stage {
 	char *tmp_state;
 	uint64_t deliveries;
 };
+
+/* A held document's answer (ABI 1.4), as the worker would get it. */
+struct answer {
+	bool done;
+	int status;
+	json_t *out, *report;
+};
+
+static void on_complete(void *arg, void *user, int status, struct fm_emitted *docs,
+                        json_t *report)
+{
+	struct answer *a = user;
+	(void)arg;
+	if (!a) {
+		fm_emitted_clear(docs);
+		json_decref(report);
+		return;
+	}
+	a->done = true;
+	a->status = status;
+	for (size_t i = 0; i < docs->n; i++)
+		json_array_append(a->out, docs->v[i]);
+	fm_emitted_clear(docs);
+	a->report = report;
+}
 
 fmt_stage *fmt_stage_open(const char *plugin, const char *const *settings, const char *state_dir)
 {
@@ -64,6 +90,7 @@ fmt_stage *fmt_stage_open(const char *plugin, const char *const *settings, const
 	s->inst = fm_instance_new(p, p->desc.kind, 0, 1, state_dir, config);
 	if (!s->inst || fm_instance_start(s->inst) != 0)
 		goto fail;
+	fm_instance_on_complete(s->inst, on_complete, s);
 	fm_settings_free(list);
 	fm_diag_free(&diag);
 	return s;
@@ -94,14 +121,41 @@ void fmt_stage_ack(fmt_stage *s, uint64_t token, bool failed)
 	fm_instance_ack(s->inst, &token, 1, failed);
 }
 
+/* Wait and step as the worker does until the held document is answered (60 s at most). */
+static void wait_answer(fmt_stage *s, struct answer *a)
+{
+	int64_t deadline = fm_monotonic_ms() + 60000;
+	while (!a->done && fm_monotonic_ms() < deadline) {
+		struct fm_wait w;
+		fm_instance_wait(s->inst, &w);
+		int64_t t = w.timeout_ms < 0 || w.timeout_ms > 1000 ? 1000 : w.timeout_ms;
+		struct pollfd p = {.fd = w.fd, .events = w.events};
+		poll(&p, w.fd >= 0 ? 1 : 0, (int)t);
+		fm_instance_step(s->inst);
+	}
+	if (!a->done) {
+		fprintf(stderr, "harness: a held document was not answered within 60 s\n");
+		abort();
+	}
+}
+
 int fmt_stage_process_as(fmt_stage *s, json_t *doc, uint64_t token, json_t **out,
                          json_t **report)
 {
 	json_t *rep = NULL;
 	struct fm_emitted e;
 	fm_emitted_init(&e);
-	int rc = fm_instance_process(s->inst, doc, token, NULL, &e, &rep, NULL);
+	fm_held *held = NULL;
+	int rc = fm_instance_process(s->inst, doc, token, NULL, &e, &rep,
+	                             fm_instance_waits(s->inst) ? &held : NULL);
 	*out = json_array();
+	if (rc == FM_PENDING) {
+		struct answer a = {.out = *out};
+		fm_held_set_user(held, &a);
+		wait_answer(s, &a);
+		rc = a.status;
+		rep = a.report;
+	}
 	for (size_t i = 0; i < e.n; i++)
 		json_array_append(*out, e.v[i]);
 	fm_emitted_clear(&e);

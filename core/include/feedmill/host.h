@@ -119,6 +119,17 @@ struct fm_host {
 	 * process() would have returned status: FM_PASS sends the document on ahead of what was
 	 * emitted through the handle; FM_RETRY discards what was emitted. The handle is gone. */
 	void (*complete)(fm_out *held, int status);
+	/* The work on a held document goes on (it leaves the plugin's own queue, a next step of
+	 * it starts): the stage timeout for it counts again from now. A plugin that queues what
+	 * it holds (behind a per-host limit, a rate limit) calls it as each one leaves the
+	 * queue, so a document that waited its turn is not delivered again while it is worked
+	 * on. Cheap to call often: the host tells the core at most once a second per document. */
+	void (*progress)(fm_out *held);
+	/* How many workers of this instance's stage share its process: worker_count() for
+	 * run_as = thread, 1 for a worker in a process of its own (run_as = process, remote).
+	 * What a plugin shares between the instances of a process (a per-host connection limit)
+	 * holds for the stage only when this equals worker_count(). */
+	int (*workers_in_process)(fm_instance *inst);
 };
 
 typedef struct fm_host fm_host;

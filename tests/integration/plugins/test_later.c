@@ -78,7 +78,8 @@ static int later_process(void *ctx, json_t *doc, fm_out *out)
 	(void)doc;
 	if (l->n == l->cap) {
 		/* compact what was answered, then grow */
-		memmove(l->v, l->v + l->head, (l->n - l->head) * sizeof(*l->v));
+		if (l->v)
+			memmove(l->v, l->v + l->head, (l->n - l->head) * sizeof(*l->v));
 		l->n -= l->head;
 		l->head = 0;
 		if (l->n == l->cap) {

@@ -39,6 +39,13 @@ static void done(void *arg, int rc, struct fm_http_response *resp)
 	g->running_then = fm_fetcher_running(g->f);
 }
 
+static int get(struct fm_fetcher *f, const struct fm_http_limits *lim,
+               const struct fm_http_request *rq, struct got *g, int64_t gap)
+{
+	return fm_fetcher_get(f, &(struct fm_fetch){.lim = lim, .req = rq, .resp = &g->resp,
+	                                            .gap_ms = gap, .done = done, .arg = g});
+}
+
 static int64_t mono(void)
 {
 	struct timespec ts;
@@ -70,13 +77,13 @@ static void test_results(struct httpd *d)
 	for (int i = 0; paths[i]; i++) {
 		g[i].f = f;
 		rq[i] = (struct fm_http_request){.url = strdup(httpd_url(d, paths[i]))};
-		CHECK(fm_fetcher_get(f, &lim, &rq[i], &g[i].resp, 0, done, &g[i]) == 0);
+		CHECK(get(f, &lim, &rq[i], &g[i], 0) == 0);
 	}
 	char dead[64];
 	snprintf(dead, sizeof(dead), "http://127.0.0.1:%d/feed.rss", httpd_dead_port());
 	rq[3] = (struct fm_http_request){.url = strdup(dead)};
 	g[3].f = f;
-	CHECK(fm_fetcher_get(f, &lim, &rq[3], &g[3].resp, 0, done, &g[3]) == 0);
+	CHECK(get(f, &lim, &rq[3], &g[3], 0) == 0);
 	drive(f);
 	CHECK(g[0].calls == 1 && g[0].rc == 0 && g[0].resp.status == 200);
 	CHECK(g[0].resp.body.len > 100 && strstr(fm_buf_str(&g[0].resp.body), "<rss"));
@@ -88,7 +95,7 @@ static void test_results(struct httpd *d)
 
 	/* the same with its validator: a 304 */
 	struct fm_http_request cond = {.url = rq[0].url, .etag = g[0].resp.etag};
-	CHECK(fm_fetcher_get(f, &lim, &cond, &g[4].resp, 0, done, &g[4]) == 0);
+	CHECK(get(f, &lim, &cond, &g[4], 0) == 0);
 	g[4].f = f;
 	drive(f);
 	CHECK(g[4].calls == 1 && g[4].resp.status == 304);
@@ -114,7 +121,7 @@ static int64_t slow_batch(struct httpd *d, int n, int per_host, int64_t gap, int
 		snprintf(path, sizeof(path), "/slow/0.4/feed.rss?n=%d", i);
 		g[i].f = f;
 		rq[i] = (struct fm_http_request){.url = strdup(httpd_url(d, path))};
-		CHECK(fm_fetcher_get(f, &lim, &rq[i], &g[i].resp, gap, done, &g[i]) == 0);
+		CHECK(get(f, &lim, &rq[i], &g[i], gap) == 0);
 	}
 	int64_t t0 = mono();
 	drive(f);
@@ -221,7 +228,7 @@ static void test_free_cancels(struct httpd *d)
 	struct fm_http_request rq = {.url = url};
 	for (int i = 0; i < 4; i++) {
 		g[i].f = f;
-		CHECK(fm_fetcher_get(f, &lim, &rq, &g[i].resp, 0, done, &g[i]) == 0);
+		CHECK(get(f, &lim, &rq, &g[i], 0) == 0);
 	}
 	for (int i = 0; i < 5; i++) { /* two running, two waiting */
 		struct pollfd p = {.fd = fm_fetcher_fd(f), .events = POLLIN};
