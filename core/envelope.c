@@ -19,9 +19,19 @@ struct local_block {
 	json_t *spent;     /* an answer's: the input document, for its sender to release */
 	void *prepared;
 	void (*release)(void *prepared);
+	zmq_msg_t text;    /* the document's JSON text, when has_text (a shared copy) */
+	bool has_text;
 	size_t n, cap;
 	json_t *docs[];
 };
+
+static void block_drop_text(struct local_block *b)
+{
+	if (b->has_text) {
+		zmq_msg_close(&b->text);
+		b->has_text = false;
+	}
+}
 
 #define LOCAL_KEY_SIZE 8
 #define LOCAL_FRAME_SIZE (LOCAL_KEY_SIZE + sizeof(struct local_block *))
@@ -53,6 +63,7 @@ static struct local_block *block_new(size_t cap)
 	if (b) {
 		b->cap = cap ? cap : 1;
 		b->spent = NULL;
+		b->has_text = false;
 	}
 	return b;
 }
@@ -80,18 +91,49 @@ static int send_block(void *sock, struct local_block *b, const struct fm_env *en
 	return 0;
 }
 
-int fm_msg_send_local(void *sock, const struct fm_env *env, json_t *const *docs, size_t n,
-                      void *prepared, void (*release)(void *prepared), int flags)
+int fm_msg_send_local_text(void *sock, const struct fm_env *env, json_t *const *docs, size_t n,
+                           void *prepared, void (*release)(void *prepared), zmq_msg_t *text,
+                           int flags)
 {
 	struct local_block *b = block_new(n);
 	if (!b)
 		return -ENOMEM;
 	b->prepared = prepared;
 	b->release = release;
+	if (text) {
+		zmq_msg_init(&b->text);
+		b->has_text = zmq_msg_copy(&b->text, text) == 0;
+		if (!b->has_text)
+			zmq_msg_close(&b->text);
+	}
 	int rc = send_block(sock, b, env, docs, n, flags);
-	if (rc != 0)
+	if (rc != 0) {
+		block_drop_text(b);
 		free(b);
+	}
 	return rc;
+}
+
+int fm_msg_send_local(void *sock, const struct fm_env *env, json_t *const *docs, size_t n,
+                      void *prepared, void (*release)(void *prepared), int flags)
+{
+	return fm_msg_send_local_text(sock, env, docs, n, prepared, release, NULL, flags);
+}
+
+const char *fm_msg_text(struct fm_msg *m, size_t *len)
+{
+	*len = 0;
+	if (m->local) {
+		struct local_block *b = m->block;
+		if (!b || !b->has_text)
+			return NULL;
+		*len = zmq_msg_size(&b->text);
+		return zmq_msg_data(&b->text);
+	}
+	if (!m->nframes)
+		return NULL;
+	*len = zmq_msg_size(&m->frames[0]);
+	return zmq_msg_data(&m->frames[0]);
 }
 
 int fm_msg_reply_local(void *sock, struct fm_msg *m, const struct fm_env *env,
@@ -100,7 +142,8 @@ int fm_msg_reply_local(void *sock, struct fm_msg *m, const struct fm_env *env,
 	struct local_block *b = m->block;
 	if (!m->local || !b)
 		return -EINVAL;
-	/* what the answer replaces: the documents nobody took, the envelope's report */
+	/* what the answer replaces: the documents nobody took, the envelope's report, the text */
+	block_drop_text(b);
 	for (size_t i = 0; i < b->n; i++) {
 		json_decref(b->docs[i]);
 		b->docs[i] = NULL;
@@ -172,6 +215,7 @@ void fm_msg_free(struct fm_msg *m)
 		struct local_block *b = m->block;
 		json_decref(b->env.rep);
 		json_decref(b->spent);
+		block_drop_text(b);
 	}
 	free(m->block);
 	free(m->ack_buf);
@@ -436,21 +480,41 @@ int fm_doc_dump(const json_t *doc, struct fm_jbuf *text, uint64_t max_size, cons
 	return rc;
 }
 
+/* A thread's buffer for writing documents: it keeps its size from one to the next, and what a
+ * frame keeps is a copy of the exact length (a buffer grown by doubling is on average a third
+ * empty, and a queue of thousands of documents waiting for an output is most of the memory
+ * the core holds). */
+static __thread struct fm_jbuf scratch = FM_JBUF_INIT;
+#define SCRATCH_KEEP (1u << 20) /* larger is freed after use */
+static pthread_key_t scratch_key; /* frees a thread's buffer when it ends */
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
+{
+	free(p);
+}
+
+static void scratch_key_make(void)
+{
+	pthread_key_create(&scratch_key, scratch_free);
+}
+
 int fm_msg_init_doc(zmq_msg_t *frame, const json_t *doc, uint64_t max_size, const char *who,
                     const struct fm_json_raws *raws)
 {
-	struct fm_jbuf text = FM_JBUF_INIT;
-	int rc = fm_doc_dump(doc, &text, max_size, who, raws);
-	if (rc != 0) {
-		fm_jbuf_free(&text);
-		zmq_msg_init(frame);
-		return rc;
-	}
-	size_t len;
-	char *data = fm_jbuf_steal(&text, &len);
+	pthread_once(&scratch_once, scratch_key_make);
+	scratch.len = 0;
+	int rc = fm_doc_dump(doc, &scratch, max_size, who, raws);
+	char *data = rc == 0 ? malloc(scratch.len + 1) : NULL;
+	size_t len = scratch.len;
+	if (data)
+		memcpy(data, scratch.data, len + 1);
+	if (scratch.cap > SCRATCH_KEEP)
+		fm_jbuf_free(&scratch);
+	pthread_setspecific(scratch_key, scratch.data);
 	if (!data) {
 		zmq_msg_init(frame);
-		return -ENOMEM;
+		return rc != 0 ? rc : -ENOMEM;
 	}
 	rc = fm_msg_init_owned(frame, data, len);
 	if (rc != 0)

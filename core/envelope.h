@@ -157,6 +157,15 @@ int fm_doc_dump(const json_t *doc, struct fm_jbuf *text, uint64_t max_size, cons
  * message when it returns 0; on failure (-EAGAIN as above) the caller keeps them. */
 int fm_msg_send_local(void *sock, const struct fm_env *env, json_t *const *docs, size_t n,
                       void *prepared, void (*release)(void *prepared), int flags);
+/* The same, with the document's JSON text (a message the sender keeps: the block holds a
+ * copy of it, which ZeroMQ shares, until the block is freed or answered). */
+int fm_msg_send_local_text(void *sock, const struct fm_env *env, json_t *const *docs, size_t n,
+                           void *prepared, void (*release)(void *prepared), zmq_msg_t *text,
+                           int flags);
+/* The JSON text of a message's (first) document: a frame from another process, or what the
+ * sender of a local one attached. NULL when there is none (*len 0). Valid until m is freed
+ * or answered. */
+const char *fm_msg_text(struct fm_msg *m, size_t *len);
 /* Answer local message m with env and docs[0..n), references moving as above. The answer
  * travels in m's own block when they fit, with what was prepared for m and not taken, and
  * with spent (a reference, or NULL): the input document, for the receiver to release. So the

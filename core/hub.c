@@ -57,8 +57,8 @@ static int send_hop(struct fm_hub *h, struct stage_rt *st, struct hop *p)
 			pl = &fm_instance_plugin(st->insts[0])->desc;
 			prep = fm_plugin_prepare(pl, fm_instance_config(st->insts[0]), doc);
 		}
-		rc = fm_msg_send_local(st->push, &env, &doc, 1, prep, pl ? pl->release : NULL,
-		                       ZMQ_DONTWAIT);
+		rc = fm_msg_send_local_text(st->push, &env, &doc, 1, prep, pl ? pl->release : NULL,
+		                            &p->doc, ZMQ_DONTWAIT);
 		if (rc == 0)
 			return 0; /* doc and prep went with the message */
 		if (pl)

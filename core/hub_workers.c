@@ -26,6 +26,10 @@
 static void *thread_main(void *arg)
 {
 	struct thread_arg *a = arg;
+	/* "STAGE#N" in top -H, perf and /proc (15 bytes at most) */
+	char name[16];
+	snprintf(name, sizeof(name), "%s#%d", a->spec.stage, a->spec.index);
+	pthread_setname_np(pthread_self(), name);
 	fm_worker_loop(a->inst, &a->spec);
 	return NULL;
 }

@@ -51,6 +51,8 @@ struct fm_out {
 	json_t *report;
 	void *prepared; /* prepare()'s result, lent to process() or until it takes it */
 	uint64_t token; /* the delivery (host->delivery) */
+	const char *text; /* the document's JSON text (host->doc_text), or NULL */
+	size_t text_len;
 	struct fm_out *held;  /* process()'s out: the handle host->hold() gave, or NULL */
 	/* a held handle: */
 	struct fm_emitted own;
@@ -241,6 +243,8 @@ static fm_out *host_hold(fm_out *out)
 	fm_emitted_init(&h->own);
 	h->docs = &h->own;
 	h->token = out->token;
+	h->text = out->text;
+	h->text_len = out->text_len;
 	/* what was emitted or reported before the hold goes with the answer too */
 	for (size_t i = 0; i < out->docs->n; i++)
 		host_emit(h, out->docs->v[i]);
@@ -330,6 +334,12 @@ static void host_progress(fm_out *h)
 		inst->on_progress(inst->on_complete_arg, h->user);
 }
 
+static const char *host_doc_text(fm_out *out, size_t *len)
+{
+	*len = out && out->text ? out->text_len : 0;
+	return out ? out->text : NULL;
+}
+
 static int host_workers_in_process(fm_instance *inst)
 {
 	return inst ? inst->in_process : 1;
@@ -360,6 +370,7 @@ static const fm_host host_table = {
 	.complete = host_complete,
 	.progress = host_progress,
 	.workers_in_process = host_workers_in_process,
+	.doc_text = host_doc_text,
 };
 
 const fm_host *fm_host_table(void)
@@ -464,14 +475,16 @@ void fm_plugin_release(const struct fm_plugin *p, void *prepared)
 		p->release(prepared);
 }
 
-int fm_instance_process(fm_instance *inst, json_t *doc, uint64_t token, void **prepared,
-                        struct fm_emitted *out, json_t **report, fm_held **held)
+int fm_instance_process(fm_instance *inst, json_t *doc, const char *text, size_t text_len,
+                        uint64_t token, void **prepared, struct fm_emitted *out,
+                        json_t **report, fm_held **held)
 {
 	const struct fm_plugin *p = &inst->plugin->desc;
 	void *lent = prepared ? *prepared : NULL, *own = NULL;
 	if (!lent)
 		lent = own = fm_plugin_prepare(p, inst->config, doc);
-	struct fm_out o = {.inst = inst, .docs = out, .prepared = lent, .token = token ? token : 1};
+	struct fm_out o = {.inst = inst, .docs = out, .prepared = lent, .token = token ? token : 1,
+	                   .text = text, .text_len = text_len};
 	int status = p->process(inst->ctx, doc, &o);
 	if (lent && !o.prepared) {
 		/* taken: the plugin frees it */

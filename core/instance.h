@@ -55,8 +55,9 @@ void fm_emitted_clear(struct fm_emitted *e);
  * downstream, in order (the input first when the plugin passes it). *report: new object of
  * reported values, or NULL when nothing was reported. Returns enum fm_status (an invalid
  * return is FM_ERROR). */
-int fm_instance_process(fm_instance *inst, json_t *doc, uint64_t token, void **prepared,
-                        struct fm_emitted *out, json_t **report, fm_held **held);
+int fm_instance_process(fm_instance *inst, json_t *doc, const char *text, size_t text_len,
+                        uint64_t token, void **prepared, struct fm_emitted *out,
+                        json_t **report, fm_held **held);
 
 /* ABI 1.4, documents answered later. With held non-NULL, process() may return FM_PENDING:
  * *held is then the handle (doc, out and report untouched: they come through on_complete);

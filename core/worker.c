@@ -23,6 +23,10 @@
  * its documents. */
 #define COMMIT_IDLE_MS 20
 #define COMMIT_GAP_MS 250
+/* ... and at least every COMMIT_BATCH documents: until an output commits, the core keeps
+ * every document it took (to deliver it again), so in a steady stream this bounds that
+ * memory (about 2 KB a news item) rather than the commit_interval's worth of the stream. */
+#define COMMIT_BATCH 2048
 
 struct worker {
 	fm_instance *inst;
@@ -31,6 +35,7 @@ struct worker {
 	bool dirty;             /* something to flush */
 	bool unsynced;          /* an output answered documents not yet committed */
 	int64_t unsynced_since; /* monotonic ms of the first of them */
+	int n_unsynced;         /* how many */
 	int64_t last_work;
 	int64_t retry_at;       /* a commit failed: not before then */
 	int64_t committed_at;   /* the last commit */
@@ -172,8 +177,10 @@ static void handle(struct worker *w, struct fm_msg *m)
 	} else {
 		/* what was prepared stays m's: it goes back with the answer, to be released where
 		 * it was made */
-		status = fm_instance_process(w->inst, doc, hop, &m->prepared, &out, &rep,
-		                             w->waits ? &held : NULL);
+		size_t text_len;
+		const char *text = fm_msg_text(m, &text_len);
+		status = fm_instance_process(w->inst, doc, text, text_len, hop, &m->prepared, &out,
+		                             &rep, w->waits ? &held : NULL);
 	}
 	if (status == FM_PENDING) {
 		struct pending *p = calloc(1, sizeof(*p));
@@ -236,7 +243,9 @@ static void dispatch_msg(struct worker *w, struct fm_msg *m, bool only_acks)
 		if (w->spec->output && !w->unsynced) {
 			w->unsynced = true;
 			w->unsynced_since = w->last_work;
+			w->n_unsynced = 0;
 		}
+		w->n_unsynced++;
 		return;
 	case FM_MSG_ACK:
 		fm_instance_ack(w->inst, env->acks, env->nacks, false);
@@ -388,7 +397,7 @@ int fm_worker_loop(fm_instance *inst, const struct fm_worker_spec *spec)
 		}
 		if (w.unsynced && now >= w.retry_at &&
 		    ((now - w.last_work >= COMMIT_IDLE_MS && now - w.committed_at >= COMMIT_GAP_MS) ||
-		     now - w.unsynced_since >= spec->commit_ms))
+		     now - w.unsynced_since >= spec->commit_ms || w.n_unsynced >= COMMIT_BATCH))
 			commit(&w);
 		else if (!spec->output && w.dirty && now - w.last_work >= IDLE_FLUSH_MS)
 			commit(&w);

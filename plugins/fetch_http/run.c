@@ -24,7 +24,6 @@
 #include <time.h>
 
 #include "fetcher.h"
-#include "host_gate.h"
 #include "stage.h"
 #include "url.h"
 
@@ -187,7 +186,7 @@ static bool wants_full_article(const struct run *r, json_t *doc, const char *lin
 static struct page_host *page_host(struct run *r, const char *link)
 {
 	char host[256];
-	fm_gate_host(link, host, sizeof(host));
+	fm_fetcher_host(link, host, sizeof(host));
 	for (size_t i = 0; i < r->nhosts; i++)
 		if (strcmp(r->hosts[i].host, host) == 0)
 			return &r->hosts[i];

@@ -276,18 +276,42 @@ static size_t format_line(struct jsonl *j, json_t *obj)
 	return need + 1;
 }
 
+/* The line as the core already has it, when the document is written whole and unchanged:
+ * its text and a newline in j->line. 0 when it must be serialized. */
+static size_t text_line(struct jsonl *j, json_t *doc, fm_out *out, bool changed)
+{
+	const fm_host *h = j->host;
+	if (changed || j->cfg->fields.n || json_object_get(doc, FM_DOC_PAGE_HTML) ||
+	    h->struct_size < offsetof(fm_host, doc_text) + sizeof(h->doc_text) || !h->doc_text)
+		return 0;
+	size_t len;
+	const char *text = h->doc_text(out, &len);
+	if (!text || !len || memchr(text, '\n', len))
+		return 0;
+	fm_buf_truncate(&j->line, 0);
+	fm_buf_append(&j->line, text, len);
+	fm_buf_putc(&j->line, '\n');
+	if (j->line.oom) {
+		fm_buf_free(&j->line);
+		return 0;
+	}
+	return len + 1;
+}
+
 static int jsonl_process(void *ctx, json_t *doc, fm_out *out)
 {
 	struct jsonl *j = ctx;
-	(void)out;
-	fm_doc_strip_unsafe_urls(doc, j->host, j->inst);
+	bool changed = fm_doc_strip_unsafe_urls(doc, j->host, j->inst) > 0;
 	uint64_t h = jsonl_doc_key(doc);
 	if (h && fm_idset_has(j->seen, h)) {
 		j->host->count(j->inst, "duplicates", 1);
 		return FM_PASS;
 	}
-	size_t n = format_line(j, select_fields(j, doc));
-	json_object_clear(j->subset);
+	size_t n = text_line(j, doc, out, changed);
+	if (n == 0) {
+		n = format_line(j, select_fields(j, doc));
+		json_object_clear(j->subset);
+	}
 	if (n == 0) {
 		const char *id = fm_doc_str(doc, FM_DOC_ID);
 		fm_err(j->host, j->inst, "cannot serialise document %s", id ? id : "(no id)");

@@ -146,7 +146,7 @@ int fmt_stage_process_as(fmt_stage *s, json_t *doc, uint64_t token, json_t **out
 	struct fm_emitted e;
 	fm_emitted_init(&e);
 	fm_held *held = NULL;
-	int rc = fm_instance_process(s->inst, doc, token, NULL, &e, &rep,
+	int rc = fm_instance_process(s->inst, doc, NULL, 0, token, NULL, &e, &rep,
 	                             fm_instance_waits(s->inst) ? &held : NULL);
 	*out = json_array();
 	if (rc == FM_PENDING) {

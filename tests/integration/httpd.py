@@ -46,6 +46,10 @@ Misbehaviour, chosen by path prefix. Prefixes compose left to right, e.g.
                             Content-Encoding: gzip, Content-Type application/rss+xml;
                             ?mb=N sets the decompressed size (1..1024)
   /headers                  the request's headers as a JSON object (names lower-cased)
+  /_stats                   what the server saw since the last /_stats/reset, as JSON:
+                            connections_max (open at once), connections (in all) and
+                            requests_max (being answered at once); the /_stats requests and
+                            their connections are not counted
 
 Unknown files get 404.
 """
@@ -100,6 +104,38 @@ def bomb_body(mb):
         return _BOMBS[mb]
 
 
+class Stats:
+    """Connections and requests at once, for the politeness tests."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.conns = self.reqs = 0
+        self.reset()
+
+    def reset(self):
+        # what is open now stays counted: the maxima start from it
+        self.conns_max = self.conns_total = self.conns
+        self.reqs_max = self.reqs
+
+    def snapshot(self):
+        with self.lock:
+            return {"connections_max": self.conns_max, "connections": self.conns_total,
+                    "requests_max": self.reqs_max}
+
+    def add(self, what, delta):
+        with self.lock:
+            if what == "conn":
+                self.conns += delta
+                self.conns_max = max(self.conns_max, self.conns)
+                self.conns_total += max(delta, 0)
+            else:
+                self.reqs += delta
+                self.reqs_max = max(self.reqs_max, self.reqs)
+
+
+STATS = Stats()
+
+
 def log_line(line):
     if LOG_FILE is None:
         return
@@ -125,6 +161,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):  # silence the default stderr log
         pass
+
+    counted = False  # this connection is in STATS (it served a request other than /_stats)
+
+    def finish(self):
+        if self.counted:
+            STATS.add("conn", -1)
+        super().finish()
 
     def send_response(self, code, message=None):
         log_line("%s %s %d" % (self.command, self.path, code))
@@ -156,6 +199,22 @@ class Handler(BaseHTTPRequestHandler):
     # --- dispatch -------------------------------------------------------------------------
 
     def handle_any(self, head):
+        if self.path.startswith("/_stats"):
+            if self.path == "/_stats/reset":
+                with STATS.lock:
+                    STATS.reset()
+            body = json.dumps(STATS.snapshot()).encode() + b"\n"
+            return self.finish_simple(200, body, ctype="application/json", head=head)
+        if not self.counted:
+            self.counted = True
+            STATS.add("conn", 1)
+        STATS.add("req", 1)
+        try:
+            return self.handle_counted(head)
+        finally:
+            STATS.add("req", -1)
+
+    def handle_counted(self, head):
         parsed = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(parsed.query)
         segs = [s for s in parsed.path.split("/") if s != ""]
@@ -345,6 +404,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the listen backlog: clients open many connections at once
 
     def handle_error(self, request, client_address):
         # Clients hanging up mid-answer is what the tests do on purpose (size limits,

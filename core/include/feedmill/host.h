@@ -130,6 +130,11 @@ struct fm_host {
 	 * What a plugin shares between the instances of a process (a per-host connection limit)
 	 * holds for the stage only when this equals worker_count(). */
 	int (*workers_in_process)(fm_instance *inst);
+	/* In process() (or until a held document is answered): the document as it was delivered,
+	 * as compact JSON text (UTF-8, not NUL-terminated), when the host has it; NULL (*len 0)
+	 * otherwise. Changes the plugin makes to doc are not in it. An output that writes the
+	 * document unchanged writes this rather than serializing doc again. */
+	const char *(*doc_text)(fm_out *out, size_t *len);
 };
 
 typedef struct fm_host fm_host;

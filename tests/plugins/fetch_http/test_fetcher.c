@@ -1,9 +1,10 @@
 /*
  * The event-driven fetcher (fetcher.h) against the loopback test server: every GET ends with
  * the result fm_http_get would give (a body, a 304, a 404, a redirect followed, a refused
- * connection), many run at once, no more than per_host to one host, requests to one host are
- * spaced by its gap, two fetchers (two workers) share those limits, and freeing it ends what is
- * left with -ECANCELED.
+ * connection), many run at once, no more than per_host to one host (the server counts the
+ * requests and connections it sees at once), requests to one host are spaced by its gap, two
+ * clients (two workers) share those limits and connections, and freeing a client ends what is
+ * left of it with -ECANCELED.
  */
 #include <errno.h>
 #include <poll.h>
@@ -15,17 +16,16 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #include "check.h"
 #include "fetcher.h"
-#include "host_gate.h"
 #include "http.h"
 #include "httpd_ctl.h"
 
 struct got {
 	int rc;
 	int calls;
-	int running_then; /* transfers still running when this one ended */
 	struct fm_http_response resp;
 	struct fm_fetcher *f;
 };
@@ -36,7 +36,6 @@ static void done(void *arg, int rc, struct fm_http_response *resp)
 	(void)resp;
 	g->rc = rc;
 	g->calls++;
-	g->running_then = fm_fetcher_running(g->f);
 }
 
 static int get(struct fm_fetcher *f, const struct fm_http_limits *lim,
@@ -107,9 +106,36 @@ static void test_results(struct httpd *d)
 	fm_fetcher_free(f);
 }
 
-/* n slow GETs with a per-host limit: how many ran at once at the first end, how long all
- * took (ms). */
-static int64_t slow_batch(struct httpd *d, int n, int per_host, int64_t gap, int *at_first)
+/* What the server saw since the last call: connections open at once, connections in all,
+ * requests answered at once. */
+struct seen {
+	int conns_max, conns, reqs_max;
+};
+
+static struct seen server_seen(struct httpd *d)
+{
+	struct fm_http *h = fm_http_new();
+	struct fm_http_limits lim = {.timeout_ms = 5000};
+	struct fm_http_response resp = {0};
+	struct seen s = {-1, -1, -1};
+	struct fm_http_request rq = {.url = httpd_url(d, "/_stats")};
+	if (fm_http_get(h, &lim, &rq, &resp) == 0) {
+		json_t *o = json_loads(fm_buf_str(&resp.body), 0, NULL);
+		s.conns_max = (int)json_integer_value(json_object_get(o, "connections_max"));
+		s.conns = (int)json_integer_value(json_object_get(o, "connections"));
+		s.reqs_max = (int)json_integer_value(json_object_get(o, "requests_max"));
+		json_decref(o);
+	}
+	fm_http_response_reset(&resp);
+	rq.url = httpd_url(d, "/_stats/reset");
+	CHECK(fm_http_get(h, &lim, &rq, &resp) == 0 && resp.status == 200);
+	fm_http_response_free(&resp);
+	fm_http_free(h);
+	return s;
+}
+
+/* n slow GETs with a per-host limit: how long all took (ms). */
+static int64_t slow_batch(struct httpd *d, int n, int per_host, int64_t gap)
 {
 	struct fm_fetcher_limits fl = {.max_transfers = 64, .per_host = per_host};
 	struct fm_fetcher *f = fm_fetcher_new(&fl);
@@ -126,11 +152,8 @@ static int64_t slow_batch(struct httpd *d, int n, int per_host, int64_t gap, int
 	int64_t t0 = mono();
 	drive(f);
 	int64_t took = mono() - t0;
-	*at_first = 0;
 	for (int i = 0; i < n; i++) {
 		CHECK(g[i].calls == 1 && g[i].rc == 0 && g[i].resp.status == 200);
-		if (g[i].running_then + 1 > *at_first)
-			*at_first = g[i].running_then + 1; /* itself, and the others still running */
 		free((char *)rq[i].url);
 		fm_http_response_free(&g[i].resp);
 	}
@@ -142,79 +165,69 @@ static int64_t slow_batch(struct httpd *d, int n, int per_host, int64_t gap, int
 
 static void test_concurrency_and_politeness(struct httpd *d)
 {
-	int most;
+	server_seen(d); /* from here */
 	/* many at once: all 12 start together */
-	slow_batch(d, 12, 12, 0, &most);
-	CHECK(most == 12);
-	/* per_host = 3: never more than 3 at once; 12 of 0.4 s each take 4 waves at least */
-	int64_t took = slow_batch(d, 12, 3, 0, &most);
-	CHECK(most <= 3 && most >= 2);
+	int64_t took = slow_batch(d, 12, 12, 0);
+	struct seen s = server_seen(d);
+	CHECK(s.reqs_max == 12);
+	CHECK(took < 1500);
+	/* per_host = 3: never more than 3 at once, on 3 connections kept alive; 12 of 0.4 s
+	 * each take 4 waves at least */
+	took = slow_batch(d, 12, 3, 0);
+	s = server_seen(d);
+	CHECK(s.reqs_max >= 2 && s.reqs_max <= 3);
+	CHECK(s.conns_max <= 3 && s.conns <= 3);
 	CHECK(took >= 1500);
 	/* one at a time, 300 ms apart at least after each start: 4 take 3 gaps and 4 answers */
-	took = slow_batch(d, 4, 1, 300, &most);
-	CHECK(most == 1);
+	took = slow_batch(d, 4, 1, 300);
+	s = server_seen(d);
+	CHECK(s.reqs_max == 1 && s.conns_max == 1);
 	CHECK(took >= 1600);
 }
 
-/* Two fetchers (two workers of a stage, two threads) share the per-host limit and gap:
- * the host sees at most per_host transfers at once from them together. */
+/* Two clients (two workers of a stage, two threads) share the per-host limit and gap, and the
+ * connections: the host sees at most per_host of them, from both together. */
 struct twin {
 	struct httpd *d;
-	int n, per_host, most;
+	int n, per_host;
 	int64_t gap;
 };
 
 static void *twin_run(void *arg)
 {
 	struct twin *t = arg;
-	int64_t unused = slow_batch(t->d, t->n, t->per_host, t->gap, &t->most);
+	int64_t unused = slow_batch(t->d, t->n, t->per_host, t->gap);
 	(void)unused;
-	return NULL;
-}
-
-static volatile int sampling;
-static int sampled_most;
-
-static void *sampler(void *arg)
-{
-	(void)arg;
-	while (sampling) {
-		int n = fm_gate_active("127.0.0.1");
-		if (n > sampled_most)
-			sampled_most = n;
-		struct timespec ts = {0, 5 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
 	return NULL;
 }
 
 static int64_t twins(struct httpd *d, int n, int per_host, int64_t gap)
 {
-	struct twin a = {d, n, per_host, 0, gap}, b = a;
-	pthread_t ta, tb, ts;
-	sampling = 1;
-	sampled_most = 0;
+	struct twin a = {d, n, per_host, gap}, b = a;
+	pthread_t ta, tb;
 	int64_t t0 = mono();
-	CHECK(pthread_create(&ts, NULL, sampler, NULL) == 0);
 	CHECK(pthread_create(&ta, NULL, twin_run, &a) == 0);
 	CHECK(pthread_create(&tb, NULL, twin_run, &b) == 0);
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
-	int64_t took = mono() - t0;
-	sampling = 0;
-	pthread_join(ts, NULL);
-	return took;
+	return mono() - t0;
 }
 
-static void test_limits_across_fetchers(struct httpd *d)
+static void test_limits_across_clients(struct httpd *d)
 {
-	/* 2 x 6 slow GETs, per_host = 3 in all: 4 waves of 0.4 s at least */
+	server_seen(d); /* from here */
+	/* 2 x 6 slow GETs, per_host = 3 in all: 4 waves of 0.4 s at least, on 3 connections
+	 * kept alive */
 	int64_t took = twins(d, 6, 3, 0);
-	CHECK(sampled_most >= 2 && sampled_most <= 3);
+	struct seen s = server_seen(d);
+	CHECK(s.reqs_max >= 2 && s.reqs_max <= 3);
+	CHECK(s.conns_max <= 3);
+	CHECK(s.conns <= 3);
 	CHECK(took >= 1500);
 	/* 2 x 2, one at a time and 300 ms apart across both: 3 gaps and 4 answers */
 	took = twins(d, 2, 1, 300);
-	CHECK(sampled_most == 1);
+	s = server_seen(d);
+	CHECK(s.reqs_max == 1 && s.conns_max == 1);
 	CHECK(took >= 1600);
 }
 
@@ -253,7 +266,7 @@ int main(void)
 		return 1;
 	test_results(&d);
 	test_concurrency_and_politeness(&d);
-	test_limits_across_fetchers(&d);
+	test_limits_across_clients(&d);
 	test_free_cancels(&d);
 	httpd_stop(&d);
 	curl_global_cleanup();
