@@ -4,7 +4,8 @@
  *   - a feed: one document per item (optionally with the item's page fetched into page_html);
  *   - an HTML page: autodiscover its feed, or (source_type auto/html) one page document.
  * What happened goes back to the scheduler through host->report (status, validators, errors,
- * Retry-After). A failed fetch is not a document error: it is reported and FM_DONE returned.
+ * Retry-After, and what says when to come back: poll_hints.c). A failed fetch is not a
+ * document error: it is reported and FM_DONE returned.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,6 +27,7 @@
 #include "feed.h"
 #include "http.h"
 #include "http_charset.h"
+#include "poll_hints.h"
 #include "url.h"
 
 #define FH_VERSION "0.1.0"
@@ -138,6 +140,8 @@ struct run {
 	fm_out *out;
 	const char *source;
 	const char *url;
+	const char *home; /* the source's own URL, whose host is trusted: url, or the page a
+	                   * feed fetched directly was found on (FM_DOC_SOURCE_URL) */
 	char *safe_url; /* url without userinfo, for logs and reports */
 	struct settings st;
 	char fetched_at[32];
@@ -561,7 +565,7 @@ static void full_article(struct run *r, json_t *doc, const char *link)
 
 	struct fm_http_request rq = {.url = link,
 	                             .accept = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
-	                             .trusted_url = r->st.allow_private_links ? NULL : r->url};
+	                             .trusted_url = r->st.allow_private_links ? NULL : r->home};
 	fm_http_response_reset(&fh->art);
 	int rc = fm_http_get(fh->http, &r->st.lim, &rq, &fh->art);
 	h->count(fh->inst, "connections", fh->art.connects);
@@ -663,6 +667,8 @@ static void emit_feed(struct run *r, const struct fm_http_response *resp)
 	}
 	if (n > (size_t)r->st.max_items)
 		n = (size_t)r->st.max_items;
+	fm_hints_report_feed(h, r->out, feed);
+	json_t *keys = json_array();
 
 	int64_t emitted = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -694,13 +700,18 @@ static void emit_feed(struct run *r, const struct fm_http_response *resp)
 		url = fm_doc_str(doc, FM_DOC_URL);
 		if (wants_full_article(r, doc, url))
 			full_article(r, doc, url);
-		if (h->emit(r->out, doc) == 0)
+		uint32_t key = fm_hints_item_key(fm_doc_str(doc, FM_DOC_ID)); /* emit() takes doc */
+		if (h->emit(r->out, doc) == 0) {
 			emitted++;
+			fm_hints_add_key(keys, key);
+		}
 	}
 	json_decref(feed_ref);
 	json_decref(res);
 	h->count(fh->inst, "items", emitted);
 	h->report(r->out, FM_REPORT_ITEMS, json_integer(emitted));
+	if (keys)
+		h->report(r->out, FM_REPORT_ITEM_KEYS, keys);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -750,16 +761,16 @@ static void handle_html(struct run *r, const struct fm_http_response *resp)
 		goto out;
 	}
 
-	/* Autodiscovery. The validators of the page do not tell whether the feed changed, and
-	 * the feed's would be wrong for the page URL: report none; report feed_url so the
-	 * scheduler can fetch the feed directly next time. */
+	/* Autodiscovery. The validators of the page do not tell whether the feed changed: report
+	 * the feed's, with feed_url, so the scheduler keeps them for the feed URL and fetches the
+	 * feed directly, conditionally, next time. */
 	char *safe_feed = fm_http_redact(info.feed_url);
 	fm_info(h, fh->inst, "source %s: %s links to feed %s", r->source ? r->source : "?",
 	        r->safe_url, safe_feed ? safe_feed : "?");
 	h->report(r->out, FM_REPORT_FEED_URL, json_string(info.feed_url));
 	struct fm_http_request rq = {.url = info.feed_url,
 	                             .accept = ACCEPT_FEED,
-	                             .trusted_url = r->st.allow_private_links ? NULL : r->url};
+	                             .trusted_url = r->st.allow_private_links ? NULL : r->home};
 	fm_http_response_reset(&fh->disc);
 	int rc = fm_http_get(fh->http, &r->st.lim, &rq, &fh->disc);
 	if (rc < 0)
@@ -771,6 +782,10 @@ static void handle_html(struct run *r, const struct fm_http_response *resp)
 		         fh->disc.content_type ? fh->disc.content_type : "no Content-Type");
 	else
 		emit_feed(r, &fh->disc);
+	if (!r->failed) {
+		report_validators(r, &fh->disc);
+		fm_hints_report_fresh(h, r->out, &fh->disc);
+	}
 	free(safe_feed);
 out:
 	free(u.owned);
@@ -835,6 +850,7 @@ static int fh_process(void *ctx, json_t *doc, fm_out *out)
 		run_fail(&r, "fetch request without a url");
 		return FM_ERROR;
 	}
+	r.home = fm_doc_str(doc, FM_DOC_SOURCE_URL) ? fm_doc_str(doc, FM_DOC_SOURCE_URL) : r.url;
 	r.safe_url = fm_http_redact(r.url);
 	if (!r.safe_url)
 		return FM_RETRY;
@@ -848,7 +864,7 @@ static int fh_process(void *ctx, json_t *doc, fm_out *out)
 		.etag = fm_doc_str(doc, FM_DOC_ETAG),
 		.last_modified = fm_doc_str(doc, FM_DOC_LAST_MODIFIED),
 		.accept = strcmp(r.st.source_type, "html") == 0 ? ACCEPT_HTML : ACCEPT_FEED,
-		.trusted_url = r.st.allow_private_links ? NULL : r.url,
+		.trusted_url = r.st.allow_private_links ? NULL : r.home,
 	};
 	struct fm_http_response *resp = &fh->main;
 	fm_http_response_reset(resp);
@@ -865,6 +881,7 @@ static int fh_process(void *ctx, json_t *doc, fm_out *out)
 	}
 	if (resp->status == 304) {
 		h->report(out, FM_REPORT_NOT_MODIFIED, json_true());
+		fm_hints_report_fresh(h, out, resp);
 		/* a 304 may omit the validators: the ones sent stay valid */
 		const char *etag = resp->etag ? resp->etag : rq.etag;
 		const char *lm = resp->last_modified ? resp->last_modified : rq.last_modified;
@@ -887,6 +904,7 @@ static int fh_process(void *ctx, json_t *doc, fm_out *out)
 		                                                   : "");
 		goto done;
 	}
+	fm_hints_report_fresh(h, out, resp);
 	handle_response(&r, resp);
 done:
 	/* keep big buffers from one huge fetch from pinning memory for the instance's life */
