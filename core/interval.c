@@ -31,6 +31,7 @@
  */
 #include "interval.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,51 @@ static int64_t said_floor(const struct fm_hints *h, int64_t now_ms, char *why, s
 		}
 	}
 	return floor;
+}
+
+void fm_bounds_resolve(struct fm_bounds *out, const struct fm_bounds *own,
+                       const struct fm_bounds *def)
+{
+	bool set_iv = own->interval_ms > 0, set_lo = own->min_ms > 0, set_hi = own->max_ms > 0;
+	int64_t iv = set_iv ? own->interval_ms : def->interval_ms;
+	int64_t lo = set_lo ? own->min_ms : def->min_ms;
+	int64_t hi = set_hi ? own->max_ms : def->max_ms;
+	if (!set_lo) {
+		if (set_hi && lo > hi)
+			lo = hi;
+		if (set_iv && lo > iv)
+			lo = iv;
+	}
+	if (!set_hi) {
+		if (hi < lo)
+			hi = lo;
+		if (set_iv && hi < iv)
+			hi = iv;
+	}
+	if (!set_iv)
+		iv = iv < lo ? lo : iv > hi ? hi : iv;
+	*out = (struct fm_bounds){iv, lo, hi};
+}
+
+int fm_bounds_check(const struct fm_bounds *b, const char *iv_key, char *msg, size_t size)
+{
+	const struct {
+		const char *lo_key, *hi_key;
+		int64_t lo, hi;
+	} pairs[] = {{"min_interval", "max_interval", b->min_ms, b->max_ms},
+	             {"min_interval", iv_key, b->min_ms, b->interval_ms},
+	             {iv_key, "max_interval", b->interval_ms, b->max_ms}};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		if (pairs[i].lo <= 0 || pairs[i].hi <= 0 || pairs[i].lo <= pairs[i].hi)
+			continue;
+		char lo[32], hi[32];
+		fm_format_duration(pairs[i].lo, lo, sizeof(lo));
+		fm_format_duration(pairs[i].hi, hi, sizeof(hi));
+		snprintf(msg, size, "%s (%s) is above %s (%s)", pairs[i].lo_key, lo, pairs[i].hi_key,
+		         hi);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 void fm_interval_next(const struct fm_bounds *b, const struct fm_rate *r,

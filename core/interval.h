@@ -43,6 +43,17 @@ struct fm_bounds {
 	int64_t interval_ms, min_ms, max_ms;
 };
 
+/* A source's bounds: what it sets itself (own, a value <= 0: not set) over the defaults, which
+ * give way so that min_ms <= interval_ms <= max_ms holds: an interval of 1m with the default
+ * min_interval of 5m lowers that minimum to 1m, a max_interval of 1m lowers the minimum and the
+ * starting interval to it. Values own sets are taken as they are (config.c reports a pair of
+ * them out of order). */
+void fm_bounds_resolve(struct fm_bounds *out, const struct fm_bounds *own,
+                       const struct fm_bounds *def);
+/* -EINVAL with msg ("min_interval (1h) is above max_interval (30m)"; iv_key names the
+ * interval) when two of the values b sets (> 0) are out of order, else 0. */
+int fm_bounds_check(const struct fm_bounds *b, const char *iv_key, char *msg, size_t size);
+
 /* The interval chosen, and why, in words for the log and `reason` in the state. */
 struct fm_next_poll {
 	int64_t delay_ms; /* before jitter */

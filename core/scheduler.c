@@ -80,7 +80,7 @@ struct fm_scheduler *fm_sched_new(struct fm_config *cfg, struct fm_state *state,
 			int64_t spread = once ? 0 : (int64_t)(rnd(s) * 5000.0);
 			e->st.next_due_ms = now + spread;
 		}
-		if (e->st.next_due_ms > now + c->interval_ms + s->cfg->max_backoff_ms)
+		if (e->st.next_due_ms > now + c->bounds.interval_ms + s->cfg->max_backoff_ms)
 			e->st.next_due_ms = now; /* a clock jump: do not wait for ever */
 	}
 	return s;
@@ -163,7 +163,7 @@ void fm_sched_done(struct fm_scheduler *s, int source, const json_t *report, boo
 		return;
 	struct entry *e = &s->e[source];
 	const char *error = json_string_value(json_object_get(report, "error"));
-	int64_t interval = e->cfg->interval_ms;
+	int64_t interval = e->cfg->bounds.interval_ms;
 	if (failed && !error)
 		error = "the fetch stage could not process the request";
 
