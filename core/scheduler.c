@@ -274,9 +274,11 @@ static void done_failed(struct fm_scheduler *s, struct entry *e, const char *err
 	e->st.last_error = strdup(error);
 	s->totals.failed++;
 	if (feed_url_failed(e, report)) {
-		/* not the source failing, but the shortcut to its feed: the page, right away */
+		/* not the source failing, but the shortcut to its feed: the page, right away (in
+		 * this very run with --once, which polls each source's content once) */
 		e->st.failures--;
 		e->st.next_due_ms = now;
+		e->polled_once = false;
 		set_reason(e, 0, "its feed URL is gone: reading the page again");
 		return;
 	}
