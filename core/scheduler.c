@@ -336,7 +336,11 @@ static int64_t hint(const json_t *report, const char *key)
 }
 
 /* What the fetch says about the source's schedule and pace, into p: the feed's own hints (a
- * 304 keeps the last ones), and one more observation of its publishing rate. */
+ * 304 keeps the last ones), and one more observation of its publishing rate: the items the
+ * feed has that the last fetch had not, none for a 304. A page teaches nothing about its
+ * rate: a poll sees at most one change, which cannot tell a page that changes every minute
+ * from one that changes every hour, and counting changes would either never speed polling
+ * up again or drive a page that always changes to min_interval. */
 static void observe(struct entry *e, struct pending *p, const json_t *report, int64_t now)
 {
 	bool not_modified = json_is_true(json_object_get(report, FM_REPORT_NOT_MODIFIED));
@@ -357,7 +361,7 @@ static void observe(struct entry *e, struct pending *p, const json_t *report, in
 			                                           p->keys, p->nkeys),
 			                now - e->st.observed_at_ms);
 		p->observed_at_ms = now;
-	} else if (not_modified) {
+	} else if (not_modified && e->st.has_item_keys) {
 		if (e->st.observed_at_ms)
 			fm_rate_observe(&p->rate, 0, now - e->st.observed_at_ms);
 		p->observed_at_ms = now;

@@ -592,9 +592,10 @@ static void test_done(void)
 				last_item = due;
 			}
 			rep = feed_report(newest > 10 ? newest - 9 : 1, newest, NULL);
+		} else if (wire_polls++ == 0) {
+			rep = feed_report(1, 3, NULL);
 		} else {
-			wire_polls++;
-			rep = json_pack("{s:b}", "not_modified", 1); /* the wire never changes */
+			rep = json_pack("{s:b}", "not_modified", 1); /* the wire never changes again */
 		}
 		finish(s, src, rep, false, due);
 		json_decref(rep);
@@ -627,6 +628,32 @@ static void test_done(void)
 	json_decref(rep);
 	int64_t wait = fm_sched_next_due(s) - when;
 	CHECK(wait <= 12 * MIN);
+	fm_sched_free(s);
+	fm_state_close(st);
+	fm_config_free(cfg);
+}
+
+/* A page has no items to count, and whether it changed does not say how often: a page source
+ * keeps its configured interval, changed or not, unless its server says otherwise. */
+static void test_page_keeps_its_interval(void)
+{
+	struct fm_config *cfg = config("pc.conf", "jitter = 0\n"
+	                                          "[source notices]\n"
+	                                          "url = https://notices.example.org/board.html\n"
+	                                          "type = html\n"
+	                                          "interval = 15m\n");
+	struct fm_state *st = state_open("pc-state");
+	struct fm_scheduler *s = fm_sched_new(cfg, st, false, T0);
+	int64_t when, wait = 0;
+	for (int i = 0; i < 96; i++) /* a day of a page that changes at every poll */
+		CHECK(poll(s, json_pack("{s:i,s:s}", "items", 1, "etag", "\"p\""), &when) ==
+		      15 * MIN);
+	for (int i = 0; i < 96; i++) /* a day unchanged */
+		wait = poll(s, json_pack("{s:b}", "not_modified", 1), &when);
+	CHECK(wait == 15 * MIN);
+	CHECK(reason_is(st, "notices", "configured interval"));
+	wait = poll(s, json_pack("{s:b,s:i}", "not_modified", 1, "max_age", 3600), &when);
+	CHECK(wait == HOUR);
 	fm_sched_free(s);
 	fm_state_close(st);
 	fm_config_free(cfg);
@@ -983,6 +1010,7 @@ int main(void)
 	test_state_migration();
 	test_said();
 	test_done();
+	test_page_keeps_its_interval();
 	test_done_needs_commit();
 	test_discovered_feed();
 	test_discovered_feed_fails();
