@@ -187,10 +187,13 @@ static json_t *request(struct entry *e, int64_t now)
 {
 	const struct fm_source_cfg *c = e->cfg;
 	e->direct = poll_feed_directly(e, now);
-	if (!e->direct && e->st.feed_url)
+	if (!e->direct && e->st.feed_url && fm_log_get_level() >= FM_LOG_INFO) {
+		char *feed = fm_redact_url(e->st.feed_url);
 		log_info("source %s: reading its page again for its feed (%s was found there %lldd "
-		         "ago)", c->name, e->st.feed_url,
+		         "ago)", c->name, feed ? feed : "?",
 		         (long long)((now - e->st.feed_found_ms) / 86400000));
+		free(feed);
+	}
 	json_t *req = json_pack("{s:s,s:s,s:s,s:s}", "type", FM_DOC_TYPE_FETCH, "source", c->name,
 	                        "url", e->direct ? e->st.feed_url : c->url, FM_DOC_SOURCE_TYPE,
 	                        e->direct ? "feed" : c->type);
@@ -255,8 +258,11 @@ static bool feed_url_failed(struct entry *e, const json_t *report)
 	bool gone = status == 404 || status == 410;
 	if (!e->direct || !e->st.feed_url || (!gone && e->st.failures < REDISCOVER_AFTER_FAILURES))
 		return false;
+	char *feed = fm_redact_url(e->st.feed_url), *page = fm_redact_url(e->cfg->url);
 	log_notice("source %s: its feed %s %s; looking for the feed on %s again", e->cfg->name,
-	           e->st.feed_url, gone ? "is gone" : "keeps failing", e->cfg->url);
+	           feed ? feed : "?", gone ? "is gone" : "keeps failing", page ? page : "?");
+	free(feed);
+	free(page);
 	free(e->st.feed_url);
 	free(e->st.etag);
 	free(e->st.last_modified);
