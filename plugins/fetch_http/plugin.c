@@ -784,7 +784,7 @@ static void handle_html(struct run *r, const struct fm_http_response *resp)
 		emit_feed(r, &fh->disc);
 	if (!r->failed) {
 		report_validators(r, &fh->disc);
-		fm_hints_report_fresh(h, r->out, &fh->disc);
+		fm_hints_report_fresh(h, r->out, &fh->disc, true);
 	}
 	free(safe_feed);
 out:
@@ -881,7 +881,7 @@ static int fh_process(void *ctx, json_t *doc, fm_out *out)
 	}
 	if (resp->status == 304) {
 		h->report(out, FM_REPORT_NOT_MODIFIED, json_true());
-		fm_hints_report_fresh(h, out, resp);
+		fm_hints_report_fresh(h, out, resp, false);
 		/* a 304 may omit the validators: the ones sent stay valid */
 		const char *etag = resp->etag ? resp->etag : rq.etag;
 		const char *lm = resp->last_modified ? resp->last_modified : rq.last_modified;
@@ -904,7 +904,7 @@ static int fh_process(void *ctx, json_t *doc, fm_out *out)
 		                                                   : "");
 		goto done;
 	}
-	fm_hints_report_fresh(h, out, resp);
+	fm_hints_report_fresh(h, out, resp, false);
 	handle_response(&r, resp);
 done:
 	/* keep big buffers from one huge fetch from pinning memory for the instance's life */

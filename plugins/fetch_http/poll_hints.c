@@ -7,11 +7,14 @@
 #include "date.h"
 #include "http_cache.h"
 
-void fm_hints_report_fresh(const fm_host *h, fm_out *out, const struct fm_http_response *resp)
+void fm_hints_report_fresh(const fm_host *h, fm_out *out, const struct fm_http_response *resp,
+                           bool replace)
 {
 	int64_t fresh = fm_http_fresh_for(&resp->cache, h->now_ms() / 1000);
 	if (fresh >= 0)
 		h->report(out, FM_REPORT_MAX_AGE, json_integer(fresh));
+	else if (replace)
+		h->report(out, FM_REPORT_MAX_AGE, json_null());
 }
 
 /* Seconds in one sy:updatePeriod. A month and a year are nominal: the schedule is a hint. */

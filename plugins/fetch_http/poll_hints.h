@@ -7,14 +7,18 @@
 #ifndef FM_FETCH_HTTP_POLL_HINTS_H
 #define FM_FETCH_HTTP_POLL_HINTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <feedmill/plugin.h>
 
 #include "http.h"
 
-/* Report FM_REPORT_MAX_AGE for resp, when its caching headers say anything. */
-void fm_hints_report_fresh(const fm_host *h, fm_out *out, const struct fm_http_response *resp);
+/* Report FM_REPORT_MAX_AGE for resp, when its caching headers say anything; with replace,
+ * null when they do not (resp is a later answer of the same fetch, such as the feed found
+ * on a page: the page's freshness is not the feed's). */
+void fm_hints_report_fresh(const fm_host *h, fm_out *out, const struct fm_http_response *resp,
+                           bool replace);
 
 /* Report FM_REPORT_FEED_TTL, _UPDATE_PERIOD and _UPDATE_BASE from a parse result's "feed"
  * object (feed.h), for those it has. */

@@ -86,7 +86,8 @@ extern "C" {
  * keeps the feed's own (ttl, update_*) across 304s, until a fetch parses the feed again. */
 #define FM_REPORT_MAX_AGE "max_age"           /* integer seconds the response stays fresh by
                                                * Cache-Control max-age, else Expires - Date (0:
-                                               * revalidate every time); absent: not said */
+                                               * revalidate every time); absent or null: not
+                                               * said */
 #define FM_REPORT_FEED_TTL "feed_ttl"         /* integer seconds: the feed's <ttl> */
 #define FM_REPORT_UPDATE_PERIOD "update_period" /* integer seconds between the feed's updates:
                                                * sy:updatePeriod / sy:updateFrequency */

@@ -427,6 +427,20 @@ static void test_discovered_feed(fmt_stage *s)
 	result_free(&r2);
 	result_free(&r);
 
+	/* the page's freshness is not the feed's: a page cached for a day, its feed not */
+	r = run(s, request("/cache/max-age%3D86400/linked.html", NULL, NULL));
+	CHECK(rep_str(&r, "error") == NULL);
+	CHECK_STR(rep_str(&r, "feed_url"), httpd_url(&d, "/feed.atom"));
+	CHECK(!json_is_integer(json_object_get(r.rep, "max_age")));
+	result_free(&r);
+	r = run(s, request("/linked.html", NULL, NULL)); /* and the other way round */
+	CHECK(!json_is_integer(json_object_get(r.rep, "max_age")));
+	result_free(&r);
+	/* page.html links feed.atom relatively: the feed is served under the same prefix */
+	r = run(s, request("/cache/max-age%3D86400/page.html", NULL, NULL));
+	CHECK(rep_int(&r, "max_age") >= 86390);
+	result_free(&r);
+
 	/* a feed on another host (localhost, a loopback address) is not trusted because it is
 	 * fetched directly: only the page's host is the source's own */
 	char feed[96];
