@@ -43,7 +43,12 @@ struct reader {
 	struct seen_file *seen;
 	size_t nseen, capseen;
 	size_t stack[MAX_INCLUDE_DEPTH + 1]; /* seen[] index of the file read at each depth */
+	struct fm_bounds bounds; /* the global interval keys as set (0: not set) */
 };
+
+/* Polite bounds (README, "The scheduler"): five minutes is about the fastest a source
+ * publishes, hours are what a silent one is worth. */
+static const struct fm_bounds builtin_bounds = {15 * 60 * 1000, 5 * 60 * 1000, 4 * 3600 * 1000};
 
 static const char *const stage_core_keys[] = {"plugin", "run_as", "workers", "bind", "connect",
                                               "timeout", "max_in_flight", NULL};
@@ -71,7 +76,10 @@ static struct fm_config *config_new(void)
 		return NULL;
 	c->state_dir = strdup("state");
 	c->log_level = FM_LOG_NOTICE;
-	c->default_interval_ms = 15 * 60 * 1000;
+	c->default_interval_ms = builtin_bounds.interval_ms;
+	c->min_interval_ms = builtin_bounds.min_ms;
+	c->max_interval_ms = builtin_bounds.max_ms;
+	c->rediscover_ms = 7 * 86400 * 1000LL; /* a site's feed URL rarely moves in a week */
 	c->jitter = 0.1;
 	c->max_backoff_ms = 6 * 3600 * 1000;
 	c->drain_timeout_ms = 30 * 1000;
@@ -202,7 +210,7 @@ static void open_section(struct reader *r, char *head, const char *file, int lin
 		s->file = strdup(file);
 		s->line = line;
 		s->enabled = true;
-		s->interval_ms = -1;
+		s->rediscover_ms = -1;
 		s->type = strdup("auto");
 		struct fm_source_cfg **tail = &r->cfg->sources;
 		while (*tail)
@@ -239,6 +247,47 @@ static void bad_value(struct reader *r, const char *file, int line, const char *
                       const char *value, const char *what)
 {
 	fm_diag_add(r->diag, file, line, "%s: '%s' is not %s", key, value, what);
+}
+
+/* Where a global duration setting lands; NULL when key is not one. */
+static int64_t *duration_slot(struct fm_config *c, const char *key)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} slots[] = {
+		{"default_interval", offsetof(struct fm_config, default_interval_ms)},
+		{"min_interval", offsetof(struct fm_config, min_interval_ms)},
+		{"max_interval", offsetof(struct fm_config, max_interval_ms)},
+		{"rediscover_after", offsetof(struct fm_config, rediscover_ms)},
+		{"max_backoff", offsetof(struct fm_config, max_backoff_ms)},
+		{"drain_timeout", offsetof(struct fm_config, drain_timeout_ms)},
+		{"commit_interval", offsetof(struct fm_config, commit_interval_ms)},
+	};
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+		if (strcmp(key, slots[i].key) == 0)
+			return (int64_t *)(void *)((char *)c + slots[i].off);
+	return NULL;
+}
+
+/* Note an interval key the operator set in b, and report at this line a pair of them set out
+ * of order (min_interval <= interval <= max_interval): the defaults give way to what is set
+ * (fm_bounds_resolve), two settings that contradict each other cannot. */
+static void interval_key(struct reader *r, struct fm_bounds *b, const char *key, int64_t ms,
+                         const char *file, int line)
+{
+	const char *iv_key = r->kind == SEC_SOURCE ? "interval" : "default_interval";
+	if (strcmp(key, iv_key) == 0)
+		b->interval_ms = ms;
+	else if (strcmp(key, "min_interval") == 0)
+		b->min_ms = ms;
+	else if (strcmp(key, "max_interval") == 0)
+		b->max_ms = ms;
+	else
+		return;
+	char msg[128];
+	if (fm_bounds_check(b, iv_key, msg, sizeof(msg)) < 0)
+		fm_diag_add(r->diag, file, line, "%s", msg);
 }
 
 static void global_key(struct reader *r, const char *key, const char *value, const char *file,
@@ -291,19 +340,14 @@ static void global_key(struct reader *r, const char *key, const char *value, con
 			bad_value(r, file, line, key, value, "a log level (err, warn, notice, info, debug)");
 		else
 			c->log_level = lvl;
-	} else if (strcmp(key, "default_interval") == 0 || strcmp(key, "max_backoff") == 0 ||
-	           strcmp(key, "drain_timeout") == 0 || strcmp(key, "commit_interval") == 0) {
+	} else if (duration_slot(c, key)) {
 		int64_t ms;
-		if (fm_parse_duration(value, &ms) != 0 || ms <= 0)
+		if (fm_parse_duration(value, &ms) != 0 || ms <= 0) {
 			bad_value(r, file, line, key, value, "a positive duration (like 30s, 15m, 6h)");
-		else if (key[0] == 'd' && key[1] == 'e')
-			c->default_interval_ms = ms;
-		else if (key[0] == 'm')
-			c->max_backoff_ms = ms;
-		else if (key[0] == 'c')
-			c->commit_interval_ms = ms;
-		else
-			c->drain_timeout_ms = ms;
+		} else {
+			*duration_slot(c, key) = ms;
+			interval_key(r, &r->bounds, key, ms, file, line);
+		}
 	} else if (strcmp(key, "jitter") == 0) {
 		double v;
 		if (fm_parse_double(value, &v) != 0 || v < 0 || v > 0.5)
@@ -327,8 +371,9 @@ static void global_key(struct reader *r, const char *key, const char *value, con
 	} else {
 		fm_diag_add(r->diag, file, line,
 		            "unknown global setting '%s' (known: state_dir, plugin_dir, log_level, "
-		            "include, default_interval, jitter, max_backoff, drain_timeout, "
-		            "commit_interval, max_attempts, max_doc_size, queue_limit)",
+		            "include, default_interval, min_interval, max_interval, rediscover_after, "
+		            "jitter, max_backoff, drain_timeout, commit_interval, max_attempts, "
+		            "max_doc_size, queue_limit)",
 		            key);
 	}
 }
@@ -342,12 +387,16 @@ static void source_key(struct reader *r, const char *key, const char *value, con
 			bad_value(r, file, line, key, value, "an http:// or https:// URL");
 		else
 			set_str(&s->url, value);
-	} else if (strcmp(key, "interval") == 0) {
+	} else if (strcmp(key, "interval") == 0 || strcmp(key, "min_interval") == 0 ||
+	           strcmp(key, "max_interval") == 0 || strcmp(key, "rediscover_after") == 0) {
 		int64_t ms;
-		if (fm_parse_duration(value, &ms) != 0 || ms < 1000)
+		if (fm_parse_duration(value, &ms) != 0 || ms < 1000) {
 			bad_value(r, file, line, key, value, "a duration of at least 1s (like 15m)");
-		else
-			s->interval_ms = ms;
+		} else if (key[0] == 'r') {
+			s->rediscover_ms = ms;
+		} else {
+			interval_key(r, &s->bounds, key, ms, file, line);
+		}
 	} else if (strcmp(key, "type") == 0) {
 		if (strcmp(value, "auto") && strcmp(value, "feed") && strcmp(value, "html"))
 			bad_value(r, file, line, key, value, "one of auto, feed, html");
@@ -704,11 +753,19 @@ struct fm_config *fm_config_load(const char *path, struct fm_diag *diag)
 		fm_config_free(c);
 		return NULL;
 	}
+	/* the interval keys set globally over the built-in ones, then each source's over those */
+	struct fm_bounds def;
+	fm_bounds_resolve(&def, &r.bounds, &builtin_bounds);
+	c->default_interval_ms = def.interval_ms;
+	c->min_interval_ms = def.min_ms;
+	c->max_interval_ms = def.max_ms;
 	for (struct fm_source_cfg *s = c->sources; s; s = s->next) {
 		if (!s->url)
 			fm_diag_add(diag, s->file, s->line, "source '%s' has no url", s->name);
-		if (s->interval_ms < 0)
-			s->interval_ms = c->default_interval_ms;
+		struct fm_bounds own = s->bounds;
+		fm_bounds_resolve(&s->bounds, &own, &def);
+		if (s->rediscover_ms < 0)
+			s->rediscover_ms = c->rediscover_ms;
 	}
 	for (int out = 0; out < 2; out++)
 		for (struct fm_stage_cfg *st = out ? c->outputs : c->stages; st; st = st->next)
@@ -885,7 +942,8 @@ static void validate_source(struct fm_source_cfg *s, const struct fm_loaded_plug
 		const struct fm_option *o = fetch ? fm_option_find(fetch->desc.options, e->key) : NULL;
 		if (!o || !(o->flags & FM_OPT_PER_SOURCE)) {
 			fm_diag_add(diag, e->file, e->line,
-			            "unknown source setting '%s' (known: url, interval, type, enabled, tags%s)",
+			            "unknown source setting '%s' (known: url, interval, min_interval, "
+			            "max_interval, rediscover_after, type, enabled, tags%s)",
 			            e->key,
 			            fetch ? ", and the per-source options of the fetch plugin" : "");
 			continue;

@@ -8,8 +8,9 @@
  *   include = sources.d/NAME.conf   more files (glob, relative to this file); each regular
  *                                  file is read once, known by device and inode: a second
  *                                  include of it, or a cycle, is reported at the include line
- *   [source NAME]                  a source: url, interval, type, enabled, tags, and
- *                                  per-source overrides of the fetch plugin's options
+ *   [source NAME]                  a source: url, interval, min_interval, max_interval,
+ *                                  rediscover_after, type, enabled, tags, and per-source
+ *                                  overrides of the fetch plugin's options
  *   [stage NAME]                   the ordered stages: plugin, run_as, workers, bind, connect,
  *                                  timeout, max_in_flight, and the plugin's own options
  *   [output NAME]                  publishers: every document that leaves the last stage goes
@@ -26,6 +27,7 @@
 #include <jansson.h>
 
 #include "diag.h"
+#include "interval.h"
 #include "loader.h"
 #include "options.h"
 
@@ -41,7 +43,11 @@ struct fm_source_cfg {
 	char *file; /* where the section starts */
 	int line;
 	char *type; /* auto | feed | html */
-	int64_t interval_ms;
+	/* interval, min_interval, max_interval: where its polls start and the range the adaptive
+	 * interval keeps to (interval.h). What the source sets itself wins over the global
+	 * defaults, which give way to it (fm_bounds_resolve). */
+	struct fm_bounds bounds;
+	int64_t rediscover_ms; /* a feed found on the page is polled directly this long */
 	bool enabled;
 	json_t *tags;             /* array of strings */
 	struct fm_setting *extra; /* keys for the fetch plugin, typed in validation */
@@ -74,6 +80,8 @@ struct fm_config {
 	char *plugin_dir;
 	int log_level;
 	int64_t default_interval_ms;
+	int64_t min_interval_ms, max_interval_ms; /* defaults of the sources' bounds */
+	int64_t rediscover_ms;   /* default of the sources' rediscover_after */
 	double jitter;           /* fraction of the interval, 0..0.5 */
 	int64_t max_backoff_ms;  /* ceiling of a failing source's backoff */
 	int64_t drain_timeout_ms;

@@ -1,11 +1,22 @@
 /*
- * The scheduler: which source to poll when. Each source is polled at its interval with random
- * jitter; a failing source backs off exponentially (honouring Retry-After) up to max_backoff; a
- * source is never polled again while documents of its previous fetch are in the pipeline, so a
- * slow source holds up nothing but itself. What it learns (validators, errors, backoff, the
- * next poll) persists in the state when a fetch completes, never before its documents have
- * settled: after a crash, a source whose fetch had not completed is polled again at once,
- * without the validators that would hide the items it had served.
+ * The scheduler: which source to poll when. A source starts at its configured interval; after
+ * each successful fetch the next poll follows what the source says (HTTP freshness, the feed's
+ * ttl and sy: schedule) and does (new items per poll), within min_interval and max_interval
+ * (interval.c), with random jitter; the interval chosen and why are logged at info and kept in
+ * the state. A failing source backs off exponentially (honouring Retry-After) up to
+ * max_backoff; a source is never polled again while documents of its previous fetch are in the
+ * pipeline, so a slow source holds up nothing but itself.
+ *
+ * A feed the fetch stage found on a source's page is polled directly next time, with its own
+ * validators (the request's url is the feed, source_url the page), until it fails (404 or 410
+ * at once, other errors after a few) or rediscover_after has passed: then the page is read
+ * again. The source's configured URL stays its identity.
+ *
+ * What a fetch teaches (validators, the discovered feed, the publishing rate, the feed's
+ * hints) is kept when the fetch completes, never before its documents have settled: after a
+ * crash, a source whose fetch had not completed is polled again at once, without the
+ * validators that would hide the items it had served. Errors, backoff and the next poll are
+ * saved at completion whether or not the documents settled.
  */
 #ifndef FM_CORE_SCHEDULER_H
 #define FM_CORE_SCHEDULER_H

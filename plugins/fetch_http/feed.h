@@ -2,7 +2,8 @@
  * Feed parsing for the fetch_http plugin and the `feedmill parse` command.
  *
  * Formats: RSS 0.90-0.94, RSS 1.0 (RDF), RSS 2.0, Atom 0.3 and 1.0, JSON Feed 1.0/1.1, with the
- * content:, dc:, dcterms:, media:, itunes: namespaces. Input bytes in any encoding (BOM, HTTP
+ * content:, dc:, dcterms:, media:, itunes: namespaces, and the syndication module (sy:) and RSS
+ * <ttl> that say how often the channel changes. Input bytes in any encoding (BOM, HTTP
  * charset, XML declaration, detection; UTF-8 with a few bad bytes keeps its text, each bad
  * sequence becoming U+FFFD). libxml2 in recovery mode: ill-formed documents still yield their
  * items, with `errors` saying what went wrong and where. No network, no DTD loading, no

@@ -46,6 +46,7 @@ static const struct {
 	{"http://www.w3.org/1999/xhtml", NS_XHTML},
 	{"http://wellformedweb.org/commentapi/", NS_WFW},
 	{"http://rssnamespace.org/feedburner/ext/1.0", NS_FEEDBURNER},
+	{"http://purl.org/rss/1.0/modules/syndication/", NS_SY},
 };
 
 static const struct {
@@ -54,7 +55,7 @@ static const struct {
 } ns_prefixes[] = {
 	{"atom", NS_ATOM}, {"content", NS_CONTENT}, {"dc", NS_DC}, {"dcterms", NS_DCTERMS},
 	{"media", NS_MEDIA}, {"itunes", NS_ITUNES}, {"rdf", NS_RDF}, {"xhtml", NS_XHTML},
-	{"wfw", NS_WFW}, {"feedburner", NS_FEEDBURNER},
+	{"wfw", NS_WFW}, {"feedburner", NS_FEEDBURNER}, {"sy", NS_SY},
 };
 
 static enum ns classify_uri(const char *h)

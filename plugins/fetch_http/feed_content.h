@@ -28,6 +28,7 @@ enum ns {
 	NS_XHTML,
 	NS_WFW,
 	NS_FEEDBURNER,
+	NS_SY, /* RSS 1.0 syndication module: how often the channel is updated */
 	NS_OTHER,
 };
 

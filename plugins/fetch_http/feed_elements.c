@@ -203,6 +203,24 @@ static void add_keywords(struct feed_ctx *c, json_t *o, xmlNodePtr n)
 	}
 }
 
+/* o[key] = the whole number from 1 to max that n holds, unless o has key already; anything
+ * else (a word, zero, a sign, a fraction) is left out. */
+static void set_count(struct feed_ctx *c, json_t *o, const char *key, xmlNodePtr n, long max)
+{
+	size_t len;
+	const char *s = fm_feed_text(c, n, &len);
+	long v = 0;
+	if (json_object_get(o, key) || len == 0 || len > 12)
+		return;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v >= 1 && v <= max)
+		json_object_set_new_nocheck(o, key, json_integer(v));
+}
+
 static void set_date(struct feed_ctx *c, json_t *o, const char *key, xmlNodePtr n, bool overwrite)
 {
 	if (!overwrite && json_object_get(o, key) && !json_is_null(json_object_get(o, key)))
@@ -689,8 +707,31 @@ static void channel_rss(struct feed_ctx *c, struct channel_state *st, xmlNodePtr
 			set_date(c, feed, "updated", n, true);
 	} else if (!strcasecmp(l, "image")) {
 		read_image(c, feed, n, &st->rk.image);
+	} else if (!strcasecmp(l, "ttl")) {
+		set_count(c, feed, "ttl", n, 10000000); /* minutes; ~19 years is already absurd */
 	}
 	/* webMaster is a publisher, not an author: not read */
+}
+
+/* The RSS 1.0 syndication module (also common in RSS 2.0): the channel is updated
+ * updateFrequency times per updatePeriod, counting from updateBase. The scheduler reads these
+ * as the earliest useful time to poll again; the first of each element counts. */
+static void channel_sy(struct feed_ctx *c, xmlNodePtr n, const char *l)
+{
+	static const char *const periods[] = {"hourly", "daily", "weekly", "monthly", "yearly",
+	                                      NULL};
+	json_t *feed = c->feed;
+	if (!strcasecmp(l, "updatePeriod") && !json_object_get(feed, "update_period")) {
+		size_t len;
+		const char *s = fm_feed_text(c, n, &len);
+		for (size_t i = 0; periods[i]; i++)
+			if (len == strlen(periods[i]) && !strncasecmp(s, periods[i], len))
+				json_object_set_new_nocheck(feed, "update_period", json_string(periods[i]));
+	} else if (!strcasecmp(l, "updateFrequency")) {
+		set_count(c, feed, "update_frequency", n, 1000000);
+	} else if (!strcasecmp(l, "updateBase") && !json_object_get(feed, "update_base")) {
+		set_date(c, feed, "update_base", n, false);
+	}
 }
 
 /* Atom's channel-level text, URL and date fields. */
@@ -835,7 +876,8 @@ bool fm_feed_channel_reads(struct feed_ctx *c, enum ns cls, const char *href)
 	case NS_ATOM:
 	case NS_DC:
 	case NS_DCTERMS:
-	case NS_ITUNES: return true;
+	case NS_ITUNES:
+	case NS_SY: return true;
 	default: return false;
 	}
 }
@@ -850,6 +892,7 @@ void fm_feed_read_channel_field(struct feed_ctx *c, xmlNodePtr n)
 	case NS_DC:
 	case NS_DCTERMS: channel_dc(c, &c->chan, n, l); break;
 	case NS_ITUNES: channel_itunes(c, &c->chan, n, l); break;
+	case NS_SY: channel_sy(c, n, l); break;
 	default: break;
 	}
 }

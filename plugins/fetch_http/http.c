@@ -131,6 +131,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 		free(r->last_modified);
 		free(r->retry_after);
 		r->etag = r->last_modified = r->retry_after = NULL;
+		memset(&r->cache, 0, sizeof(r->cache));
 		return n;
 	}
 	const char *colon = memchr(buf, ':', n);
@@ -145,6 +146,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 		set_field(&r->last_modified, v, vlen);
 	else if (klen == 11 && strncasecmp(buf, "retry-after", 11) == 0)
 		set_field(&r->retry_after, v, vlen);
+	else
+		fm_http_cache_header(&r->cache, buf, klen, v, vlen);
 	return n;
 }
 

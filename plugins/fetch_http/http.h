@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "http_cache.h"
 
 struct fm_http;
 
@@ -58,6 +59,7 @@ struct fm_http_response {
 	char *etag;          /* validators of the final response; NULL if none */
 	char *last_modified;
 	char *retry_after;   /* raw Retry-After value; NULL if none */
+	struct fm_http_cache cache; /* caching headers of the final response (http_cache.h) */
 	long redirects;      /* hops followed */
 	long connects;       /* new connections opened (0: an open one was reused) */
 	struct fm_buf body;  /* decoded body (NUL-terminated) */

@@ -12,7 +12,7 @@
  *   all over -> the documents are emitted, in feed order, and the request answered FM_DONE
  *
  * What happened goes to the scheduler through host->report (status, validators, errors,
- * Retry-After). A failed fetch is not a document error: it is reported and answered FM_DONE.
+ * Retry-After, and what says when to come back: poll_hints.c). A failed fetch is not a document error: it is reported and answered FM_DONE.
  * A stop cancels what is left: the request is answered FM_RETRY and comes again next run.
  */
 #include <errno.h>
@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "fetcher.h"
+#include "poll_hints.h"
 #include "stage.h"
 #include "url.h"
 
@@ -55,6 +56,8 @@ struct run {
 	fm_out *out;  /* the held answer */
 	json_t *req;  /* the request: the host's, readable until complete() */
 	const char *source, *url;
+	const char *home; /* the source's own URL, whose host is trusted: url, or the page a
+	                   * feed fetched directly was found on (FM_DOC_SOURCE_URL) */
 	char *safe_url; /* url without userinfo, for logs and reports */
 	struct settings st;
 	char fetched_at[32];
@@ -134,13 +137,20 @@ static void run_end(struct run *r)
 	} else if (r->docs.items) {
 		int64_t emitted = 0;
 		size_t n = json_array_size(r->docs.items);
+		json_t *keys = json_array();
 		for (size_t i = 0; i < n; i++) {
 			json_t *doc = json_incref(json_array_get(r->docs.items, i));
-			if (h->emit(r->out, doc) == 0)
+			/* before emit(), which takes doc */
+			uint32_t key = fm_hints_item_key(fm_doc_str(doc, FM_DOC_ID));
+			if (h->emit(r->out, doc) == 0) {
 				emitted++;
+				fm_hints_add_key(keys, key);
+			}
 		}
 		h->count(fh->inst, "items", emitted);
 		h->report(r->out, FM_REPORT_ITEMS, json_integer(emitted));
+		if (keys)
+			h->report(r->out, FM_REPORT_ITEM_KEYS, keys);
 	}
 	if (!fh->closing)
 		h->complete(r->out, status);
@@ -289,7 +299,7 @@ static void fetch_pages(struct run *r)
 		a->rq = (struct fm_http_request){
 			.url = link, /* the document's: it lives until the run ends */
 			.accept = ACCEPT_HTML,
-			.trusted_url = r->st.allow_private_links ? NULL : r->url,
+			.trusted_url = r->st.allow_private_links ? NULL : r->home,
 		};
 		if (run_get(r, &a->rq, &a->resp, r->st.fa_delay, on_page, a) < 0) {
 			r->narts--;
@@ -309,6 +319,7 @@ static void report_validators(struct run *r, const struct fm_http_response *resp
 		h->report(r->out, FM_REPORT_LAST_MODIFIED, json_string(resp->last_modified));
 }
 
+/* Parse resp as the feed; its pages are fetched next. The caller frees resp. */
 static void take_feed(struct run *r, struct fm_http_response *resp)
 {
 	if (fh_feed_docs(r->fh, &r->common, resp, r->st.max_items, src_name(r), r->safe_url,
@@ -316,7 +327,7 @@ static void take_feed(struct run *r, struct fm_http_response *resp)
 		run_fail(r, "%s", r->docs.error);
 		return;
 	}
-	fm_http_response_free(resp); /* parsed: its body is no longer needed */
+	fm_hints_report_feed(r->fh->host, r->out, r->docs.feed);
 	fetch_pages(r);
 }
 
@@ -337,6 +348,13 @@ static void on_discovered(void *arg, int rc, struct fm_http_response *resp)
 		         resp->content_type ? resp->content_type : "no Content-Type");
 	else
 		take_feed(r, resp);
+	if (rc == 0 && !r->failed) {
+		/* the feed's validators and freshness, kept by the scheduler for the feed URL
+		 * it polls from now on; the page's are not the feed's */
+		report_validators(r, resp);
+		fm_hints_report_fresh(r->fh->host, r->out, resp, true);
+	}
+	fm_http_response_free(resp); /* parsed: its body is no longer needed */
 	run_end(r);
 }
 
@@ -382,16 +400,16 @@ static void take_html(struct run *r, struct fm_http_response *resp)
 		goto out;
 	}
 
-	/* Autodiscovery. The validators of the page do not tell whether the feed changed, and
-	 * the feed's would be wrong for the page URL: report none; report feed_url so the
-	 * scheduler can fetch the feed directly next time. */
+	/* Autodiscovery. The validators of the page do not tell whether the feed changed: report
+	 * the feed's, with feed_url, so the scheduler keeps them for the feed URL and fetches the
+	 * feed directly, conditionally, next time. */
 	r->safe_feed = fm_http_redact(r->info.feed_url);
 	fm_info(h, fh->inst, "source %s: %s links to feed %s", src_name(r), r->safe_url,
 	        r->safe_feed ? r->safe_feed : "?");
 	h->report(r->out, FM_REPORT_FEED_URL, json_string(r->info.feed_url));
 	r->rq = (struct fm_http_request){.url = r->info.feed_url,
 	                                 .accept = ACCEPT_FEED,
-	                                 .trusted_url = r->st.allow_private_links ? NULL : r->url};
+	                                 .trusted_url = r->st.allow_private_links ? NULL : r->home};
 	fm_http_response_reset(resp);
 	int rc = run_get(r, &r->rq, resp, 0, on_discovered, r);
 	if (rc == -ECANCELED)
@@ -409,6 +427,7 @@ static void take_response(struct run *r, struct fm_http_response *resp)
 	case BODY_FEED:
 		report_validators(r, resp);
 		take_feed(r, resp);
+		fm_http_response_free(resp); /* parsed: its body is no longer needed */
 		break;
 	case BODY_HTML:
 		take_html(r, resp);
@@ -426,6 +445,7 @@ static void not_modified(struct run *r, const struct fm_http_response *resp)
 {
 	const fm_host *h = r->fh->host;
 	h->report(r->out, FM_REPORT_NOT_MODIFIED, json_true());
+	fm_hints_report_fresh(h, r->out, resp, false);
 	/* a 304 may omit the validators: the ones sent stay valid */
 	const char *etag = resp->etag ? resp->etag : r->rq.etag;
 	const char *lm = resp->last_modified ? resp->last_modified : r->rq.last_modified;
@@ -461,6 +481,7 @@ static void on_source(void *arg, int rc, struct fm_http_response *resp)
 		         resp->status >= 300 && resp->status < 400 ? " (redirect without Location)"
 		                                                   : "");
 	} else {
+		fm_hints_report_fresh(h, r->out, resp, false);
 		take_response(r, resp);
 	}
 	run_end(r);
@@ -488,6 +509,7 @@ int fh_run_start(struct fh *fh, json_t *req, fm_out *out)
 	r->req = req;
 	r->source = fm_doc_str(req, FM_DOC_SOURCE);
 	r->url = fm_doc_str(req, FM_DOC_URL);
+	r->home = fm_doc_str(req, FM_DOC_SOURCE_URL) ? fm_doc_str(req, FM_DOC_SOURCE_URL) : r->url;
 	r->common.source = r->source;
 	r->common.fetched_at = r->fetched_at;
 	r->common.tags = json_object_get(req, FM_DOC_SOURCE_TAGS);
@@ -520,7 +542,7 @@ int fh_run_start(struct fh *fh, json_t *req, fm_out *out)
 		.etag = fm_doc_str(req, FM_DOC_ETAG),
 		.last_modified = fm_doc_str(req, FM_DOC_LAST_MODIFIED),
 		.accept = strcmp(r->st.source_type, "html") == 0 ? ACCEPT_HTML : ACCEPT_FEED,
-		.trusted_url = r->st.allow_private_links ? NULL : r->url,
+		.trusted_url = r->st.allow_private_links ? NULL : r->home,
 	};
 	fm_out *held = h->hold(out);
 	if (!held) {

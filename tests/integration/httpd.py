@@ -36,6 +36,10 @@ Misbehaviour, chosen by path prefix. Prefixes compose left to right, e.g.
   /redirect-to?url=URL      302 with Location: URL verbatim (file:///etc/passwd, ftp://...)
                             ?code=301|303|307|308 picks the status
   /gzip/PATH                PATH's body with Content-Encoding: gzip
+  /cache/<value>/PATH       answer PATH (200, 304 or redirect-to) with Cache-Control: <value>
+                            (percent-decoded: /cache/max-age%3D600/feed.rss)
+  /expires/<secs>/PATH      answer PATH (200 or 304) with Expires: an HTTP-date <secs> (a
+                            float, may be negative) from now; Date is always sent
   /truncated/PATH           Content-Length 1000 bytes larger than the body, send the body,
                             close the connection
   /type/<type>/<sub>/PATH   override Content-Type with <type>/<sub> (percent-decoded, so
@@ -153,6 +157,7 @@ class Plan:
         self.truncated = False
         self.trickle = False
         self.ctype = None
+        self.headers = []  # (name, value) added to the answer, 304 included
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -256,6 +261,15 @@ class Handler(BaseHTTPRequestHandler):
                     plan.trickle = True
                     consumed.append(s)
                     segs = segs[1:]
+                elif s == "cache" and len(segs) >= 2:
+                    plan.headers.append(("Cache-Control", urllib.parse.unquote(segs[1])))
+                    consumed += segs[:2]
+                    segs = segs[2:]
+                elif s == "expires" and len(segs) >= 2:
+                    when = time.time() + float(segs[1])
+                    plan.headers.append(("Expires", email.utils.formatdate(when, usegmt=True)))
+                    consumed += segs[:2]
+                    segs = segs[2:]
                 elif s == "type" and len(segs) >= 3:
                     plan.ctype = urllib.parse.unquote(segs[1]) + "/" + \
                         urllib.parse.unquote(segs[2])
@@ -270,7 +284,8 @@ class Handler(BaseHTTPRequestHandler):
         if name == "redirect-to":
             url = query.get("url", [""])[0]
             code = int(query.get("code", ["302"])[0])
-            return self.finish_simple(code, b"moved\n", extra=[("Location", url)], head=head)
+            return self.finish_simple(code, b"moved\n", extra=plan.headers + [("Location", url)],
+                                      head=head)
         if name == "huge":
             return self.serve_huge(query, head)
         if name == "bomb":
@@ -328,6 +343,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_response(304)
                 self.send_header("ETag", etag)
                 self.send_header("Last-Modified", lastmod)
+                for k, v in plan.headers:
+                    self.send_header(k, v)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
@@ -335,7 +352,7 @@ class Handler(BaseHTTPRequestHandler):
         if code < 200 or code in (204, 304):
             body = b""  # these statuses have no body (RFC 9110)
 
-        extra = []
+        extra = list(plan.headers)
         if code in (429, 503):
             if "retry_after" in query:
                 extra.append(("Retry-After", query["retry_after"][0]))

@@ -4,6 +4,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 import unittest
@@ -65,6 +66,66 @@ class Pipeline(Case):
         # Nothing was parsed the second time: the fetch stage emitted no document.
         self.assertIn("1 not modified", p.stdout)
         self.assertRegex(p.stdout, r"fetch +1 in, 0 out")
+
+    def state_row(self, source, columns):
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.dir, "state", "feedmill.db"),
+                             uri=True)
+        try:
+            return db.execute("SELECT %s FROM sources WHERE name = ?" % columns,
+                              (source,)).fetchone()
+        finally:
+            db.close()
+
+    def test_a_page_source_polls_its_feed_directly_and_conditionally(self):
+        """A page linking its feed: the first poll reads the page, then the feed; the next ones
+        ask for the feed alone, with its validators, and get a 304. When the feed moves, the
+        page is read again in the same run, and the new feed is polled from then on."""
+        self.feed(4, name="news.rss")
+        page = ('<html><head><title>Fixture town</title><link rel="alternate" '
+                'type="application/rss+xml" href="%s"></head><body><p>Welcome.</p></body></html>')
+        self.write_site("index.html", page % "news.rss")
+        conf = self.config([("town", self.server.url("index.html"))])
+        p = self.run_feedmill("run", "--once", "-c", conf)
+        self.assertEqual(len(self.published()), 4)
+        self.assertRegex(p.stderr, r"source town: next poll in \S+ \(configured interval\)")
+        p = self.run_feedmill("run", "--once", "-c", conf)
+        reqs = [(r[1], r[2]) for r in self.server.requests()]
+        self.assertEqual(reqs, [("/index.html", "200"), ("/news.rss", "200"),
+                                ("/news.rss", "304")])
+        self.assertIn("1 not modified", p.stdout)
+        url, feed_url, reason = self.state_row("town", "url, feed_url, reason")
+        self.assertEqual(url, self.server.url("index.html"))  # still the source's identity
+        self.assertEqual(feed_url, self.server.url("news.rss"))
+        self.assertTrue(reason)
+
+        # the feed moves: its old URL is gone, the page says where it went
+        time.sleep(1.1)
+        self.feed(6, name="news-v2.rss")
+        os.remove(os.path.join(self.site, "news.rss"))
+        self.write_site("index.html", page % "news-v2.rss")
+        p = self.run_feedmill("run", "--once", "-c", conf)
+        self.assertEqual([(r[1], r[2]) for r in self.server.requests()][3:],
+                         [("/news.rss", "404"), ("/index.html", "200"), ("/news-v2.rss", "200")])
+        self.assertIn("looking for the feed on", p.stderr)
+        docs = self.published()
+        self.assertEqual(sorted(d["id"] for d in docs), sorted("g%d" % i for i in range(6)))
+        self.assertEqual({d["source"] for d in docs}, {"town"})
+        self.run_feedmill("run", "--once", "-c", conf)
+        self.assertEqual(self.server.requests()[-1][1:], ["/news-v2.rss", "304"])
+
+    def test_the_next_poll_follows_what_the_server_says(self):
+        """Cache-Control: max-age=7200 on the feed: the next poll is not before two hours,
+        whatever the configured interval, and the log and the state say why."""
+        self.feed(3)
+        conf = self.config([("news", self.server.url("cache/max-age%3D7200/feed.xml"))])
+        p = self.run_feedmill("run", "--once", "-c", conf)
+        self.assertRegex(p.stderr, r"source news: next poll in (1h59m|2h)\S* "
+                                   r"\(max-age (1h59m\S*|2h)\)")
+        success, due, interval, reason = self.state_row(
+            "news", "last_success, next_due, interval, reason")
+        self.assertGreaterEqual(due - success, 7190 * 1000)
+        self.assertGreaterEqual(interval, 7190 * 1000)
+        self.assertTrue(reason.startswith("max-age "), reason)
 
     def test_changed_feed_with_old_items_publishes_only_new_ones(self):
         self.feed(5)

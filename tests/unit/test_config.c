@@ -120,7 +120,7 @@ static void test_good_full(void)
 	CHECK(s != NULL);
 	if (s) {
 		CHECK_STR(s->url, "https://harbour.example.org/feed.xml");
-		CHECK(s->interval_ms == 30 * MIN);
+		CHECK(s->bounds.interval_ms == 30 * MIN);
 		CHECK_STR(s->type, "feed");
 		CHECK(s->enabled);
 		CHECK(s->line == 16);
@@ -140,7 +140,7 @@ static void test_good_full(void)
 		/* quoted: '#' does not start a comment */
 		CHECK_STR(s->url, "https://valley.example.net/news?a=1#top");
 		CHECK(!s->enabled);
-		CHECK(s->interval_ms == 20 * MIN); /* default_interval */
+		CHECK(s->bounds.interval_ms == 20 * MIN); /* default_interval */
 		CHECK_STR(s->type, "auto");
 		CHECK(json_object_size(s->options) == 0);
 	}
@@ -148,7 +148,7 @@ static void test_good_full(void)
 	CHECK(s != NULL);
 	if (s) {
 		CHECK_STR(s->url, "http://mill.example.com/atom");
-		CHECK(s->interval_ms == 60 * MIN);
+		CHECK(s->bounds.interval_ms == 60 * MIN);
 		CHECK(strstr(s->file, "/good/sources.d/10-mill.conf") != NULL);
 		CHECK(s->line == 2);
 	}
@@ -436,12 +436,67 @@ static void expect_problems(const char *rel, const char *const *expected)
 	free(path);
 }
 
+/* The bounds of the adaptive interval: what each level sets wins, the defaults make room. */
+static void test_intervals(void)
+{
+	char *path = unit_config_path("intervals.conf");
+	struct fm_diag diag = {0};
+	struct fm_config *c = fm_config_load(path, &diag);
+	CHECK(c != NULL && diag.n == 0);
+	if (diag.n)
+		fm_diag_print(&diag, stderr);
+	if (!c)
+		goto out;
+	/* the global min_interval, the built-in max_interval and default_interval */
+	CHECK(c->min_interval_ms == 2 * MIN && c->max_interval_ms == 240 * MIN);
+	CHECK(c->default_interval_ms == 15 * MIN);
+	static const struct {
+		const char *name;
+		int64_t iv, lo, hi, rediscover;
+	} want[] = {
+		{"defaults", 15 * MIN, 2 * MIN, 240 * MIN, 3 * 1440 * MIN},
+		{"slow-and-steady", 720 * MIN, 2 * MIN, 720 * MIN, 3 * 1440 * MIN},
+		{"every-minute", 1 * MIN, 1 * MIN, 240 * MIN, 3 * 1440 * MIN},
+		{"bounded", 15 * MIN, 10 * MIN, 60 * MIN, 720 * MIN},
+		{"capped", 90000, 90000, 90000, 3 * 1440 * MIN},
+		{"fixed", 30 * MIN, 30 * MIN, 30 * MIN, 3 * 1440 * MIN},
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct fm_source_cfg *s = source(c, want[i].name);
+		CHECK(s != NULL);
+		if (!s)
+			continue;
+		if (s->bounds.interval_ms != want[i].iv || s->bounds.min_ms != want[i].lo ||
+		    s->bounds.max_ms != want[i].hi || s->rediscover_ms != want[i].rediscover) {
+			fprintf(stderr, "source %s: interval %lld in [%lld, %lld], rediscover %lld\n",
+			        want[i].name, (long long)s->bounds.interval_ms,
+			        (long long)s->bounds.min_ms, (long long)s->bounds.max_ms,
+			        (long long)s->rediscover_ms);
+			fmt_failures++;
+		}
+	}
+	fm_config_free(c);
+out:
+	fm_diag_free(&diag);
+	free(path);
+
+	/* a contradiction is reported at the line that makes it, with both values */
+	expect_problems("bad/intervals.conf", (const char *[]){
+		"{F}:3: min_interval (2h) is above max_interval (1h)",
+		"{F}:8: min_interval (20m) is above max_interval (10m)",
+		"{F}:13: min_interval (5m) is above interval (1m)",
+		"{F}:18: interval (3h) is above max_interval (2h)",
+		"{F}:22: min_interval: 'whenever' is not a duration of at least 1s (like 15m)",
+		"{F}:23: rediscover_after: '0' is not a duration of at least 1s (like 15m)",
+		NULL});
+}
+
 static void test_bad_globals(void)
 {
 	expect_problems("bad/globals.conf", (const char *[]){
 		"{F}:2: unknown global setting 'colour' (known: state_dir, plugin_dir, log_level, "
-		"include, default_interval, jitter, max_backoff, drain_timeout, commit_interval, "
-		"max_attempts, max_doc_size, queue_limit)",
+		"include, default_interval, min_interval, max_interval, rediscover_after, jitter, "
+		"max_backoff, drain_timeout, commit_interval, max_attempts, max_doc_size, queue_limit)",
 		"{F}:3: default_interval: '5 parsecs' is not a positive duration (like 30s, 15m, 6h)",
 		"{F}:4: max_doc_size: '12Q' is not a size of at least 1K (like 16M)",
 		"{F}:5: log_level: 'loud' is not a log level (err, warn, notice, info, debug)",
@@ -484,11 +539,13 @@ static void test_bad_plugins(void)
 {
 	expect_problems("bad/plugins.conf", (const char *[]){
 		"{F}:2: include: {D}/missing.d/nothing-here.conf: no such file",
-		"{F}:7: unknown source setting 'colour' (known: url, interval, type, enabled, tags, "
-		"and the per-source options of the fetch plugin)",
+		"{F}:7: unknown source setting 'colour' (known: url, interval, min_interval, "
+		"max_interval, rediscover_after, type, enabled, tags, and the per-source options of "
+		"the fetch plugin)",
 		"{F}:8: max_redirects: 'lots' is not an integer",
-		"{F}:10: unknown source setting 'low_speed_limit' (known: url, interval, type, "
-		"enabled, tags, and the per-source options of the fetch plugin)",
+		"{F}:10: unknown source setting 'low_speed_limit' (known: url, interval, min_interval, "
+		"max_interval, rediscover_after, type, enabled, tags, and the per-source options of "
+		"the fetch plugin)",
 		"{F}:14: workers: '0' is not a number from 1 to 256",
 		"{F}:15: run_as: 'fibre' is not one of thread, process, remote",
 		"{F}:16: unknown option 'retries' for plugin fetch_http",
@@ -512,7 +569,8 @@ static void test_bad_plugins(void)
 		"{F}:47: bind: 'tcp://*:' is not tcp://HOST:PORT",
 		"{F}:48: connect: 'tcp://box.example.net:65535' is not tcp://HOST:PORT",
 		"{D}/sources-bad/extra.conf:3: unknown source setting 'proxy' (known: url, interval, "
-		"type, enabled, tags, and the per-source options of the fetch plugin)",
+		"min_interval, max_interval, rediscover_after, type, enabled, tags, and the per-source "
+		"options of the fetch plugin)",
 		"{D}/sources-bad/extra.conf:4: interval: '1 fortnight' is not a duration of at least "
 		"1s (like 15m)",
 		NULL});
@@ -810,6 +868,7 @@ int main(void)
 	test_defaults();
 	test_crlf();
 	test_dotted_stage();
+	test_intervals();
 	test_bad_globals();
 	test_bad_sections();
 	test_bad_plugins();

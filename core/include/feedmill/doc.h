@@ -36,6 +36,10 @@ extern "C" {
 #define FM_DOC_LAST_MODIFIED "last_modified"
 #define FM_DOC_SOURCE_OPTIONS "source_options" /* object: per-source overrides, typed */
 #define FM_DOC_SOURCE_TAGS "source_tags"   /* array of strings set on the source */
+#define FM_DOC_SOURCE_URL "source_url"   /* the source's configured URL, sent when "url" is
+                                         * another one: the feed autodiscovered from that
+                                         * page, fetched directly. Its host stays the one
+                                         * trusted as the source's own (allow_private_links) */
 
 /* --- Article documents --- */
 #define FM_DOC_ID "id"             /* stable id: the item's GUID/id, else its URL */
@@ -76,7 +80,26 @@ extern "C" {
 #define FM_REPORT_ERROR "error"               /* string: why the fetch failed */
 #define FM_REPORT_RETRY_AFTER "retry_after"   /* integer seconds, from Retry-After */
 #define FM_REPORT_ITEMS "items"               /* integer: documents emitted */
-#define FM_REPORT_FEED_URL "feed_url"         /* string: feed found by autodiscovery */
+#define FM_REPORT_FEED_URL "feed_url"         /* string: feed found by autodiscovery; the
+                                               * validators reported with it are the feed's */
+/* When to poll again (README, "The scheduler"). Each is what this fetch learned; the scheduler
+ * keeps the feed's own (ttl, update_*) across 304s, until a fetch parses the feed again. */
+#define FM_REPORT_MAX_AGE "max_age"           /* integer seconds the response stays fresh by
+                                               * Cache-Control max-age, else Expires - Date (0:
+                                               * revalidate every time); absent or null: not
+                                               * said */
+#define FM_REPORT_FEED_TTL "feed_ttl"         /* integer seconds: the feed's <ttl> */
+#define FM_REPORT_UPDATE_PERIOD "update_period" /* integer seconds between the feed's updates:
+                                               * sy:updatePeriod / sy:updateFrequency */
+#define FM_REPORT_UPDATE_BASE "update_base"   /* integer Unix seconds: sy:updateBase, the
+                                               * instant those updates count from */
+#define FM_REPORT_ITEM_KEYS "item_keys"       /* array of integers, present exactly when a feed
+                                               * was parsed (empty for an empty feed): a stable
+                                               * 32-bit hash of each emitted item's id (fetch_http:
+                                               * FNV-1a), at most FM_REPORT_ITEM_KEYS_MAX of them.
+                                               * The scheduler counts the keys its last fetch of
+                                               * the source did not have as new items */
+#define FM_REPORT_ITEM_KEYS_MAX 4096
 
 /* Convenience readers; they return NULL / fallback when the field is absent or mistyped. */
 static inline const char *fm_doc_str(const json_t *doc, const char *key)

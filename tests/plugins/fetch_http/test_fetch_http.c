@@ -3,6 +3,7 @@
  * what a user of feedmill sees from a fetch (documents, and what the scheduler is told).
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +339,126 @@ static void test_html(fmt_stage *s)
 	result_free(&r);
 }
 
+/* The key the scheduler gets for an item id: 32-bit FNV-1a. */
+static long long key_of(const char *id)
+{
+	uint32_t h = 2166136261u;
+	for (; *id; id++) {
+		h ^= (unsigned char)*id;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static bool has_key(const struct result *r, const char *id)
+{
+	json_t *keys = json_object_get(r->rep, "item_keys"), *k;
+	size_t i;
+	json_array_foreach(keys, i, k)
+		if (json_integer_value(k) == key_of(id))
+			return true;
+	return false;
+}
+
+/* What the scheduler is told about when to come back: the response's freshness (a 304's too),
+ * the feed's own schedule, and one key per item so that it can count what is new. */
+static void test_poll_hints(fmt_stage *s)
+{
+	struct result r = run(s, request("/cache/max-age%3D900/tides.rss", NULL, NULL));
+	CHECK(rep_str(&r, "error") == NULL);
+	CHECK(json_array_size(r.out) == 2);
+	CHECK(rep_int(&r, "max_age") >= 890 && rep_int(&r, "max_age") <= 900);
+	CHECK(rep_int(&r, "feed_ttl") == 45 * 60);
+	CHECK(rep_int(&r, "update_period") == 30 * 60);
+	CHECK(rep_int(&r, "update_base") == 1704067200);
+	CHECK(json_array_size(json_object_get(r.rep, "item_keys")) == 2);
+	CHECK(has_key(&r, "kelpie-2024-05-14-am") && has_key(&r, "kelpie-2024-05-14-pm"));
+	json_t *req = request("/expires/600/tides.rss", NULL, NULL);
+	json_object_set_new(req, "etag", json_string(rep_str(&r, "etag")));
+	result_free(&r);
+
+	/* a 304: freshness, no feed parsed (so no keys and no feed hints) */
+	r = run(s, req);
+	CHECK(json_is_true(json_object_get(r.rep, "not_modified")));
+	CHECK(rep_int(&r, "max_age") >= 590 && rep_int(&r, "max_age") <= 600);
+	CHECK(json_object_get(r.rep, "item_keys") == NULL);
+	CHECK(json_object_get(r.rep, "feed_ttl") == NULL);
+	result_free(&r);
+
+	/* a feed that says nothing about its schedule; an empty one still has (no) keys */
+	r = run(s, request("/feed.rss", NULL, NULL));
+	CHECK(json_object_get(r.rep, "max_age") == NULL);
+	CHECK(json_object_get(r.rep, "feed_ttl") == NULL);
+	CHECK(json_object_get(r.rep, "update_period") == NULL);
+	CHECK(json_array_size(json_object_get(r.rep, "item_keys")) == 3);
+	CHECK(has_key(&r, "gazette-2024-001"));
+	result_free(&r);
+	r = run(s, request("/empty.rss", NULL, NULL));
+	CHECK(json_is_array(json_object_get(r.rep, "item_keys")));
+	CHECK(json_array_size(json_object_get(r.rep, "item_keys")) == 0);
+	result_free(&r);
+	/* a page is not a feed: no keys */
+	r = run(s, request("/plain.htm", NULL, NULL));
+	CHECK(json_array_size(r.out) == 1);
+	CHECK(json_object_get(r.rep, "item_keys") == NULL);
+	result_free(&r);
+}
+
+/* A feed found on a page, and the same feed fetched directly next time (as the scheduler
+ * does): the feed's validators come with feed_url, and the page's host is still the only one
+ * trusted with a private address. */
+static void test_discovered_feed(fmt_stage *s)
+{
+	struct result r = run(s, request("/page.html", NULL, NULL));
+	CHECK(rep_str(&r, "error") == NULL);
+	CHECK_STR(rep_str(&r, "feed_url"), httpd_url(&d, "/feed.atom"));
+	CHECK(json_array_size(json_object_get(r.rep, "item_keys")) == 2);
+	const char *etag = rep_str(&r, "etag");
+	CHECK(etag && etag[0] == '"');
+
+	/* the feed's validators make the direct request conditional: 304 */
+	json_t *req = request("/feed.atom", "feed", NULL);
+	json_object_set_new(req, "etag", json_string(etag));
+	json_object_set_new(req, "source_url", json_string(httpd_url(&d, "/page.html")));
+	int before = httpd_count(&d, "GET /feed.atom 304");
+	struct result r2 = run(s, req);
+	CHECK(json_is_true(json_object_get(r2.rep, "not_modified")));
+	CHECK(httpd_count(&d, "GET /feed.atom 304") == before + 1);
+	result_free(&r2);
+	result_free(&r);
+
+	/* the page's freshness is not the feed's: a page cached for a day, its feed not */
+	r = run(s, request("/cache/max-age%3D86400/linked.html", NULL, NULL));
+	CHECK(rep_str(&r, "error") == NULL);
+	CHECK_STR(rep_str(&r, "feed_url"), httpd_url(&d, "/feed.atom"));
+	CHECK(!json_is_integer(json_object_get(r.rep, "max_age")));
+	result_free(&r);
+	r = run(s, request("/linked.html", NULL, NULL)); /* and the other way round */
+	CHECK(!json_is_integer(json_object_get(r.rep, "max_age")));
+	result_free(&r);
+	/* page.html links feed.atom relatively: the feed is served under the same prefix */
+	r = run(s, request("/cache/max-age%3D86400/page.html", NULL, NULL));
+	CHECK(rep_int(&r, "max_age") >= 86390);
+	result_free(&r);
+
+	/* a feed on another host (localhost, a loopback address) is not trusted because it is
+	 * fetched directly: only the page's host is the source's own */
+	char feed[96];
+	snprintf(feed, sizeof(feed), "http://localhost:%d/feed.atom", d.port);
+	req = request(feed, "feed", NULL);
+	json_object_set_new(req, "source_url", json_string(httpd_url(&d, "/page.html")));
+	r = run(s, req);
+	CHECK(json_array_size(r.out) == 0);
+	CHECK(contains(rep_str(&r, "error"), "not a public address"));
+	result_free(&r);
+	req = request(feed, "feed", "{\"allow_private_links\": true}");
+	json_object_set_new(req, "source_url", json_string(httpd_url(&d, "/page.html")));
+	r = run(s, req);
+	CHECK(rep_str(&r, "error") == NULL);
+	CHECK(json_array_size(r.out) == 2);
+	result_free(&r);
+}
+
 /* Does any string anywhere in v (a document) start, as a browser reads it, with one of the
  * schemes a link can run code or carry a page with? */
 static bool has_hostile_link(json_t *v)
@@ -529,6 +650,8 @@ int main(void)
 	test_feed_validity(s);
 	test_request_headers(s);
 	test_html(s);
+	test_poll_hints(s);
+	test_discovered_feed(s);
 	test_hostile_links(s);
 	test_full_article(s);
 	test_full_article_politeness(s);

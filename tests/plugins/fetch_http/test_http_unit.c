@@ -1,7 +1,7 @@
 /*
  * Unit tests of the fetch_http HTTP side, compiled from its sources: the libcurl client against
- * the loopback test server, autodiscovery, HTML charset decoding, Retry-After, URL redaction,
- * the public-address guard.
+ * the loopback test server, autodiscovery, HTML charset decoding, Retry-After, how long a
+ * response stays fresh by its caching headers, URL redaction, the public-address guard.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -17,6 +18,7 @@
 #include "check.h"
 #include "discover.h"
 #include "http.h"
+#include "http_cache.h"
 #include "http_charset.h"
 #include "httpd_ctl.h"
 
@@ -44,6 +46,83 @@ static void test_retry_after(void)
 	CHECK(fm_http_retry_after("soon", 1000) == -1);
 	CHECK(fm_http_retry_after(NULL, 1000) == -1);
 	CHECK(fm_http_retry_after("99999999999999999999", 0) == 30 * 86400);
+}
+
+/* Header lines as the header callback hands them over, raw ("Name: value\r\n"). */
+static struct fm_http_cache cache_of(const char *const *lines)
+{
+	struct fm_http_cache c = {0};
+	for (size_t i = 0; lines[i]; i++) {
+		const char *colon = strchr(lines[i], ':');
+		size_t klen = (size_t)(colon - lines[i]);
+		fm_http_cache_header(&c, lines[i], klen, colon + 1, strlen(colon + 1));
+	}
+	return c;
+}
+
+static int64_t fresh(int64_t now, const char *const *lines)
+{
+	struct fm_http_cache c = cache_of(lines);
+	return fm_http_fresh_for(&c, now);
+}
+
+/* Sun, 06 Nov 1994 08:49:37 GMT = 784111777 */
+#define T94 784111777LL
+
+static void test_cache_headers(void)
+{
+	/* nothing said: the scheduler is not told anything */
+	CHECK(fresh(T94, (const char *const[]){"Content-Type: text/xml\r\n", NULL}) == -1);
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: public\r\n", NULL}) == -1);
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: max-age=600\r\n", NULL}) == 600);
+	/* any case, spaces, quotes, other directives around it, a second line */
+	CHECK(fresh(T94, (const char *const[]){"cache-control:  Public ,MAX-AGE = \"300\" \r\n",
+	                                       NULL}) == 300);
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: private\r\n",
+	                                       "Cache-Control: max-age=90, must-revalidate\r\n",
+	                                       NULL}) == 90);
+	/* a quoted argument with a comma does not end the list early */
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: community=\"a, max-age=5\", "
+	                                       "max-age=70\r\n", NULL}) == 70);
+	/* s-maxage is for shared caches (a CDN purged on publication): not a reason to wait */
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: s-maxage=86400, max-age=60\r\n",
+	                                       NULL}) == 60);
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: s-maxage=86400\r\n", NULL}) == -1);
+	/* revalidate every time: no freshness at all, whatever else is said */
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: no-cache, max-age=600\r\n",
+	                                       NULL}) == 0);
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: no-store\r\n", NULL}) == 0);
+	/* ... but no-cache naming a header field concerns that field only */
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: no-cache=\"Set-Cookie\", "
+	                                       "max-age=120\r\n", NULL}) == 120);
+	/* the first max-age counts; an invalid one makes the response stale */
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: max-age=30, max-age=9000\r\n",
+	                                       NULL}) == 30);
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: max-age=soon\r\n", NULL}) == 0);
+	/* Expires counts from the server's Date, so a skewed clock here does not matter... */
+	CHECK(fresh(T94, (const char *const[]){"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
+	                                       "Expires: Sun, 06 Nov 1994 09:04:37 GMT\r\n",
+	                                       NULL}) == 900);
+	/* ... less the time since that Date, and never below zero */
+	CHECK(fresh(T94 + 100, (const char *const[]){"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
+	                                             "Expires: Sun, 06 Nov 1994 09:04:37 GMT\r\n",
+	                                             NULL}) == 800);
+	CHECK(fresh(T94 + 5000, (const char *const[]){"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
+	                                              "Expires: Sun, 06 Nov 1994 09:04:37 GMT\r\n",
+	                                              NULL}) == 0);
+	/* without Date, from our clock */
+	CHECK(fresh(T94 - 60, (const char *const[]){"Expires: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
+	                                            NULL}) == 60);
+	/* max-age beats Expires; "Expires: 0" is a date in the past */
+	CHECK(fresh(T94, (const char *const[]){"Expires: Sun, 06 Nov 1994 09:49:37 GMT\r\n",
+	                                       "Cache-Control: max-age=45\r\n", NULL}) == 45);
+	CHECK(fresh(T94, (const char *const[]){"Expires: 0\r\n", NULL}) == 0);
+	/* a cache on the way already held it for Age seconds */
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: max-age=600\r\n", "Age: 250\r\n",
+	                                       NULL}) == 350);
+	/* absurd values are bounded (a year), not overflowed */
+	CHECK(fresh(T94, (const char *const[]){"Cache-Control: max-age=99999999999999999999\r\n",
+	                                       NULL}) == 365LL * 86400);
 }
 
 /* Whether an address literal passes the guard on links found in fetched content. */
@@ -413,6 +492,31 @@ static void test_client(struct httpd *d)
 		CHECK(fm_http_get(h, &l, &rq, &r) == -EACCES);
 	}
 
+	/* the caching headers of the answer, a 304 included, are read as they arrive */
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/cache/public%2C%20max-age%3D600/feed.rss")};
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	int64_t now = (int64_t)time(NULL);
+	CHECK(r.status == 200);
+	int64_t f = fm_http_fresh_for(&r.cache, now);
+	CHECK(f >= 590 && f <= 600);
+	char *tag = r.etag ? strdup(r.etag) : NULL;
+	fm_http_response_reset(&r);
+	rq = (struct fm_http_request){.url = httpd_url(d, "/expires/1800/feed.rss"), .etag = tag};
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	CHECK(r.status == 304);
+	f = fm_http_fresh_for(&r.cache, now);
+	CHECK(f >= 1790 && f <= 1800);
+	free(tag);
+	/* a redirect's own caching headers are not the answer's */
+	fm_http_response_reset(&r);
+	snprintf(away, sizeof(away), "/cache/max-age%%3D5/redirect-to?url=%s",
+	         httpd_url(d, "/feed.rss"));
+	rq = (struct fm_http_request){.url = httpd_url(d, away)};
+	CHECK(fm_http_get(h, &l, &rq, &r) == 0);
+	CHECK(r.status == 200 && r.redirects == 1);
+	CHECK(fm_http_fresh_for(&r.cache, now) == -1);
+
 	fm_http_response_free(&r);
 	fm_http_free(h);
 }
@@ -423,6 +527,7 @@ int main(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	test_redact();
 	test_retry_after();
+	test_cache_headers();
 	test_public_address();
 	test_charset();
 	test_discover();

@@ -191,6 +191,67 @@ static void test_atom(void)
 	json_decref(r);
 }
 
+static long long int_at(json_t *v, const char *path)
+{
+	json_t *x = at(v, path);
+	return json_is_integer(x) ? (long long)json_integer_value(x) : -1;
+}
+
+/* What a channel says about how often it changes, for the scheduler: RSS 2.0 <ttl> (minutes)
+ * and the syndication module, under any prefix; what is not a count or a known period is left
+ * out rather than guessed at. */
+static void test_poll_hints(void)
+{
+	json_t *r = parse_fixture("poll_rss20_ttl.xml", NULL);
+	CHECK(nerrors(r) == 0);
+	CHECK(int_at(r, "feed/ttl") == 45);
+	CHECK_STR(str_at(r, "feed/update_period"), "hourly");
+	CHECK(int_at(r, "feed/update_frequency") == 2);
+	CHECK_STR(str_at(r, "feed/update_base"), "2024-01-01T00:00:00Z");
+	CHECK(at(r, "items/0/ttl") == NULL); /* an item's ttl is nobody's */
+	CHECK_STR(str_at(r, "items/0/title"), "High water 06:42, 4.1 m");
+	json_decref(r);
+
+	r = parse_fixture("poll_rss10_sy.xml", NULL);
+	CHECK_STR(str_at(r, "format"), "rss1.0");
+	CHECK(at(r, "feed/ttl") == NULL);
+	CHECK_STR(str_at(r, "feed/update_period"), "daily");
+	CHECK(int_at(r, "feed/update_frequency") == 4);
+	CHECK_STR(str_at(r, "feed/update_base"), "2003-06-01T05:00:00Z");
+	CHECK(json_array_size(at(r, "items")) == 1);
+	json_decref(r);
+
+	/* junk, and a second element of the same kind: the first sensible value only */
+	static const char junk[] =
+		"<rss version=\"2.0\" xmlns:sy=\"http://purl.org/rss/1.0/modules/syndication/\">"
+		"<channel><title>Quarry bulletin</title>"
+		"<ttl>sixty</ttl><ttl>0</ttl><ttl>-5</ttl><ttl>1.5</ttl><ttl>20</ttl><ttl>90</ttl>"
+		"<sy:updatePeriod>fortnightly</sy:updatePeriod><sy:updatePeriod>weekly</sy:updatePeriod>"
+		"<sy:updatePeriod>daily</sy:updatePeriod>"
+		"<sy:updateFrequency>often</sy:updateFrequency><sy:updateBase>soon</sy:updateBase>"
+		"</channel></rss>";
+	r = fm_feed_parse(junk, sizeof(junk) - 1, NULL);
+	CHECK(int_at(r, "feed/ttl") == 20);
+	CHECK_STR(str_at(r, "feed/update_period"), "weekly");
+	CHECK(at(r, "feed/update_frequency") == NULL);
+	CHECK(json_is_null(at(r, "feed/update_base")));
+	json_decref(r);
+
+	/* an Atom feed may carry the module too; a feed saying nothing has none of the fields */
+	static const char atom[] =
+		"<feed xmlns=\"http://www.w3.org/2005/Atom\" "
+		"xmlns:sy=\"http://purl.org/rss/1.0/modules/syndication/\"><title>Ferry log</title>"
+		"<sy:updatePeriod>HOURLY</sy:updatePeriod><ttl>30</ttl></feed>";
+	r = fm_feed_parse(atom, sizeof(atom) - 1, NULL);
+	CHECK_STR(str_at(r, "feed/update_period"), "hourly");
+	CHECK(at(r, "feed/ttl") == NULL); /* <ttl> is RSS's, not Atom's */
+	json_decref(r);
+	r = parse_fixture("rss20_full.xml", NULL);
+	CHECK(at(r, "feed/ttl") == NULL && at(r, "feed/update_period") == NULL &&
+	      at(r, "feed/update_frequency") == NULL && at(r, "feed/update_base") == NULL);
+	json_decref(r);
+}
+
 static void test_jsonfeed(void)
 {
 	json_t *r = parse_fixture("jsonfeed.json", NULL);
@@ -684,6 +745,7 @@ int main(int argc, char **argv)
 		return rss_child();
 	test_rss20();
 	test_rss10_091();
+	test_poll_hints();
 	test_atom();
 	test_jsonfeed();
 	test_encodings();
