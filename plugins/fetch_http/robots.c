@@ -208,9 +208,6 @@ static int list_add(struct list *l, size_t max_rules, bool allow, const char *v,
 	struct prule *r = &l->v[l->n++];
 	r->off = (uint32_t)l->alen;
 	r->spec = (uint32_t)(m + anchored);
-	/* A trailing '*' matches anything, as the end of an unanchored pattern does. */
-	while (!anchored && m > 1 && out[m - 1] == '*')
-		m--;
 	r->len = (uint32_t)m;
 	r->allow = allow;
 	r->anchored = anchored;
