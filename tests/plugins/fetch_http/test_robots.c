@@ -24,7 +24,7 @@ struct table_case {
 	const char *name;
 	const char *agent;
 	const char *body;
-	struct want wants[12]; /* up to the first NULL target */
+	struct want wants[16]; /* up to the first NULL target */
 };
 
 /* Groups: ours wins over "*" wholesale, matching is by product token, case-insensitively. */
@@ -72,8 +72,8 @@ static const struct table_case cases[] = {
 	 "Disallow: /a$b\n",
 	 {{"/folder/a.html", true}, {"/folder/a.htm", false}, {"/folder/sub/b.html?x=1", true},
 	  {"/doc.pdf", false}, {"/x/doc.pdf", false}, {"/doc.pdf?x=1", true}, {"/doc.pdfx", true},
-	  {"/folder/keep.pdf", true}, {"/tmpfile", false}, {"/a$b/c", false}, {"/ab", true},
-	  {NULL, false}}},
+	  {"/folder/keep.pdf", true}, {"/folder/keep.pdfs", false}, {"/tmpfile", false},
+	  {"/a$b/c", false}, {"/ab", true}, {NULL, false}}},
 
 	{"a lone star pattern, and a star group in the middle", "feedmill",
 	 "User-agent: *\n"
@@ -258,10 +258,335 @@ static void test_long_lines(void)
 	free(pat);
 }
 
+/* RFC 9309 section 2.5: at least 500 KiB are parsed; past the limit nothing is, and a line
+ * cut by the limit is not read as the shorter rule it would look like. */
+static void test_parse_limit(void)
+{
+	size_t max = FM_ROBOTS_MIN_PARSE, cap = max + 4096;
+	char *body = malloc(cap);
+	size_t n = (size_t)snprintf(body, cap, "User-agent: *\nDisallow: /early\n#");
+	/* pad with a comment so that the limit falls inside "Disallow: /cut/deeper" */
+	const char *cut = "\nDisallow: /cut/deeper\nDisallow: /late\n";
+	size_t pad = max - n - 15; /* the first max bytes end with "\nDisallow: /cut" */
+	memset(body + n, 'p', pad);
+	n += pad;
+	memcpy(body + n, cut, strlen(cut));
+	n += strlen(cut);
+	struct fm_robots_limits lim = {.agent = "feedmill"};
+	struct fm_robots_rules *r = NULL;
+	struct fm_robots_info info;
+	CHECK(fm_robots_parse(body, n, &lim, &r, &info) == 0);
+	if (r) {
+		CHECK(info.truncated);
+		CHECK(info.rules == 1);
+		CHECK(!fm_robots_rules_allow(r, "/early", 6));
+		CHECK(fm_robots_rules_allow(r, "/cut/x", 6)); /* "Disallow: /cut" was never read */
+		CHECK(fm_robots_rules_allow(r, "/late", 5));
+	}
+	fm_robots_rules_free(r);
+	/* the same body within the limit: every rule */
+	lim.max_parse = cap;
+	r = NULL;
+	CHECK(fm_robots_parse(body, n, &lim, &r, &info) == 0);
+	if (r) {
+		CHECK(!info.truncated && info.rules == 3);
+		CHECK(!fm_robots_rules_allow(r, "/late", 5));
+	}
+	fm_robots_rules_free(r);
+	lim.max_parse = max - 1;
+	CHECK(fm_robots_parse(body, n, &lim, &r, &info) == -EINVAL);
+	free(body);
+}
+
+static void test_rule_cap_and_info(void)
+{
+	static const char body[] =
+		"User-agent: *\nDisallow: /star\n"
+		"User-agent: feedmill\n"
+		"Crawl-delay: 2.5\n"
+		"Disallow: /a\nDisallow: /a\nDisallow: /b\nDisallow: /c\nDisallow: /d\n";
+	struct fm_robots_limits lim = {.agent = "feedmill", .max_rules = 3};
+	struct fm_robots_rules *r = NULL;
+	struct fm_robots_info info;
+	CHECK(fm_robots_parse(body, strlen(body), &lim, &r, &info) == 0);
+	if (!r)
+		return;
+	CHECK(info.group == FM_ROBOTS_GROUP_AGENT);
+	CHECK(info.rules == 2);   /* /a twice (one kept), /b; */
+	CHECK(info.dropped == 2); /* /c and /d were over the cap */
+	CHECK(info.crawl_delay_ms == 2500);
+	CHECK(fm_robots_rules_crawl_delay_ms(r) == 2500);
+	CHECK(!fm_robots_rules_allow(r, "/b", 2));
+	CHECK(fm_robots_rules_allow(r, "/c", 2));
+	CHECK(fm_robots_rules_allow(r, "/star", 5));
+	fm_robots_rules_free(r);
+
+	lim.agent = "otherbot";
+	CHECK(fm_robots_parse(body, strlen(body), &lim, &r, &info) == 0);
+	CHECK(info.group == FM_ROBOTS_GROUP_STAR && info.rules == 1 && info.crawl_delay_ms == 0);
+	fm_robots_rules_free(r);
+	CHECK(fm_robots_parse("User-agent: x\nDisallow: /\n", 25, &lim, &r, &info) == 0);
+	CHECK(info.group == FM_ROBOTS_GROUP_NONE && info.rules == 0);
+	fm_robots_rules_free(r);
+}
+
+static int64_t delay_of(const char *body)
+{
+	struct fm_robots_limits lim = {.agent = "feedmill"};
+	struct fm_robots_rules *r = NULL;
+	if (fm_robots_parse(body, strlen(body), &lim, &r, NULL) != 0)
+		return -99;
+	int64_t d = fm_robots_rules_crawl_delay_ms(r);
+	fm_robots_rules_free(r);
+	return d;
+}
+
+static void test_crawl_delay(void)
+{
+	CHECK(delay_of("User-agent: *\nCrawl-delay: 4\n") == 4000);
+	CHECK(delay_of("User-agent: *\ncrawl-DELAY:0.25 # fast\n") == 250);
+	CHECK(delay_of("User-agent: *\nCrawl-delay: soon\n") == 0);
+	CHECK(delay_of("User-agent: *\nCrawl-delay: -3\n") == 0);
+	CHECK(delay_of("User-agent: *\nCrawl-delay: 5s\n") == 0);
+	CHECK(delay_of("User-agent: *\nCrawl-delay: 99999999999999999999\n") == DAY);
+	/* our groups: the largest; star's does not count once a group names us */
+	CHECK(delay_of("User-agent: *\nCrawl-delay: 30\n\nUser-agent: feedmill\nCrawl-delay: 2\n"
+	               "User-agent: x\nUser-agent: feedmill\nCrawl-delay: 7\n") == 7000);
+	CHECK(delay_of("Crawl-delay: 9\nUser-agent: *\nDisallow: /x\n") == 0);
+}
+
+/* ---- The cache ---- */
+
+static enum fm_robots_verdict look(struct fm_robots_cache *c, const char *url, int64_t now)
+{
+	enum fm_robots_verdict v = (enum fm_robots_verdict)-1;
+	int rc = fm_robots_lookup(c, url, now, &v);
+	if (rc != 0) {
+		fprintf(stderr, "lookup %s: %d\n", url, rc);
+		fmt_failures++;
+	}
+	return v;
+}
+
+static struct fm_robots_cache *new_cache(size_t max_entries)
+{
+	struct fm_robots_limits lim = {.agent = "feedmill/0.1", .max_entries = max_entries};
+	struct fm_robots_cache *c = NULL;
+	CHECK(fm_robots_cache_new(&lim, &c) == 0 && c);
+	return c;
+}
+
+static const char news_txt[] = "User-agent: feedmill\nDisallow: /private/\nCrawl-delay: 3\n";
+
+static void test_cache_fetch_cycle(void)
+{
+	struct fm_robots_cache *c = new_cache(0);
+	if (!c)
+		return;
+	const char *page = "https://news.example/private/a.html";
+	CHECK(look(c, page, 0) == FM_ROBOTS_UNKNOWN);
+	/* the fetch is under way: other pages of that origin wait for it */
+	CHECK(look(c, "https://NEWS.example:443/b#frag", 10) == FM_ROBOTS_PENDING);
+	/* robots.txt itself needs no robots.txt */
+	CHECK(look(c, "https://other.example/robots.txt", 10) == FM_ROBOTS_ALLOWED);
+	CHECK(fm_robots_cache_entries(c) == 1);
+	struct fm_robots_info info;
+	CHECK(fm_robots_store(c, "https://news.example/robots.txt", 200, news_txt,
+	                      strlen(news_txt), 20, &info) == 0);
+	CHECK(info.group == FM_ROBOTS_GROUP_AGENT && info.rules == 1);
+	CHECK(look(c, page, 30) == FM_ROBOTS_DISALLOWED);
+	CHECK(look(c, "https://news.example/public/a.html", 30) == FM_ROBOTS_ALLOWED);
+	CHECK(look(c, "https://user:pw@News.Example/private/", 30) == FM_ROBOTS_DISALLOWED);
+	/* another scheme or port is another origin */
+	CHECK(look(c, "http://news.example/private/a.html", 30) == FM_ROBOTS_UNKNOWN);
+	CHECK(look(c, "https://news.example:8443/private/a.html", 30) == FM_ROBOTS_UNKNOWN);
+	CHECK(fm_robots_crawl_delay_ms(c, page) == 3000);
+	CHECK(fm_robots_crawl_delay_ms(c, "https://unknown.example/") == 0);
+	CHECK(fm_robots_crawl_delay_ms(c, "not a url") == 0);
+	/* RFC 9309 section 2.4: not used past 24 hours; then fetched again */
+	CHECK(look(c, page, 20 + DAY - 1) == FM_ROBOTS_DISALLOWED);
+	CHECK(look(c, page, 20 + DAY) == FM_ROBOTS_UNKNOWN);
+	CHECK(look(c, page, 20 + DAY + 1) == FM_ROBOTS_PENDING);
+	/* a fetch that never stores: after fetch_timeout (2 min) someone asks again */
+	CHECK(look(c, page, 20 + DAY + 120000 - 1) == FM_ROBOTS_PENDING);
+	CHECK(look(c, page, 20 + DAY + 120000) == FM_ROBOTS_UNKNOWN);
+	enum fm_robots_verdict v;
+	CHECK(fm_robots_lookup(c, "ftp://news.example/x", 0, &v) == -EINVAL);
+	CHECK(fm_robots_lookup(c, "/relative/x", 0, &v) == -EINVAL);
+	CHECK(fm_robots_store(c, "mailto:x@y", 200, "", 0, 0, NULL) == -EINVAL);
+	fm_robots_cache_free(c);
+}
+
+/* RFC 9309 section 2.3.1: what each fetch outcome means for the pages of the origin. */
+static void test_cache_outcomes(void)
+{
+	static const struct {
+		long status;
+		enum fm_robots_verdict page;
+	} outcomes[] = {
+		{404, FM_ROBOTS_ALLOWED},     {410, FM_ROBOTS_ALLOWED},    {401, FM_ROBOTS_ALLOWED},
+		{403, FM_ROBOTS_ALLOWED},     {302, FM_ROBOTS_ALLOWED},    {-ELOOP, FM_ROBOTS_ALLOWED},
+		{500, FM_ROBOTS_DISALLOWED},  {503, FM_ROBOTS_DISALLOWED}, {429, FM_ROBOTS_DISALLOWED},
+		{0, FM_ROBOTS_DISALLOWED},    {-ETIMEDOUT, FM_ROBOTS_DISALLOWED},
+		{-ECONNREFUSED, FM_ROBOTS_DISALLOWED},
+	};
+	for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
+		struct fm_robots_cache *c = new_cache(0);
+		if (!c)
+			return;
+		const char *page = "http://site.example/article/1";
+		/* a body that would disallow everything, to show it is not read */
+		const char *body = "User-agent: *\nDisallow: /\n";
+		CHECK(fm_robots_store(c, page, outcomes[i].status, body, strlen(body), 0, NULL) == 0);
+		if (look(c, page, 1) != outcomes[i].page) {
+			fprintf(stderr, "status %ld: wrong verdict\n", outcomes[i].status);
+			fmt_failures++;
+		}
+		/* unreachable stands for retry_ms (1 h); unavailable for max_age_ms (24 h) */
+		int64_t until = outcomes[i].page == FM_ROBOTS_ALLOWED ? DAY : HOUR;
+		CHECK(look(c, page, until - 1) == outcomes[i].page);
+		CHECK(look(c, page, until) == FM_ROBOTS_UNKNOWN);
+		fm_robots_cache_free(c);
+	}
+	/* a 2xx without a body allows everything */
+	struct fm_robots_cache *c = new_cache(0);
+	if (!c)
+		return;
+	CHECK(fm_robots_store(c, "http://e.example/", 204, NULL, 0, 0, NULL) == 0);
+	CHECK(look(c, "http://e.example/a", 1) == FM_ROBOTS_ALLOWED);
+	fm_robots_cache_free(c);
+}
+
+/* An origin whose robots.txt becomes unreachable keeps its last copy for retry_ms (RFC 9309
+ * section 2.4); with no copy, everything is disallowed. */
+static void test_cache_unreachable_keeps_copy(void)
+{
+	struct fm_robots_cache *c = new_cache(0);
+	if (!c)
+		return;
+	const char *priv = "https://news.example/private/x", *pub = "https://news.example/pub/x";
+	CHECK(fm_robots_store(c, priv, 200, news_txt, strlen(news_txt), 0, NULL) == 0);
+	CHECK(look(c, pub, DAY) == FM_ROBOTS_UNKNOWN);
+	CHECK(fm_robots_store(c, priv, 503, NULL, 0, DAY, NULL) == 0);
+	CHECK(look(c, pub, DAY + 1) == FM_ROBOTS_ALLOWED);
+	CHECK(look(c, priv, DAY + 1) == FM_ROBOTS_DISALLOWED);
+	CHECK(fm_robots_crawl_delay_ms(c, pub) == 3000);
+	CHECK(look(c, pub, DAY + HOUR) == FM_ROBOTS_UNKNOWN);
+	/* reachable again, now with a 404: everything allowed, the old rules gone */
+	CHECK(fm_robots_store(c, priv, 404, NULL, 0, DAY + HOUR, NULL) == 0);
+	CHECK(look(c, priv, DAY + HOUR + 1) == FM_ROBOTS_ALLOWED);
+	CHECK(fm_robots_crawl_delay_ms(c, pub) == 0);
+	fm_robots_cache_free(c);
+}
+
+static void test_cache_lru(void)
+{
+	struct fm_robots_cache *c = new_cache(3);
+	if (!c)
+		return;
+	const char *body = "User-agent: *\nDisallow: /no\n";
+	const char *hosts[] = {"http://a.example/no", "http://b.example/no", "http://c.example/no",
+	                       "http://d.example/no"};
+	for (int i = 0; i < 3; i++)
+		CHECK(fm_robots_store(c, hosts[i], 200, body, strlen(body), 0, NULL) == 0);
+	CHECK(look(c, hosts[0], 1) == FM_ROBOTS_DISALLOWED); /* a is now the most recent */
+	CHECK(fm_robots_store(c, hosts[3], 200, body, strlen(body), 2, NULL) == 0);
+	CHECK(fm_robots_cache_entries(c) == 3);
+	CHECK(look(c, hosts[0], 3) == FM_ROBOTS_DISALLOWED);
+	CHECK(look(c, hosts[2], 3) == FM_ROBOTS_DISALLOWED);
+	CHECK(look(c, hosts[3], 3) == FM_ROBOTS_DISALLOWED);
+	CHECK(look(c, hosts[1], 3) == FM_ROBOTS_UNKNOWN); /* b was the least recently used */
+	CHECK(fm_robots_cache_entries(c) == 3);
+	fm_robots_cache_free(c);
+}
+
+/* Large robots.txt files push older origins out so the cache stays within max_bytes. */
+static void test_cache_bytes(void)
+{
+	struct fm_robots_limits lim = {.agent = "feedmill", .max_bytes = (size_t)1 << 20};
+	struct fm_robots_cache *c = NULL;
+	CHECK(fm_robots_cache_new(&lim, &c) == -EINVAL); /* cannot hold one 500 KiB file */
+	lim.max_bytes = (size_t)2 << 20;
+	CHECK(fm_robots_cache_new(&lim, &c) == 0 && c);
+	if (!c)
+		return;
+	/* 400 KiB of patterns each, 3 bytes each in normal form: about 1.2 MB per origin */
+	size_t cap = 420 * 1024;
+	char *body = malloc(cap);
+	size_t n = (size_t)snprintf(body, cap, "User-agent: *\nDisallow: /");
+	memset(body + n, 0xE9, 400 * 1024); /* bytes outside ASCII: 3 bytes each */
+	n += 400 * 1024;
+	for (int i = 0; i < 4; i++) {
+		char url[64];
+		snprintf(url, sizeof(url), "https://big%d.example/", i);
+		CHECK(fm_robots_store(c, url, 200, body, n, i, NULL) == 0);
+		CHECK(fm_robots_cache_bytes(c) <= lim.max_bytes);
+	}
+	CHECK(fm_robots_cache_entries(c) == 1);
+	CHECK(look(c, "https://big3.example/x", 5) == FM_ROBOTS_ALLOWED);
+	CHECK(look(c, "https://big0.example/x", 5) == FM_ROBOTS_UNKNOWN);
+	free(body);
+	fm_robots_cache_free(c);
+}
+
+static void test_limits(void)
+{
+	struct fm_robots_cache *c = NULL;
+	CHECK(fm_robots_cache_new(NULL, &c) == 0 && c);
+	fm_robots_cache_free(c);
+	struct fm_robots_limits lim = {.max_age_ms = DAY + 1};
+	CHECK(fm_robots_cache_new(&lim, &c) == -EINVAL && !c);
+	lim = (struct fm_robots_limits){.max_parse = 1000};
+	CHECK(fm_robots_cache_new(&lim, &c) == -EINVAL && !c);
+	lim = (struct fm_robots_limits){.retry_ms = -1};
+	CHECK(fm_robots_cache_new(&lim, &c) == -EINVAL && !c);
+}
+
+static void check_robots_url(const char *url, const char *want)
+{
+	char *got = NULL;
+	int rc = fm_robots_url(url, &got);
+	if (!want) {
+		CHECK(rc == -EINVAL && !got);
+	} else {
+		CHECK(rc == 0);
+		CHECK_STR(got, want);
+	}
+	free(got);
+}
+
+static void test_robots_url(void)
+{
+	check_robots_url("https://User:pw@News.Example/a/b?c=d#e", "https://news.example/robots.txt");
+	check_robots_url("HTTP://h.example:8080/x", "http://h.example:8080/robots.txt");
+	check_robots_url("https://h.example:443", "https://h.example/robots.txt");
+	check_robots_url("http://h.example:443/", "http://h.example:443/robots.txt");
+	check_robots_url("http://[2001:DB8::1]:81/p", "http://[2001:db8::1]:81/robots.txt");
+	check_robots_url("  http://h.example?q  ", "http://h.example/robots.txt");
+	check_robots_url("http://h.example:/p", "http://h.example/robots.txt");
+	check_robots_url("ftp://h.example/", NULL);
+	check_robots_url("https:///path", NULL);
+	check_robots_url("http://h.example:99999/", NULL);
+	check_robots_url("http://h.example:8o/", NULL);
+	check_robots_url("http://[::1/", NULL);
+	check_robots_url("http://h ost/", NULL);
+	check_robots_url(NULL, NULL);
+}
+
 int main(void)
 {
 	test_table();
 	test_line_ends_bom_nul();
 	test_long_lines();
+	test_parse_limit();
+	test_rule_cap_and_info();
+	test_crawl_delay();
+	test_cache_fetch_cycle();
+	test_cache_outcomes();
+	test_cache_unreachable_keeps_copy();
+	test_cache_lru();
+	test_cache_bytes();
+	test_limits();
+	test_robots_url();
 	return fmt_done("fetch_http_robots");
 }
