@@ -1,8 +1,8 @@
 /*
  * robots.txt for the full-article page fetches of the fetch stage (RFC 9309, the Robots
  * Exclusion Protocol). Feeds themselves are not subject to it: sources publish feeds to be
- * polled. This module does no I/O: the fetcher GETs robots_url() with its own client and hands
- * the outcome to fm_robots_store(); lookups then answer from memory.
+ * polled. This module does no I/O: the fetcher GETs fm_robots_url() with its own client and
+ * hands the outcome to fm_robots_store(); lookups then answer from memory.
  *
  * Two layers:
  *   - fm_robots_parse() / fm_robots_rules_allow(): one robots.txt body, reduced at parse time
@@ -25,10 +25,14 @@
  *     ALLOWED     fetch the page, no sooner than max(full_article_delay,
  *                 fm_robots_crawl_delay_ms()) after the previous request to that host;
  *     DISALLOWED  keep the summary (count "robots_disallowed"; log once per host at info);
- *     UNKNOWN     GET fm_robots_url(url) (redirects followed, at most 5, all http(s);
- *                 body bounded by a max_size >= max_parse), then
- *                 fm_robots_store(cache, url, status or -errno, body, len, now, &info)
- *                 and look up again. This lookup marked the origin as being fetched;
+ *     UNKNOWN     GET fm_robots_url(url) (redirects followed, at most 5, all http(s)),
+ *                 then fm_robots_store(cache, url, status or -errno, body, len, now, &info)
+ *                 and look up again. This lookup marked the origin as being fetched.
+ *                 Bound the body above max_parse (1M for the default 500K): a client
+ *                 that gives up on a larger body with no bytes (-EFBIG) makes the origin
+ *                 "unreachable", all disallowed, where its first max_parse bytes (status
+ *                 200) would have been parsed. Log info.truncated and info.dropped
+ *                 (notice, once per origin and fetch): rules were ignored;
  *     PENDING     another lookup asked for the same robots.txt, not yet stored (an
  *                 event-driven fetcher parks the page until then); after fetch_timeout_ms
  *                 without a store the next lookup answers UNKNOWN again.
@@ -57,13 +61,15 @@ struct fm_robots_limits {
 	const char *agent;         /* our product token, or a User-Agent whose leading token
 	                            * ([A-Za-z_-]+) is used; NULL or "": only "*" groups apply */
 	size_t max_parse;          /* bytes of a body parsed [500 KiB]; the rest is ignored,
-	                            * cut at the last line end. Below FM_ROBOTS_MIN_PARSE: -EINVAL */
+	                            * cut at the last line end. From FM_ROBOTS_MIN_PARSE to
+	                            * 64 MiB, else -EINVAL */
 	size_t max_rules;          /* allow/disallow rules kept for us per robots.txt [1000];
 	                            * more are dropped and counted (fm_robots_info.dropped) */
 	size_t max_entries;        /* origins cached [1000]; the least recently used goes */
 	size_t max_bytes;          /* memory of the cached entries [32 MiB]; must hold one
 	                            * robots.txt at the limits above, else -EINVAL */
-	int64_t max_age_ms;        /* a fetched robots.txt is used this long [24 h] */
+	int64_t max_age_ms;        /* a fetched robots.txt is used this long [24 h]; longer is
+	                            * -EINVAL (RFC 9309 section 2.4: SHOULD NOT be used longer) */
 	int64_t retry_ms;          /* an unreachable one stands this long before a retry [1 h] */
 	int64_t fetch_timeout_ms;  /* a lookup's UNKNOWN waits this long for its store [2 min] */
 };
@@ -99,7 +105,8 @@ void fm_robots_rules_free(struct fm_robots_rules *r);
 /* Whether rules allow a request target: path and query of a URL ("/a/b?c=d"; "" counts as
  * "/"), as sent (percent-encoded or not: both sides are normalised before comparing). The
  * longest matching rule wins, allow on a tie; no match allows; "/robots.txt" is always
- * allowed (RFC 9309 section 2.2.2). */
+ * allowed (RFC 9309 section 2.2.2). A target over 340 bytes that needs rewriting takes a
+ * malloc; if that fails the answer is false (not fetching is the safe mistake). */
 bool fm_robots_rules_allow(const struct fm_robots_rules *r, const char *target, size_t len);
 
 /* Crawl-delay of the group that applies, in ms (0: none). Non-standard but widely used; the
