@@ -8,7 +8,8 @@
  *   - /robots.txt is always allowed;
  *   - a target means the same with its unreserved characters percent-encoded, in either hex
  *     case (the normal form decodes them: RFC 9309 section 2.2.2);
- *   - the cache, given the body as a 200, answers as the rules do for the same target.
+ *   - the cache, given the body as a 200, answers as the rules do for the same target;
+ *   - the matcher agrees with plain backtracking on '*' and '$' (differential()).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -110,6 +111,39 @@ static size_t body_targets(const char *b, size_t len, const char **t, size_t *tn
 	return k;
 }
 
+/* The meaning of '*' and a final '$' (RFC 9309 section 2.2.3), by plain backtracking. */
+static bool naive_match(const char *p, const char *t, bool anchored)
+{
+	if (!*p)
+		return !anchored || !*t;
+	if (*p == '*')
+		return naive_match(p + 1, t, anchored) || (*t && naive_match(p, t + 1, anchored));
+	return *t == *p && naive_match(p + 1, t + 1, anchored);
+}
+
+/* The matcher against naive_match(), on a pattern and a target drawn from the input over a
+ * small alphabet (short, so the backtracking stays cheap): one disallow rule, so the target
+ * is allowed exactly when the pattern does not match it. */
+static void differential(const uint8_t *d, size_t n)
+{
+	char pat[12] = "/", tgt[14] = "/", body[64];
+	size_t pn = 1, tn = 1, i = 0;
+	bool anchored = n > 0 && (d[0] & 0x80);
+	for (; i < n && pn < 9; i++)
+		pat[pn++] = "ab/*"[d[i] & 3];
+	for (; i < n && tn < 11; i++)
+		tgt[tn++] = "ab/"[d[i] % 3];
+	pat[pn] = tgt[tn] = '\0';
+	int len = snprintf(body, sizeof(body), "User-agent: *\nDisallow: %s%s\n", pat,
+	                   anchored ? "$" : "");
+	struct fm_robots_rules *r = NULL;
+	if (fm_robots_parse(body, (size_t)len, NULL, &r, NULL) != 0)
+		abort();
+	if (fm_robots_rules_allow(r, tgt, tn) == naive_match(pat, tgt, anchored))
+		abort();
+	fm_robots_rules_free(r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const agents[] = {NULL, "feedmill", "FeedMill/0.1 (+x)", "otherbot"};
@@ -123,6 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	differential(data + 1, size - 1);
 	struct fm_robots_limits lim = {.agent = agents[data[0] % 4], .max_rules = MAX_RULES};
 	const char *body = (const char *)data + 1;
 	size_t len = size - 1;
