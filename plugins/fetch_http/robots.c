@@ -914,13 +914,15 @@ int fm_robots_lookup(struct fm_robots_cache *c, const char *url, int64_t now_ms,
 	return 0;
 }
 
-enum outcome { FETCHED, UNAVAILABLE, UNREACHABLE };
+enum outcome { FETCHED, NOT_MODIFIED, UNAVAILABLE, UNREACHABLE };
 
 /* RFC 9309 section 2.3.1, with 429 read as "unreachable" (robots.h says why). */
 static enum outcome classify(long status)
 {
 	if (status >= 200 && status <= 299)
 		return FETCHED;
+	if (status == 304)
+		return NOT_MODIFIED;
 	if ((status >= 300 && status <= 399) || status == -ELOOP)
 		return UNAVAILABLE;
 	if (status >= 400 && status <= 499 && status != 429)
@@ -933,10 +935,16 @@ static void apply(struct fm_robots_cache *c, struct entry *e, enum outcome k,
                   struct fm_robots_rules *rules, int64_t now_ms)
 {
 	e->pending = false;
-	if (k == UNREACHABLE) {
+	bool have = e->state == ST_RULES || e->state == ST_ALLOW_ALL;
+	if (k == NOT_MODIFIED && have) {
+		/* a conditional GET confirmed what we hold: a fresh copy as good as a 200 */
+		e->expires_ms = add_ms(now_ms, c->lim.max_age_ms);
+		return;
+	}
+	if (k == UNREACHABLE || k == NOT_MODIFIED) {
 		/* RFC 9309 section 2.4 lets an earlier answer stand while the file is
 		 * unreachable; with none, section 2.3.1.4: assume complete disallow. */
-		if (e->state != ST_RULES && e->state != ST_ALLOW_ALL)
+		if (!have)
 			e->state = ST_DISALLOW_ALL;
 		e->expires_ms = add_ms(now_ms, c->lim.retry_ms);
 		return;

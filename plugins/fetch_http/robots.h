@@ -149,8 +149,10 @@ int fm_robots_url(const char *url, char **out);
  * section 2.3.1.2 applies the rules to the initial authority). status is the final HTTP status
  * or a negative errno from the client:
  *   2xx            parse body: its rules, for max_age_ms;
- *   3xx, -ELOOP    unavailable: more than the redirects the caller follows (5 per RFC 9309
- *                  2.3.1.2), or one without a target: everything allowed, for max_age_ms;
+ *   304            (a conditional GET the fetcher made) the copy held stays, for max_age_ms;
+ *                  with none held, as unreachable below;
+ *   other 3xx,    unavailable: more than the redirects the caller follows (5 per RFC 9309
+ *   -ELOOP         2.3.1.2), or one without a target: everything allowed, for max_age_ms;
  *   4xx but 429    unavailable (2.3.1.3): everything allowed, for max_age_ms;
  *   429, 5xx,      unreachable (2.3.1.4): everything disallowed for retry_ms; when the origin
  *   0, any other   holds an earlier fetched robots.txt (even expired), that one is used for

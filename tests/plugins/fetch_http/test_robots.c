@@ -429,6 +429,7 @@ static void test_cache_outcomes(void)
 		{500, FM_ROBOTS_DISALLOWED},  {503, FM_ROBOTS_DISALLOWED}, {429, FM_ROBOTS_DISALLOWED},
 		{0, FM_ROBOTS_DISALLOWED},    {-ETIMEDOUT, FM_ROBOTS_DISALLOWED},
 		{-ECONNREFUSED, FM_ROBOTS_DISALLOWED},
+		{304, FM_ROBOTS_DISALLOWED}, /* not modified, but nothing is held: unreachable */
 	};
 	for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
 		struct fm_robots_cache *c = new_cache(0);
@@ -476,6 +477,22 @@ static void test_cache_unreachable_keeps_copy(void)
 	CHECK(fm_robots_store(c, priv, 404, NULL, 0, DAY + HOUR, NULL) == 0);
 	CHECK(look(c, priv, DAY + HOUR + 1) == FM_ROBOTS_ALLOWED);
 	CHECK(fm_robots_crawl_delay_ms(c, pub) == 0);
+	fm_robots_cache_free(c);
+}
+
+/* A 304 to a conditional GET renews the copy held for another max_age. */
+static void test_cache_not_modified(void)
+{
+	struct fm_robots_cache *c = new_cache(0);
+	if (!c)
+		return;
+	const char *priv = "https://news.example/private/x", *pub = "https://news.example/pub/x";
+	CHECK(fm_robots_store(c, priv, 200, news_txt, strlen(news_txt), 0, NULL) == 0);
+	CHECK(look(c, priv, DAY) == FM_ROBOTS_UNKNOWN);
+	CHECK(fm_robots_store(c, priv, 304, NULL, 0, DAY, NULL) == 0);
+	CHECK(look(c, priv, DAY + 1) == FM_ROBOTS_DISALLOWED);
+	CHECK(look(c, pub, 2 * DAY - 1) == FM_ROBOTS_ALLOWED);
+	CHECK(look(c, pub, 2 * DAY) == FM_ROBOTS_UNKNOWN);
 	fm_robots_cache_free(c);
 }
 
@@ -584,6 +601,7 @@ int main(void)
 	test_cache_fetch_cycle();
 	test_cache_outcomes();
 	test_cache_unreachable_keeps_copy();
+	test_cache_not_modified();
 	test_cache_lru();
 	test_cache_bytes();
 	test_limits();
