@@ -22,7 +22,8 @@
 
 #include "doc_urls.h"
 #include "fetcher.h"
-#include "stage.h"
+#include "robots.h"
+#include "run.h"
 
 #define FH_VERSION "0.2.0"
 
@@ -76,6 +77,18 @@ static const struct fm_option fh_options[] = {
 	{"host_delay", FM_OPT_DURATION, "0", OFF(host_delay), 0, NULL, 0, 0,
 	 "Least time between two requests started to one host, for the whole stage "
 	 "(full_article_delay applies to pages when longer)"},
+	{"robots", FM_OPT_BOOL, "yes", OFF(robots), PS, NULL, 0, 0,
+	 "Fetch full-article pages only where the site's robots.txt allows it (RFC 9309), "
+	 "spaced by its Crawl-delay; feeds are not subject to it"},
+	{"robots_cache", FM_OPT_INT, "1000", OFF(robots_cache), 0, NULL, 1, 1000000,
+	 "Sites whose robots.txt each worker remembers (the least recently used goes)"},
+	{"robots_max_age", FM_OPT_DURATION, "1d", OFF(robots_max_age), 0, NULL, 60000, 86400000,
+	 "How long a fetched robots.txt is used (RFC 9309: at most a day)"},
+	{"robots_retry", FM_OPT_DURATION, "1h", OFF(robots_retry), 0, NULL, 1000, 86400000,
+	 "How long a site whose robots.txt cannot be fetched (5xx, 429, no answer) gets no page "
+	 "fetched before it is asked again"},
+	{"robots_max_delay", FM_OPT_DURATION, "30s", OFF(robots_max_delay), 0, NULL, 0, 0,
+	 "The longest Crawl-delay obeyed; the pages of a site asking more keep their summary"},
 	{NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL},
 };
 #undef OFF
@@ -121,6 +134,8 @@ static void fh_step(void *ctx)
 	}
 	if (fh->fetcher)
 		fm_fetcher_step(fh->fetcher);
+	else
+		fh_pages_cancel_parked(fh);
 	fh_runs_answer_deferred(fh);
 }
 
@@ -186,11 +201,22 @@ static int fh_init(void **ctx, const fm_host *host, fm_instance *inst, const voi
 	fh->host = host;
 	fh->inst = inst;
 	fh->cfg = cfg;
+	struct fm_robots_limits rl = {.agent = cfg->user_agent,
+	                              .max_entries = (size_t)cfg->robots_cache,
+	                              .max_age_ms = cfg->robots_max_age,
+	                              .retry_ms = cfg->robots_retry};
+	int rc = fm_robots_cache_new(&rl, &fh->robots);
+	if (rc < 0) {
+		free(fh);
+		fm_err(host, inst, "cannot set up the robots.txt cache: %s", strerror(-rc));
+		return rc;
+	}
 	struct fm_fetcher_limits fl = fetcher_limits(host, inst, cfg);
 	fh->fetcher = fm_fetcher_new(&fl);
 	if (!fh->fetcher) {
+		fm_robots_cache_free(fh->robots);
 		free(fh);
-		fm_err(host, inst, "cannot create a libcurl multi handle");
+		fm_err(host, inst, "cannot start the HTTP client (libcurl multi, its thread)");
 		return -ENOMEM;
 	}
 	*ctx = fh;
@@ -208,7 +234,9 @@ static void fh_fini(void *ctx)
 	struct fm_fetcher *f = fh->fetcher;
 	fh->fetcher = NULL;
 	fm_fetcher_free(f);
+	fh_pages_cancel_parked(fh);
 	fh_runs_answer_deferred(fh);
+	fm_robots_cache_free(fh->robots);
 	free(fh);
 }
 

@@ -25,59 +25,10 @@
 
 #include "fetcher.h"
 #include "poll_hints.h"
-#include "stage.h"
+#include "run.h"
 #include "url.h"
 
-#define ACCEPT_FEED                                                                              \
-	"application/rss+xml,application/atom+xml,application/feed+json,application/rdf+xml,"    \
-	"application/xml;q=0.9,text/xml;q=0.9,application/json;q=0.8,text/html;q=0.7,"           \
-	"*/*;q=0.5"
-#define ACCEPT_HTML "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
-
-/* Full-article pages of one run, per host: its own limit and its failures' log lines. */
-struct page_host {
-	char host[256];
-	int64_t count;
-	bool warned;      /* full_article_per_host was logged */
-	bool fail_logged; /* a failed page was logged: further ones go to debug */
-};
-
-/* A full-article page being fetched. */
-struct art {
-	struct run *r;
-	size_t index; /* its document in r->docs.items */
-	struct page_host *ph;
-	struct fm_http_request rq;
-	struct fm_http_response resp;
-};
-
-struct run {
-	struct fh *fh;
-	fm_out *out;  /* the held answer */
-	json_t *req;  /* the request: the host's, readable until complete() */
-	const char *source, *url;
-	const char *home; /* the source's own URL, whose host is trusted: url, or the page a
-	                   * feed fetched directly was found on (FM_DOC_SOURCE_URL) */
-	char *safe_url; /* url without userinfo, for logs and reports */
-	struct settings st;
-	char fetched_at[32];
-	struct doc_common common;
-	struct fm_http_request rq;   /* the source's GET, then its discovered feed's */
-	struct fm_http_response resp;
-	struct fm_html_info info;    /* the page whose feed is fetched (feed_url lives here) */
-	char *safe_feed;
-	struct feed_docs docs;
-	struct art *arts;
-	size_t narts;
-	struct page_host *hosts;
-	size_t nhosts;
-	size_t pending;              /* GETs not ended */
-	int deferred;                /* answered from the next step: this status; 0: not */
-	bool failed, cancelled;
-	struct run *prev, *next;     /* fh->runs */
-};
-
-static const char *src_name(const struct run *r)
+const char *fh_run_source(const struct run *r)
 {
 	return r->source ? r->source : "?";
 }
@@ -93,7 +44,7 @@ static void run_fail(struct run *r, const char *fmt, ...)
 	vsnprintf(cause, sizeof(cause), fmt, ap);
 	va_end(ap);
 	snprintf(msg, sizeof(msg), "%s: %s", r->safe_url ? r->safe_url : "(no url)", cause);
-	fm_warn(h, r->fh->inst, "source %s: %s", src_name(r), msg);
+	fm_warn(h, r->fh->inst, "source %s: %s", fh_run_source(r), msg);
 	h->report(r->out, FM_REPORT_ERROR, json_string(msg));
 	h->count(r->fh->inst, "fetch_errors", 1);
 	r->failed = true;
@@ -125,7 +76,7 @@ static void run_free(struct run *r)
 }
 
 /* Every GET of the run has ended: emit what it made and answer. */
-static void run_end(struct run *r)
+void fh_run_end(struct run *r)
 {
 	struct fh *fh = r->fh;
 	const fm_host *h = fh->host;
@@ -166,6 +117,7 @@ static void on_started(void *arg)
 	r->fh->host->progress(r->out);
 }
 
+/* GET for r (the source, its discovered feed): done(r, ...) when it ends. */
 static int run_get(struct run *r, const struct fm_http_request *rq, struct fm_http_response *resp,
                    int64_t gap_ms, fm_fetch_done done, void *arg)
 {
@@ -173,139 +125,11 @@ static int run_get(struct run *r, const struct fm_http_request *rq, struct fm_ht
 		return -ECANCELED;
 	struct fm_fetch fx = {.lim = &r->st.lim, .req = rq, .resp = resp, .gap_ms = gap_ms,
 	                      .done = done, .started = on_started, .arg = arg};
-	/* the page GETs of a run pass r through their own struct art: on_started gets r */
-	if (arg != r)
-		fx.started = NULL;
 	r->pending++;
 	int rc = fm_fetcher_get(r->fh->fetcher, &fx);
 	if (rc < 0)
 		r->pending--;
 	return rc;
-}
-
-/* ---- full articles --------------------------------------------------------------------- */
-
-static bool wants_full_article(const struct run *r, json_t *doc, const char *link)
-{
-	if (!r->st.full_article || !link || !fm_url_is_http(link))
-		return false;
-	const char *content = fm_doc_str(doc, FM_DOC_CONTENT);
-	return !content || (int64_t)strlen(content) < r->st.fa_min_length;
-}
-
-static struct page_host *page_host(struct run *r, const char *link)
-{
-	char host[256];
-	fm_fetcher_host(link, host, sizeof(host));
-	for (size_t i = 0; i < r->nhosts; i++)
-		if (strcmp(r->hosts[i].host, host) == 0)
-			return &r->hosts[i];
-	/* r->hosts has room for one per page (arts' count) */
-	struct page_host *ph = &r->hosts[r->nhosts++];
-	*ph = (struct page_host){0};
-	memcpy(ph->host, host, sizeof(host));
-	return ph;
-}
-
-static void on_page(void *arg, int rc, struct fm_http_response *resp)
-{
-	struct art *a = arg;
-	struct run *r = a->r;
-	struct fh *fh = r->fh;
-	const fm_host *h = fh->host;
-	r->pending--;
-	h->count(fh->inst, "connections", resp->connects);
-	if (rc == -ECANCELED) {
-		r->cancelled = true;
-		run_end(r);
-		return;
-	}
-	const char *why = NULL;
-	char whybuf[64];
-	json_t *doc = json_array_get(r->docs.items, a->index);
-	if (rc < 0) {
-		why = resp->error;
-	} else if (resp->status < 200 || resp->status > 299) {
-		snprintf(whybuf, sizeof(whybuf), "HTTP %ld", resp->status);
-		why = whybuf;
-	} else if (fh_classify(resp, "html") != BODY_HTML) {
-		why = "not an HTML page";
-	} else if (fh_set_page_html(doc, resp) < 0) {
-		why = "out of memory";
-	}
-	if (why) {
-		/* one line per host and fetch at notice: a site refusing every page would
-		 * otherwise log full_article_max lines each poll */
-		int lvl = a->ph->fail_logged ? FM_LOG_DEBUG : FM_LOG_NOTICE;
-		if (h->log_level() >= lvl) {
-			char *safe = fm_http_redact(a->rq.url);
-			h->log(fh->inst, lvl, "source %s: full article %s: %s; keeping the summary%s",
-			       src_name(r), safe ? safe : "?", why,
-			       a->ph->fail_logged ? "" : " (further failures on this host: debug)");
-			free(safe);
-		}
-		a->ph->fail_logged = true;
-		h->count(fh->inst, "full_article_errors", 1);
-	} else {
-		h->count(fh->inst, "full_articles", 1);
-	}
-	fm_http_response_free(resp); /* the page is in the document now */
-	run_end(r);
-}
-
-/* Fetch the pages of the documents that carry only a summary, all at once: the fetcher
- * spaces the requests to one host by full_article_delay and keeps to its per-host limit. */
-static void fetch_pages(struct run *r)
-{
-	const fm_host *h = r->fh->host;
-	size_t n = json_array_size(r->docs.items);
-	size_t want = 0;
-	if (!r->st.full_article || r->st.fa_max <= 0)
-		return;
-	for (size_t i = 0; i < n; i++)
-		if (wants_full_article(r, json_array_get(r->docs.items, i),
-		                       fm_doc_str(json_array_get(r->docs.items, i), FM_DOC_URL)))
-			want++;
-	if (want > (size_t)r->st.fa_max)
-		want = (size_t)r->st.fa_max;
-	if (!want)
-		return;
-	r->arts = calloc(want, sizeof(*r->arts));
-	r->hosts = calloc(want, sizeof(*r->hosts));
-	if (!r->arts || !r->hosts) {
-		fm_warn(h, r->fh->inst, "source %s: out of memory for full articles; items keep "
-		        "their summary", src_name(r));
-		return;
-	}
-	for (size_t i = 0; i < n && r->narts < want; i++) {
-		json_t *doc = json_array_get(r->docs.items, i);
-		const char *link = fm_doc_str(doc, FM_DOC_URL);
-		if (!wants_full_article(r, doc, link))
-			continue;
-		struct page_host *ph = page_host(r, link);
-		if (ph->count >= r->st.fa_per_host) {
-			if (!ph->warned)
-				fm_info(h, r->fh->inst, "source %s: full_article_per_host (%" PRId64 ") "
-				        "reached for %s; further items keep their summary", src_name(r),
-				        r->st.fa_per_host, ph->host);
-			ph->warned = true;
-			continue;
-		}
-		ph->count++;
-		struct art *a = &r->arts[r->narts++];
-		a->r = r;
-		a->index = i;
-		a->ph = ph;
-		a->rq = (struct fm_http_request){
-			.url = link, /* the document's: it lives until the run ends */
-			.accept = ACCEPT_HTML,
-			.trusted_url = r->st.allow_private_links ? NULL : r->home,
-		};
-		if (run_get(r, &a->rq, &a->resp, r->st.fa_delay, on_page, a) < 0) {
-			r->narts--;
-			break;
-		}
-	}
 }
 
 /* ---- the source's response -------------------------------------------------------------- */
@@ -322,13 +146,13 @@ static void report_validators(struct run *r, const struct fm_http_response *resp
 /* Parse resp as the feed; its pages are fetched next. The caller frees resp. */
 static void take_feed(struct run *r, struct fm_http_response *resp)
 {
-	if (fh_feed_docs(r->fh, &r->common, resp, r->st.max_items, src_name(r), r->safe_url,
+	if (fh_feed_docs(r->fh, &r->common, resp, r->st.max_items, fh_run_source(r), r->safe_url,
 	                 &r->docs) < 0) {
 		run_fail(r, "%s", r->docs.error);
 		return;
 	}
 	fm_hints_report_feed(r->fh->host, r->out, r->docs.feed);
-	fetch_pages(r);
+	fh_pages_start(r);
 }
 
 static void on_discovered(void *arg, int rc, struct fm_http_response *resp)
@@ -355,7 +179,7 @@ static void on_discovered(void *arg, int rc, struct fm_http_response *resp)
 		fm_hints_report_fresh(r->fh->host, r->out, resp, true);
 	}
 	fm_http_response_free(resp); /* parsed: its body is no longer needed */
-	run_end(r);
+	fh_run_end(r);
 }
 
 static void emit_page(struct run *r, const struct fm_http_response *resp,
@@ -404,7 +228,7 @@ static void take_html(struct run *r, struct fm_http_response *resp)
 	 * the feed's, with feed_url, so the scheduler keeps them for the feed URL and fetches the
 	 * feed directly, conditionally, next time. */
 	r->safe_feed = fm_http_redact(r->info.feed_url);
-	fm_info(h, fh->inst, "source %s: %s links to feed %s", src_name(r), r->safe_url,
+	fm_info(h, fh->inst, "source %s: %s links to feed %s", fh_run_source(r), r->safe_url,
 	        r->safe_feed ? r->safe_feed : "?");
 	h->report(r->out, FM_REPORT_FEED_URL, json_string(r->info.feed_url));
 	r->rq = (struct fm_http_request){.url = r->info.feed_url,
@@ -484,7 +308,7 @@ static void on_source(void *arg, int rc, struct fm_http_response *resp)
 		fm_hints_report_fresh(h, r->out, resp, false);
 		take_response(r, resp);
 	}
-	run_end(r);
+	fh_run_end(r);
 }
 
 /* ---- start ----------------------------------------------------------------------------- */

@@ -99,6 +99,7 @@ int fh_settings_load(struct fh *fh, json_t *req, struct settings *st, size_t *ba
 		.fa_per_host = c->full_article_per_host,
 		.fa_delay = c->full_article_delay,
 		.allow_private_links = c->allow_private_links,
+		.robots = c->robots,
 	};
 	/* the request's own source_type (from the [source] section) beats the stage default */
 	opt_str(req, FM_DOC_SOURCE_TYPE, &st->source_type);
@@ -117,6 +118,7 @@ int fh_settings_load(struct fh *fh, json_t *req, struct settings *st, size_t *ba
 		opt_int(so, "full_article_per_host", &st->fa_per_host);
 		opt_int(so, "full_article_delay", &st->fa_delay);
 		opt_bool(so, "allow_private_links", &st->allow_private_links);
+		opt_bool(so, "robots", &st->robots);
 
 		json_t *hv = json_object_get(so, "headers");
 		if (json_is_string(hv) || json_is_array(hv)) {

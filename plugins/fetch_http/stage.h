@@ -4,7 +4,8 @@
  *   plugin.c    the plugin: options, init/fini, process() holds each fetch request, wait()
  *               and step() drive the fetcher
  *   settings.c  the settings of one request: the stage's, overridden by source_options
- *   run.c       one fetch request from start to answer: GET, autodiscovery, full articles
+ *   run.c       one fetch request from start to answer: GET, autodiscovery, the answer
+ *   pages.c     its full-article pages, and robots.txt for them (robots.c)
  *   docs.c      what a response is, and the documents made of it
  *   fetcher.c   many GETs at once (libcurl multi), per-host limits through host_gate.c
  */
@@ -20,7 +21,9 @@
 #include "http.h"
 #include "http_charset.h"
 
+struct art;
 struct fm_fetcher;
+struct fm_robots_cache;
 struct run;
 
 /* The plugin's options (plugin.c's table). */
@@ -44,6 +47,11 @@ struct fh_config {
 	int64_t max_transfers;
 	int64_t per_host;
 	int64_t host_delay; /* ms */
+	bool robots;
+	int64_t robots_cache;
+	int64_t robots_max_age; /* ms */
+	int64_t robots_retry;   /* ms */
+	int64_t robots_max_delay; /* ms */
 };
 
 /* One instance of the stage. */
@@ -55,6 +63,9 @@ struct fh {
 	struct run *runs;           /* requests being served */
 	size_t nruns;
 	bool closing; /* fini(): what ends now is not answered (the host frees the handles) */
+	struct fm_robots_cache *robots; /* robots.txt per site, for full-article pages */
+	struct art *parked;             /* pages waiting for their site's robots.txt */
+	size_t robots_fetching;         /* robots.txt GETs under way */
 };
 
 /* ---- settings.c ---------------------------------------------------------------------- */
@@ -67,6 +78,7 @@ struct settings {
 	bool full_article;
 	int64_t fa_min_length, fa_max, fa_per_host, fa_delay;
 	bool allow_private_links;
+	bool robots;
 	const char **hdrs; /* the source's own headers (malloc'd array), or NULL */
 };
 

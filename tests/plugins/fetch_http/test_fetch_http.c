@@ -620,6 +620,52 @@ static void test_full_article_politeness(fmt_stage *s)
 	result_free(&r);
 }
 
+/* robots.txt for full-article pages: a site of its own (tests/data/http-robots), whose
+ * robots.txt gives feedmill a group of its own (so "*"'s Disallow does not apply to it),
+ * disallows /members/ but for /members/free-*, and asks for a Crawl-delay of 1 s. */
+static void test_full_article_robots(fmt_stage *s)
+{
+	struct httpd site;
+	char root[512];
+	const char *data = getenv("FM_TEST_DATA_DIR");
+	snprintf(root, sizeof(root), "%s/http-robots", data ? data : "tests/data");
+	if (httpd_start(&site, root) != 0) {
+		CHECK(!"the robots site's server starts");
+		return;
+	}
+	const char *opts = "{\"full_article\": true, \"full_article_delay\": 0}";
+	json_t *req = request(httpd_url(&site, "/feed.rss"), NULL, opts);
+	double t0 = mono_s();
+	struct result r = run(s, req);
+	double took = mono_s() - t0;
+	CHECK(rep_str(&r, "error") == NULL);
+	CHECK(json_array_size(r.out) == 4);
+	CHECK(contains(doc_str(out_doc(&r, 0), "page_html"), "standpipe by the gate"));
+	CHECK(contains(doc_str(out_doc(&r, 1), "page_html"), "shed roof")); /* "*" is not ours */
+	CHECK(json_object_get(out_doc(&r, 2), "page_html") == NULL);        /* disallowed */
+	CHECK(contains(doc_str(out_doc(&r, 2), "summary"), "Forty varieties"));
+	CHECK(contains(doc_str(out_doc(&r, 3), "page_html"), "four canes")); /* the longer Allow */
+	CHECK(httpd_count_prefix(&site, "GET /members/seed-catalogue.html") == 0);
+	CHECK(httpd_count(&site, "GET /robots.txt 200") == 1);
+	/* three pages, one a second after the other at the least (Crawl-delay: 1) */
+	CHECK(took >= 2.0);
+	result_free(&r);
+
+	/* the next fetch asks the cache, not the site */
+	r = run(s, request(httpd_url(&site, "/feed.rss"), NULL, opts));
+	CHECK(json_object_get(out_doc(&r, 2), "page_html") == NULL);
+	CHECK(httpd_count(&site, "GET /robots.txt 200") == 1);
+	result_free(&r);
+
+	/* robots = no for a source: every page is fetched */
+	r = run(s, request(httpd_url(&site, "/feed.rss"), NULL,
+	                   "{\"full_article\": true, \"full_article_delay\": 0, \"robots\": false}"));
+	CHECK(contains(doc_str(out_doc(&r, 2), "page_html"), "six packets"));
+	CHECK(httpd_count(&site, "GET /members/seed-catalogue.html 200") == 1);
+	result_free(&r);
+	httpd_stop(&site);
+}
+
 static void test_passthrough(fmt_stage *s)
 {
 	json_t *out = NULL;
@@ -655,6 +701,7 @@ int main(void)
 	test_hostile_links(s);
 	test_full_article(s);
 	test_full_article_politeness(s);
+	test_full_article_robots(s);
 	fmt_stage_close(s);
 	httpd_stop(&d);
 	return fmt_done("fetch_http");
