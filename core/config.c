@@ -86,7 +86,7 @@ static struct fm_config *config_new(void)
 	c->commit_interval_ms = 1000;
 	c->max_attempts = 3;
 	c->max_doc_size = 16u << 20;
-	c->queue_limit = 10000;
+	c->queue_limit = 1000;
 	return c;
 }
 
@@ -482,8 +482,10 @@ static void stage_key_set(struct fm_stage_cfg *st, struct fm_diag *diag, const c
 		if (fm_parse_int(value, &v) != 0 || v < 1 || v > 100000)
 			fm_diag_add(diag, where, line, "max_in_flight: '%s' is not a number from 1 to 100000",
 			            value);
-		else
+		else {
 			st->max_in_flight = v;
+			st->max_in_flight_set = true;
+		}
 	}
 }
 
@@ -900,6 +902,8 @@ void fm_config_validate_stage(struct fm_config *cfg, struct fm_stage_cfg *st,
 		return;
 	}
 	const struct fm_plugin *p = &st->loaded->desc;
+	if (!st->max_in_flight_set && p->max_in_flight)
+		st->max_in_flight = p->max_in_flight;
 	if ((p->flags & FM_PLUGIN_SINGLETON) && st->workers > 1)
 		fm_diag_add(diag, st->workers_file ? st->workers_file : st->file,
 		            st->workers_file ? st->workers_line : st->line,

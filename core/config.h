@@ -69,6 +69,7 @@ struct fm_stage_cfg {
 	char *connect; /* remote: endpoint `feedmill stage` connects to, tcp://host:PORT */
 	int64_t timeout_ms;    /* a document not answered in this time is redelivered */
 	int64_t max_in_flight; /* documents handed to the stage and not yet answered */
+	bool max_in_flight_set; /* by the configuration (else the plugin's default) */
 	struct fm_setting *options; /* the plugin's own keys */
 	const struct fm_loaded_plugin *loaded; /* set by validation */
 	struct fm_stage_cfg *next;

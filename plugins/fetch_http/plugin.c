@@ -261,6 +261,9 @@ static const struct fm_plugin fh_plugin = {
 	.fini = fh_fini,
 	.wait = fh_wait,
 	.step = fh_step,
+	/* as many requests held as transfers run at once (max_transfers' default): the answers
+	 * of more would wait in memory, a feed's documents each */
+	.max_in_flight = 64,
 	.commands = fh_commands,
 };
 

@@ -168,7 +168,8 @@ static void test_good_full(void)
 		CHECK(st->workers == 4);
 		CHECK(!st->is_output);
 		CHECK(st->timeout_ms == 5 * MIN);
-		CHECK(st->max_in_flight == 256);
+		/* not set: the plugin's own window (fetch_http holds as many as it transfers) */
+		CHECK(st->max_in_flight == 64 && !st->max_in_flight_set);
 		CHECK(st->loaded != NULL);
 		if (st->loaded) {
 			const struct fm_plugin *p = &st->loaded->desc;
@@ -198,6 +199,7 @@ static void test_good_full(void)
 	CHECK(st && strcmp(st->name, "dedupe") == 0);
 	if (st) {
 		CHECK(st->mode == FM_MODE_THREAD);
+		CHECK(st->max_in_flight == 256); /* neither set nor the plugin's: the core's */
 		CHECK(st->workers == 1);
 		CHECK(st->loaded != NULL);
 		if (st->loaded) {

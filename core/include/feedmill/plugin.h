@@ -243,6 +243,10 @@ struct fm_plugin {
 	 * completed, or forget, what it holds: the host frees the handles. */
 	void (*wait)(void *ctx, struct fm_wait *w);
 	void (*step)(void *ctx);
+	/* The stage's max_in_flight when pipeline.conf does not set it (0: the core's, 256). A
+	 * plugin that holds documents knows its window: the fetch stage's is its transfers at
+	 * once, since every answer it holds back is a feed's worth of documents in memory. */
+	uint32_t max_in_flight;
 };
 
 /* The one symbol a plugin exports. */
